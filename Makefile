@@ -1,0 +1,43 @@
+# aglidein: make demo | make test | make bench
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint types pytest shell bats bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/aglidein demo
+
+test: $(STAMP) lint types pytest shell bats
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+types: $(STAMP)
+	$(BIN)/mypy --strict src
+
+pytest: $(STAMP)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+shell: $(STAMP)
+	find glidein -name '*.sh' -print0 | xargs -0 -r $(BIN)/shellcheck -x
+
+bats: $(STAMP)
+	@if [ -d tests/glidein ] && ls tests/glidein/*.bats >/dev/null 2>&1; then \
+	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/bats tests/glidein; \
+	else echo "bats: no tests/glidein/*.bats yet"; fi
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

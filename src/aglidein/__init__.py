@@ -1,0 +1,4 @@
+"""aglidein: a glidein factory for HTCondor pools."""
+
+__version__ = "0.1.0"
+__all__ = ["__version__"]

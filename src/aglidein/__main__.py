@@ -1,0 +1,5 @@
+"""`python -m aglidein`."""
+
+from aglidein.cli import main
+
+raise SystemExit(main())

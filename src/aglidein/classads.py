@@ -1,0 +1,222 @@
+"""The one door to classad2: parsing, evaluation, references, ad dumps.
+
+`import htcondor2` happens here, once: the PyPI wheel's classad2 evaluates
+`stringListMember` and the other `stringList*` functions to ERROR until htcondor2 has
+been imported in the process (it registers them). Everything else in aglidein that
+needs ClassAd semantics comes through this module.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any, TypeAlias
+
+import classad2
+import htcondor2  # noqa: F401  -- registers stringListMember & co. with classad2
+
+__all__ = [
+    "ERROR",
+    "UNDEFINED",
+    "AdValue",
+    "Expr",
+    "ExprSyntaxError",
+    "Special",
+    "ad_from_json",
+    "ad_from_mapping",
+    "is_true",
+    "iter_json_ads",
+    "iter_long_ads",
+    "parse_expr",
+    "quote",
+]
+
+
+class Special(enum.Enum):
+    """ClassAd values that are not data: UNDEFINED and ERROR."""
+
+    UNDEFINED = "undefined"
+    ERROR = "error"
+
+    def __repr__(self) -> str:
+        return self.value.upper()
+
+
+UNDEFINED = Special.UNDEFINED
+ERROR = Special.ERROR
+
+# A value as aglidein passes it around: plain Python data, or an unevaluated expression.
+AdValue: TypeAlias = "str | int | float | bool | list[AdValue] | Expr"
+EvalResult: TypeAlias = "str | int | float | bool | list[Any] | dict[str, Any] | Special"
+
+
+class ExprSyntaxError(ValueError):
+    """A ClassAd expression that does not parse."""
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    """A parsed ClassAd expression; equal when the source text is equal."""
+
+    text: str
+    _tree: Any = field(compare=False, hash=False, repr=False)
+
+    def evaluate(
+        self, my: Mapping[str, AdValue] | None = None, target: Mapping[str, AdValue] | None = None
+    ) -> EvalResult:
+        """Evaluate with `my` as MY and `target` as TARGET, HTCondor semantics exactly."""
+        my_ad = ad_from_mapping(my or {})
+        target_ad = ad_from_mapping(target or {})
+        return _from_classad_value(self._tree.eval(my_ad, target_ad))
+
+    def references(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Attribute names referenced: (MY/unscoped ones, TARGET ones), as written.
+
+        Names in ClassAds are case-insensitive; callers compare them lowercased.
+        """
+        refs = classad2.ClassAd().externalRefs(self._tree)
+        mine: set[str] = set()
+        theirs: set[str] = set()
+        for ref in refs:
+            scope, _, name = ref.rpartition(".")
+            if scope.lower() == "target":
+                theirs.add(name)
+            elif scope.lower() in ("", "my"):
+                mine.add(name)
+        return frozenset(mine), frozenset(theirs)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_expr(text: str) -> Expr:
+    """Parse a ClassAd expression, or raise ExprSyntaxError naming the problem."""
+    if not text.strip():
+        raise ExprSyntaxError("empty expression")
+    try:
+        tree = classad2.ExprTree(text)
+    except Exception as exc:  # classad2 raises ClassAdException and friends
+        raise ExprSyntaxError(f"not a valid ClassAd expression: {text!r}") from exc
+    return Expr(text, tree)
+
+
+def is_true(value: EvalResult) -> bool:
+    """Only the boolean true is a match (UNDEFINED and ERROR compare equal to ints)."""
+    return value is True
+
+
+def quote(text: str) -> str:
+    """A Python string as a ClassAd string literal."""
+    return str(classad2.quote(text))
+
+
+def ad_from_mapping(values: Mapping[str, AdValue]) -> Any:
+    """A classad2.ClassAd from plain values (Expr values stay expressions)."""
+    ad = classad2.ClassAd()
+    for name, value in values.items():
+        ad[name] = _to_classad_value(value)
+    return ad
+
+
+def _to_classad_value(value: AdValue) -> Any:
+    if isinstance(value, Expr):
+        return value._tree
+    if isinstance(value, list):
+        return [_to_classad_value(v) for v in value]
+    return value
+
+
+def _from_classad_value(value: Any) -> EvalResult:
+    if value is classad2.Value.Undefined:
+        return UNDEFINED
+    if value is classad2.Value.Error:
+        return ERROR
+    if isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list):
+        return [_from_classad_value(v) for v in value]
+    if isinstance(value, classad2.ClassAd):
+        return {k: _from_classad_value(v) for k, v in value.items()}
+    if isinstance(value, classad2.ExprTree):
+        return _from_classad_value(value.eval())
+    return ERROR
+
+
+def _from_json_value(value: Any) -> AdValue:
+    if isinstance(value, str) and value.startswith("/Expr(") and value.endswith(")/"):
+        return parse_expr(value[6:-2])
+    if isinstance(value, list):
+        return [_from_json_value(v) for v in value]
+    if isinstance(value, bool | int | float | str):
+        return value
+    return parse_expr(json.dumps(value)) if isinstance(value, dict) else str(value)
+
+
+def ad_from_json(obj: Mapping[str, Any]) -> dict[str, AdValue]:
+    """One ad of `condor_q -json` output as plain values (`/Expr(...)/` become Expr)."""
+    return {name: _from_json_value(value) for name, value in obj.items()}
+
+
+def iter_json_ads(stream: IO[str] | Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Raw ads of a `condor_q -json` / `condor_status -json` dump, one at a time.
+
+    Reads the HTCondor layout (`[`, one ad per block, `,` between ads, `]`) without
+    loading the whole file; falls back to a plain JSON list for other layouts.
+    """
+    decoder = json.JSONDecoder()
+    buffer = ""
+    started = False
+    for chunk in stream:
+        buffer += chunk
+        pos = 0
+        while True:
+            while pos < len(buffer) and buffer[pos] in " \t\r\n,":
+                pos += 1
+            if not started and pos < len(buffer):
+                if buffer[pos] != "[":
+                    raise ValueError("not a JSON list of ads")
+                started = True
+                pos += 1
+                continue
+            if pos < len(buffer) and buffer[pos] == "]":
+                return
+            try:
+                obj, end = decoder.raw_decode(buffer, pos)
+            except json.JSONDecodeError:
+                break
+            if not isinstance(obj, dict):
+                raise ValueError("a JSON ad must be an object")
+            yield obj
+            pos = end
+        buffer = buffer[pos:]
+    if buffer.strip():
+        raise ValueError("truncated JSON ad dump")
+
+
+def iter_long_ads(text: str) -> Iterator[dict[str, AdValue]]:
+    """Ads of a `condor_q -long` dump (old ClassAd syntax, blank line between ads)."""
+    for ad in classad2.parseAds(text, classad2.ParserType.Old):
+        out: dict[str, AdValue] = {}
+        for name in ad:
+            raw = ad.lookup(name)
+            value = _from_classad_value(raw)
+            if isinstance(value, (Special, dict)) or (
+                isinstance(raw, classad2.ExprTree) and not _is_literal(raw)
+            ):
+                out[name] = Expr(str(raw), raw)
+            else:
+                out[name] = value
+        yield out
+
+
+def _is_literal(tree: Any) -> bool:
+    text = str(tree).strip()
+    if text in ("true", "false") or text.startswith('"'):
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

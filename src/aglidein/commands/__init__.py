@@ -1,0 +1,1 @@
+"""Subcommands of the `aglidein` CLI, one module per family."""

@@ -1,0 +1,50 @@
+"""`aglidein check-config FILE` and `aglidein config schema`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from aglidein.config import config_schema, load_config
+from aglidein.errors import ConfigError
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    """Add check-config and config."""
+    check = subparsers.add_parser("check-config", help="validate a config file")
+    check.add_argument("file", help="the YAML config file")
+    check.set_defaults(func=check_config)
+
+    config = subparsers.add_parser("config", help="config tools")
+    config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    schema = config_sub.add_parser("schema", help="print the JSON Schema of the config")
+    schema.set_defaults(func=print_schema)
+
+
+def check_config(args: argparse.Namespace) -> int:
+    """Exit 0 when valid (warnings on stderr), 1 with every error listed."""
+    try:
+        loaded = load_config(args.file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    cfg = loaded.config
+    print(
+        f"{args.file}: ok ({len(cfg.groups)} groups, {len(cfg.entries)} entries, "
+        f"{len(cfg.credentials)} credentials, {len(loaded.warnings)} warnings)"
+    )
+    return 0
+
+
+def print_schema(args: argparse.Namespace) -> int:
+    """The JSON Schema on stdout."""
+    json.dump(config_schema(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0

@@ -1,0 +1,1 @@
+"""HTCondor access: Protocols (api), real bindings, the simulated pool (fake)."""

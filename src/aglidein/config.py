@@ -1,0 +1,565 @@
+"""Typed configuration (DESIGN §4): pydantic v2, frozen, unknown keys rejected.
+
+Errors name the file, line and key path: `conf.yaml:12: entries[3].limits.max_idle: ...`.
+`load_config` returns the config and its warnings (legal but suspicious things).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.errors import ConfigError
+from aglidein.units import format_duration, format_size, parse_duration, parse_size
+
+__all__ = [
+    "AuthConfig",
+    "Config",
+    "CredentialConfig",
+    "EntryConfig",
+    "FactoryConfig",
+    "GlideinSettings",
+    "GroupConfig",
+    "HttpConfig",
+    "LoadedConfig",
+    "LogsConfig",
+    "PoolConfig",
+    "SubmitSettings",
+    "config_schema",
+    "expand_path",
+    "load_config",
+    "parse_config_text",
+]
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"}),
+]
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    PlainSerializer(format_size, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?\s*[KMGT]?i?B?$"}),
+]
+
+
+def _check_expr(text: str) -> str:
+    try:
+        parse_expr(text)
+    except ExprSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+ClassAdExpr = Annotated[
+    str,
+    BeforeValidator(lambda v: _check_expr(v) if isinstance(v, str) else v),
+    WithJsonSchema({"type": "string", "description": "a ClassAd expression"}),
+]
+NonNegInt = Annotated[int, Field(ge=0)]
+PosInt = Annotated[int, Field(ge=1)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=128)]
+AttrScalar = str | int | float | bool
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Deadlines(_Model):
+    schedd_query: Duration = 30.0
+    collector_query: Duration = 30.0
+    submit: Duration = 60.0
+    act: Duration = 30.0
+
+
+class BackoffSettings(_Model):
+    initial: Duration = 300.0
+    max: Duration = 3 * 3600.0
+    reset_after: Duration = 3600.0
+
+
+class FactoryLimits(_Model):
+    max_glideins: NonNegInt = 100_000
+    max_idle: NonNegInt = 5_000
+    max_held: NonNegInt = 5_000
+
+
+class SubmitSettings(_Model):
+    cluster_size: PosInt = 10
+    max_per_cycle: NonNegInt = 100
+    release_per_cycle: NonNegInt = 20
+    remove_per_cycle: NonNegInt = 5
+
+
+class SubmitOverride(_Model):
+    cluster_size: PosInt | None = None
+    max_per_cycle: NonNegInt | None = None
+    release_per_cycle: NonNegInt | None = None
+    remove_per_cycle: NonNegInt | None = None
+
+
+class GlideinSettings(_Model):
+    max_walltime: Duration = 48 * 3600.0
+    retire_after: Duration = 6 * 3600.0
+    condor_tarball: str | None = None
+
+
+class GlideinOverride(_Model):
+    max_walltime: Duration | None = None
+    retire_after: Duration | None = None
+    condor_tarball: str | None = None
+
+
+class FactoryConfig(_Model):
+    name: Name
+    state_dir: str
+    cycle: Duration = 60.0
+    shutdown_grace: Duration = 30.0
+    stale_cycles: NonNegInt = 3
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    deadlines: Deadlines = Deadlines()
+    backoff: BackoffSettings = BackoffSettings()
+    limits: FactoryLimits = FactoryLimits()
+    submit: SubmitSettings = SubmitSettings()
+    glidein: GlideinSettings = GlideinSettings()
+
+    @field_validator("cycle")
+    @classmethod
+    def _cycle_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be > 0")
+        return value
+
+
+class PoolConfig(_Model):
+    collector: str
+    trust_domain: str
+    signing_key: str
+    glidein_identity: str | None = None
+    factory_schedd: str = "local"
+    simulate: str | None = None
+
+    @property
+    def identity(self) -> str:
+        """The IDTOKEN `sub` of glideins."""
+        return self.glidein_identity or f"glidein@{self.trust_domain}"
+
+
+class TlsConfig(_Model):
+    cert: str
+    key: str
+
+
+_LISTEN = re.compile(r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+class HttpConfig(_Model):
+    listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:8080"], min_length=1)
+    public_url: str | None = None
+    tls: TlsConfig | None = None
+    read_token_file: str | None = None
+    admin_token_file: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _listen_host_port(cls, value: list[str]) -> list[str]:
+        for item in value:
+            match = _LISTEN.match(item)
+            if not match or not 0 <= int(match.group(2)) <= 65535:
+                raise ValueError(f"{item!r} is not HOST:PORT")
+        return value
+
+    def listen_addresses(self) -> list[tuple[str, int]]:
+        """(host, port) pairs, IPv6 brackets removed."""
+        out = []
+        for item in self.listen:
+            host, _, port = item.rpartition(":")
+            out.append((host.strip("[]"), int(port)))
+        return out
+
+    def base_url(self) -> str:
+        """Where glideins and the CLI reach us."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host, port = self.listen_addresses()[0]
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
+class RateLimit(_Model):
+    records_per_s: PosInt = 5000
+    burst: PosInt = 20000
+
+
+class LogsConfig(_Model):
+    store: Literal["sqlite"] = "sqlite"
+    retention: Duration = 30 * 86400.0
+    max_bytes: Size = 50 * 1024**3
+    fsync: Literal["normal", "full"] = "normal"
+    rate_limit: RateLimit = RateLimit()
+    record_max_bytes: Size = 16 * 1024
+    record_max_fields: PosInt = 64
+
+
+class GroupLimits(_Model):
+    max_running: NonNegInt = 100_000
+    max_idle: NonNegInt = 1000
+    max_idle_per_entry: NonNegInt = 100
+    max_held: NonNegInt = 1000
+    curb_idle: NonNegInt = 200
+    curb_idle_per_entry: NonNegInt = 5
+    curb_running: NonNegInt = 90_000
+    ramp_up_attenuation: Annotated[float, Field(ge=1)] = 3
+    reserve_idle: NonNegInt = 5
+
+
+class GroupConfig(_Model):
+    name: Name
+    schedds: list[str] = Field(min_length=1)
+    job_constraint: ClassAdExpr = "true"
+    match: ClassAdExpr
+    limits: GroupLimits = GroupLimits()
+
+
+class AuthConfig(_Model):
+    method: Literal["scitoken", "x509", "ssh", "idtoken"]
+    credential: str | None = None
+
+
+class EntryLimits(_Model):
+    max_glideins: NonNegInt = 10_000
+    max_idle: NonNegInt = 2_000
+    max_held: NonNegInt = 1_000
+
+
+Gridtype = Literal["condor", "batch", "arc", "local", "unsupported"]
+
+
+class EntryConfig(_Model):
+    name: Name
+    gridtype: Gridtype
+    gatekeeper: str | None = None
+    batch_system: Literal["slurm", "pbs", "lsf", "sge", "condor"] | None = None
+    auth: AuthConfig | None = None
+    attrs: dict[str, AttrScalar] = Field(default_factory=dict)
+    limits: EntryLimits = EntryLimits()
+    submit: SubmitOverride = SubmitOverride()
+    glidein: GlideinOverride = GlideinOverride()
+    submit_attrs: dict[str, AttrScalar] = Field(default_factory=dict)
+    enabled: bool = True
+    gwms: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _gridtype_rules(self) -> EntryConfig:
+        if self.gridtype != "local" and not self.gatekeeper:
+            raise ValueError(f"gatekeeper is required for gridtype {self.gridtype}")
+        if self.gridtype == "batch":
+            if not self.batch_system:
+                raise ValueError("batch_system is required for gridtype batch")
+            if self.gatekeeper and "@" not in self.gatekeeper:
+                raise ValueError("gatekeeper of a batch entry is user@host")
+        elif self.batch_system is not None:
+            raise ValueError("batch_system is only for gridtype batch")
+        if self.gridtype not in ("local", "unsupported") and self.auth is None:
+            raise ValueError(f"auth is required for gridtype {self.gridtype}")
+        if self.gridtype == "unsupported" and self.enabled:
+            raise ValueError("an entry of gridtype unsupported must have enabled: false")
+        return self
+
+    def effective_submit(self, factory: FactoryConfig) -> SubmitSettings:
+        """factory.submit with this entry's overrides applied."""
+        override = self.submit.model_dump(exclude_none=True)
+        return factory.submit.model_copy(update=override)
+
+    def effective_glidein(self, factory: FactoryConfig) -> GlideinSettings:
+        """factory.glidein with this entry's overrides applied."""
+        override = self.glidein.model_dump(exclude_none=True)
+        return factory.glidein.model_copy(update=override)
+
+
+class CredentialConfig(_Model):
+    name: Name
+    type: Literal["scitoken", "x509", "ssh"]
+    path: str
+    refresh_command: list[str] | None = Field(default=None, min_length=1)
+    min_lifetime: Duration = 3600.0
+
+
+class Config(_Model):
+    factory: FactoryConfig
+    pool: PoolConfig
+    http: HttpConfig = HttpConfig()
+    logs: LogsConfig = LogsConfig()
+    groups: list[GroupConfig] = Field(default_factory=list)
+    entries: list[EntryConfig] = Field(default_factory=list)
+    credentials: list[CredentialConfig] = Field(default_factory=list)
+
+    def entry(self, name: str) -> EntryConfig:
+        """The entry called `name` (KeyError if none)."""
+        for entry in self.entries:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+    def group(self, name: str) -> GroupConfig:
+        """The group called `name` (KeyError if none)."""
+        for group in self.groups:
+            if group.name == name:
+                return group
+        raise KeyError(name)
+
+    def credential(self, name: str) -> CredentialConfig:
+        """The credential called `name` (KeyError if none)."""
+        for credential in self.credentials:
+            if credential.name == name:
+                return credential
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config with where it came from and what looked suspicious."""
+
+    config: Config
+    path: Path | None
+    warnings: tuple[str, ...]
+
+
+def expand_path(path: str) -> Path:
+    """`$VARS` and `~` expanded (e.g. `$CREDENTIALS_DIRECTORY/POOL` under systemd)."""
+    return Path(os.path.expandvars(os.path.expanduser(path)))
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of the config file, for editors."""
+    schema = Config.model_json_schema(mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "aglidein configuration"
+    return schema
+
+
+def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
+    """Read and validate a config file, or raise ConfigError with every problem located."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    return parse_config_text(text, source=str(file), path=file)
+
+
+def parse_config_text(
+    text: str, *, source: str = "<config>", path: Path | None = None
+) -> LoadedConfig:
+    """Validate config text; `source` names it in errors."""
+    data, lines = _load_yaml(text, source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config must be a mapping of sections")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_located_errors(exc, lines, source)) from None
+    problems = _cross_check(config, lines, source)
+    if problems:
+        raise ConfigError(problems)
+    return LoadedConfig(config=config, path=path, warnings=tuple(_warnings(config, lines, source)))
+
+
+# --- YAML with line numbers -------------------------------------------------------------
+
+Loc = tuple[str | int, ...]
+
+
+def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise ConfigError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if node is None:
+        raise ConfigError(f"{source}:1: the config file is empty")
+    lines: dict[Loc, int] = {}
+    duplicates: list[str] = []
+    _index_lines(node, (), lines, duplicates, source)
+    if duplicates:
+        raise ConfigError(duplicates)
+    try:
+        data = yaml.SafeLoader(text).get_single_data()
+    except yaml.YAMLError as exc:  # pragma: no cover - compose already parsed it
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    return data, lines
+
+
+def _index_lines(
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[str], source: str
+) -> None:
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                duplicates.append(
+                    f"{source}:{key_node.start_mark.line + 1}: {_format_loc((*loc, key))}: "
+                    "duplicate key"
+                )
+            seen.add(key)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*loc, key), lines, duplicates, source)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _index_lines(item, (*loc, index), lines, duplicates, source)
+
+
+def _format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out or "(top)"
+
+
+def _line_of(loc: Loc, lines: Mapping[Loc, int]) -> int:
+    while loc and loc not in lines:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+_MESSAGES = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "missing": "required key is missing",
+    "extra_forbidden": "unknown key",
+}
+
+
+def _located_errors(exc: ValidationError, lines: Mapping[Loc, int], source: str) -> list[str]:
+    out = []
+    for error in exc.errors(include_url=False):
+        loc = tuple(
+            part for part in error["loc"] if not (isinstance(part, str) and "[" in part)
+        )  # drop union-member tags like 'function-after[...]'
+        template = _MESSAGES.get(error["type"])
+        ctx = error.get("ctx") or {}
+        if template:
+            message = template.format(**ctx)
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            message = message[:1].lower() + message[1:]
+        if error["type"] == "literal_error" and "expected" in ctx:
+            message = f"must be one of {ctx['expected']}"
+        out.append(f"{source}:{_line_of(loc, lines)}: {_format_loc(loc)}: {message}")
+    return sorted(set(out), key=lambda s: (int(s.split(":")[1]), s))
+
+
+# --- cross-references and warnings --------------------------------------------------------
+
+
+def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[str]:
+    problems: list[str] = []
+
+    def problem(loc: Loc, message: str) -> None:
+        problems.append(f"{source}:{_line_of(loc, lines)}: {_format_loc(loc)}: {message}")
+
+    named: tuple[tuple[str, list[str]], ...] = (
+        ("groups", [g.name for g in config.groups]),
+        ("entries", [e.name for e in config.entries]),
+        ("credentials", [c.name for c in config.credentials]),
+    )
+    for section, names in named:
+        seen: dict[str, int] = {}
+        for index, name in enumerate(names):
+            if name in seen:
+                problem(
+                    (section, index, "name"),
+                    f"duplicate name {name!r} (first at {section}[{seen[name]}])",
+                )
+            else:
+                seen[name] = index
+    credentials = {c.name: c for c in config.credentials}
+    for index, entry in enumerate(config.entries):
+        if entry.auth is None or entry.auth.credential is None:
+            continue
+        loc: Loc = ("entries", index, "auth", "credential")
+        credential = credentials.get(entry.auth.credential)
+        if credential is None:
+            problem(loc, f"unknown credential {entry.auth.credential!r}")
+        elif (
+            entry.auth.method in ("scitoken", "x509", "ssh")
+            and credential.type != entry.auth.method
+        ):
+            problem(
+                loc,
+                f"credential {credential.name!r} is of type {credential.type}, "
+                f"auth.method is {entry.auth.method}",
+            )
+    return problems
+
+
+def _warnings(config: Config, lines: Mapping[Loc, int], source: str) -> list[str]:
+    out: list[str] = []
+
+    def warn(loc: Loc, message: str) -> None:
+        out.append(f"{source}:{_line_of(loc, lines)}: {_format_loc(loc)}: {message}")
+
+    for index, entry in enumerate(config.entries):
+        if (
+            entry.enabled
+            and entry.auth is not None
+            and entry.auth.method != "idtoken"
+            and entry.auth.credential is None
+        ):
+            warn(
+                ("entries", index, "auth"),
+                f"entry {entry.name!r} has no credential: it will be planned but not submitted",
+            )
+    enabled = [e for e in config.entries if e.enabled]
+    for index, group in enumerate(config.groups):
+        if not enabled:
+            warn(("groups", index), f"group {group.name!r}: no enabled entry to match")
+            continue
+        _, target_refs = parse_expr(group.match).references()
+        known = {name.lower() for e in enabled for name in e.attrs}
+        missing = sorted(name for name in target_refs if name.lower() not in known)
+        if missing:
+            warn(
+                ("groups", index, "match"),
+                f"group {group.name!r}: match references TARGET.{missing[0]}, "
+                "which no enabled entry defines in attrs",
+            )
+    if not config.groups:
+        warn((), "no groups: nothing will create demand")
+    if not config.entries:
+        warn((), "no entries: nowhere to send glideins")
+    return out

@@ -1,0 +1,1 @@
+"""Pure decision logic: data in, data out; no I/O, no clock."""

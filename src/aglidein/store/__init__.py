@@ -1,0 +1,1 @@
+"""Glidein log storage."""
