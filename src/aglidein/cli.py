@@ -23,6 +23,7 @@ __all__ = ["COMMAND_MODULES", "main"]
 # One module per command family; each registers its subcommands.
 COMMAND_MODULES = [
     "aglidein.commands.config_cmds",
+    "aglidein.commands.daemon_cmds",
 ]
 
 

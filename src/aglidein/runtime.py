@@ -1,0 +1,308 @@
+"""What every service shares inside one daemon: the live config, metrics, clock, state DB
+and the status board that `/api/v1/status` renders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import anyio
+import anyio.to_thread
+import structlog
+
+from aglidein import __version__
+from aglidein.clock import Clock
+from aglidein.config import Config, LoadedConfig, load_config
+from aglidein.errors import ConfigError
+from aglidein.services.metrics import Metrics
+from aglidein.state import StateDB
+
+__all__ = [
+    "ConfigHolder",
+    "CredentialStatus",
+    "CycleStatus",
+    "EntryStatus",
+    "ReloadResult",
+    "Runtime",
+    "ScheddStatus",
+    "Service",
+    "StatusBoard",
+    "config_diff",
+]
+
+log = structlog.get_logger()
+
+
+class Service(Protocol):
+    """A long-running part of the daemon, started with `await tg.start(service.run)`."""
+
+    name: str
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run until cancelled; call `task_status.started()` once ready."""
+        ...
+
+    async def stop(self) -> None:
+        """Finish in-flight work and make `run` return (graceful shutdown)."""
+        ...
+
+
+# --- config and reload -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReloadResult:
+    """The outcome of a reload: ok, what changed, or why it was refused."""
+
+    ok: bool
+    changes: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The API body."""
+        return {
+            "ok": self.ok,
+            "changes": list(self.changes),
+            "errors": list(self.errors),
+            "warnings": list(self.warnings),
+        }
+
+
+ReloadHook = Callable[[Config, Config], Awaitable[None]]
+
+# Keys whose change needs a restart to take effect.
+RESTART_KEYS = ("factory.state_dir", "factory.name", "http.listen", "pool.simulate", "logs.store")
+
+
+class ConfigHolder:
+    """The current config; `reload()` swaps it only for a valid one."""
+
+    def __init__(self, loaded: LoadedConfig) -> None:
+        self._loaded = loaded
+        self._hooks: list[ReloadHook] = []
+        self._lock = anyio.Lock()
+
+    @property
+    def current(self) -> Config:
+        """The config in force."""
+        return self._loaded.config
+
+    def __call__(self) -> Config:
+        return self._loaded.config
+
+    @property
+    def path(self) -> Path | None:
+        """The file it came from."""
+        return self._loaded.path
+
+    def on_reload(self, hook: ReloadHook) -> None:
+        """Call `hook(old, new)` after each successful reload."""
+        self._hooks.append(hook)
+
+    async def reload(self, metrics: Metrics) -> ReloadResult:
+        """Re-read the file; keep the old config on any error."""
+        async with self._lock:
+            path = self._loaded.path
+            if path is None:
+                return ReloadResult(ok=False, errors=("no config file to reload",))
+            try:
+                loaded = await anyio.to_thread.run_sync(load_config, path)
+            except ConfigError as exc:
+                metrics.config_reloads.labels(result="failure").inc()
+                log.error("config.reload_failed", path=str(path), errors=exc.problems)
+                return ReloadResult(ok=False, errors=tuple(exc.problems))
+            old = self._loaded.config
+            changes = config_diff(old, loaded.config)
+            for key in changes:
+                if any(key.startswith(k) for k in RESTART_KEYS):
+                    log.warning("config.reload_needs_restart", key=key)
+            self._loaded = loaded
+            for hook in self._hooks:
+                try:
+                    await hook(old, loaded.config)
+                except Exception as exc:  # one failing hook must not undo the reload
+                    log.error("config.reload_hook_failed", error=str(exc))
+            metrics.config_reloads.labels(result="success").inc()
+            metrics.config_last_reload.set_to_current_time()
+            log.info("config.reloaded", path=str(path), changes=list(changes))
+            return ReloadResult(ok=True, changes=changes, warnings=loaded.warnings)
+
+
+def config_diff(old: Config, new: Config) -> tuple[str, ...]:
+    """Dotted key paths that differ, e.g. `entries[US_FNAL].limits.max_idle: 10 -> 20`."""
+    out: list[str] = []
+    _diff(_keyed(old.model_dump(mode="json")), _keyed(new.model_dump(mode="json")), "", out)
+    return tuple(out)
+
+
+def _keyed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _keyed(v) for k, v in value.items()}
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, dict) and "name" in v for v in value)
+    ):
+        return {f"[{v['name']}]": _keyed(v) for v in value}
+    return value
+
+
+def _diff(old: Any, new: Any, prefix: str, out: list[str]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            sep = "" if key.startswith("[") or not prefix else "."
+            path = f"{prefix}{sep}{key}"
+            if key not in old:
+                out.append(f"{path}: added")
+            elif key not in new:
+                out.append(f"{path}: removed")
+            else:
+                _diff(old[key], new[key], path, out)
+    elif old != new:
+        out.append(f"{prefix}: {old!r} -> {new!r}")
+
+
+# --- status ------------------------------------------------------------------------------
+
+
+@dataclass
+class CycleStatus:
+    """The current or last decision cycle."""
+
+    number: int = 0
+    started: float | None = None
+    duration_s: float | None = None
+
+
+@dataclass
+class ScheddStatus:
+    """One schedd as the poller last saw it."""
+
+    name: str
+    group: str
+    ok: bool
+    stale_cycles: int = 0
+    last_error: str | None = None
+
+
+@dataclass
+class EntryStatus:
+    """One entry: health, glidein counts, and its decision rows."""
+
+    name: str
+    health: str = "ok"
+    backoff_until: float | None = None
+    glideins: dict[str, int] = field(
+        default_factory=lambda: {"idle": 0, "running": 0, "held": 0, "black_hole": 0}
+    )
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class CredentialStatus:
+    """One credential as the renewer last saw it."""
+
+    name: str
+    type: str
+    expires: float | None = None
+    last_renewal: float | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class StatusBoard:
+    """Mutable status the services publish; `/api/v1/status` renders it (DESIGN §8)."""
+
+    factory_name: str
+    started: float
+    cycle: CycleStatus = field(default_factory=CycleStatus)
+    schedds: list[ScheddStatus] = field(default_factory=list)
+    entries: dict[str, EntryStatus] = field(default_factory=dict)
+    credentials: dict[str, CredentialStatus] = field(default_factory=dict)
+    ready: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        """The status document."""
+        return {
+            "factory": {
+                "name": self.factory_name,
+                "version": __version__,
+                "started": _iso(self.started),
+                "cycle": {
+                    "number": self.cycle.number,
+                    "started": _iso(self.cycle.started),
+                    "duration_s": self.cycle.duration_s,
+                },
+            },
+            "schedds": [
+                {
+                    "name": s.name,
+                    "group": s.group,
+                    "ok": s.ok,
+                    "stale_cycles": s.stale_cycles,
+                    "last_error": s.last_error,
+                }
+                for s in self.schedds
+            ],
+            "entries": [
+                {
+                    "name": e.name,
+                    "health": e.health,
+                    "backoff_until": _iso(e.backoff_until),
+                    "glideins": dict(e.glideins),
+                    "decisions": list(e.decisions),
+                }
+                for e in sorted(self.entries.values(), key=lambda e: e.name)
+            ],
+            "credentials": [
+                {
+                    "name": c.name,
+                    "type": c.type,
+                    "expires": _iso(c.expires),
+                    "last_renewal": _iso(c.last_renewal),
+                    "last_error": c.last_error,
+                }
+                for c in sorted(self.credentials.values(), key=lambda c: c.name)
+            ],
+        }
+
+    def sync_entries(self, config: Config) -> None:
+        """Make the entry list follow the config (after start and reload)."""
+        names = {e.name for e in config.entries}
+        for name in names - set(self.entries):
+            self.entries[name] = EntryStatus(name=name)
+        for name in set(self.entries) - names:
+            del self.entries[name]
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+# --- the runtime -------------------------------------------------------------------------
+
+
+@dataclass
+class Runtime:
+    """Shared by every service of one daemon."""
+
+    config: ConfigHolder
+    metrics: Metrics
+    clock: Clock
+    state: StateDB
+    status: StatusBoard
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def state_dir(self) -> Path:
+        """`factory.state_dir` of the config in force."""
+        return Path(self.config.current.factory.state_dir)
