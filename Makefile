@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/aglidein demo
+	@mkdir -p demo-state && chmod 700 demo-state
+	@test -f demo-state/POOL || (head -c 32 /dev/urandom > demo-state/POOL && chmod 600 demo-state/POOL)
+	$(BIN)/aglidein run --config conf/demo.yaml
 
 test: $(STAMP) lint types pytest shell bats
 

@@ -291,13 +291,19 @@ class EntryConfig(_Model):
 
     def effective_submit(self, factory: FactoryConfig) -> SubmitSettings:
         """factory.submit with this entry's overrides applied."""
-        override = self.submit.model_dump(exclude_none=True)
-        return factory.submit.model_copy(update=override)
+        return factory.submit.model_copy(update=_set_fields(self.submit))
 
     def effective_glidein(self, factory: FactoryConfig) -> GlideinSettings:
         """factory.glidein with this entry's overrides applied."""
-        override = self.glidein.model_dump(exclude_none=True)
-        return factory.glidein.model_copy(update=override)
+        return factory.glidein.model_copy(update=_set_fields(self.glidein))
+
+
+def _set_fields(override: BaseModel) -> dict[str, Any]:
+    return {
+        name: getattr(override, name)
+        for name in type(override).model_fields
+        if getattr(override, name) is not None
+    }
 
 
 class CredentialConfig(_Model):
@@ -507,7 +513,9 @@ def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[
                 )
             else:
                 seen[name] = index
-    credentials = {c.name: c for c in config.credentials}
+    credentials: dict[str, CredentialConfig] = {}
+    for item in config.credentials:
+        credentials.setdefault(item.name, item)
     for index, entry in enumerate(config.entries):
         if entry.auth is None or entry.auth.credential is None:
             continue

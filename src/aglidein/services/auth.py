@@ -72,7 +72,7 @@ def is_local(conn: HTTPConnection) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return host in ("localhost", "testclient")
+        return host == "localhost"
 
 
 def presented_token(conn: HTTPConnection, *, allow_cookie: bool) -> str | None:

@@ -1,0 +1,48 @@
+"""Shared test helpers: paths, config files, a pool signing key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("AGLIDEIN_SHARED", REPO.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+
+MINIMAL_CONFIG = """\
+factory:
+  name: test-factory
+  state_dir: {state_dir}
+  shutdown_grace: 10s
+pool:
+  collector: 127.0.0.1:{closed_port}
+  trust_domain: test.example.org
+  signing_key: {key}
+  factory_schedd: 127.0.0.1:{closed_port}
+http:
+  listen: ["127.0.0.1:{http_port}"]
+"""
+
+
+@pytest.fixture
+def signing_key(tmp_path: Path) -> Path:
+    """A private pool signing key named POOL."""
+    key = tmp_path / "POOL"
+    key.write_bytes(os.urandom(32))
+    key.chmod(0o600)
+    return key
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> Callable[[str], Path]:
+    """Write config text to a file and return its path."""
+
+    def write(text: str, name: str = "aglidein.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write

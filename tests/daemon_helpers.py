@@ -1,0 +1,92 @@
+"""Start a real `aglidein run` subprocess with a NOTIFY_SOCKET the test owns."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (bound then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningDaemon:
+    """A daemon subprocess and the notify messages it sent."""
+
+    process: subprocess.Popen[bytes]
+    notify: socket.socket
+    base_url: str
+    log_path: Path
+    messages: list[str] = field(default_factory=list)
+
+    def read_notify(self, want: str, timeout: float = 20.0) -> list[str]:
+        """Collect notify datagrams until one contains `want`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(want in m for m in self.messages):
+                return self.messages
+            self.notify.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                self.messages.append(self.notify.recv(4096).decode())
+            except TimeoutError:
+                break
+            if self.process.poll() is not None and not any(want in m for m in self.messages):
+                break
+        raise AssertionError(
+            f"no {want!r} from the daemon; got {self.messages}; log:\n{self.log()}"
+        )
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.get(self.base_url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def post(self, path: str, **kwargs: object) -> httpx.Response:
+        return httpx.post(self.base_url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.process.wait()
+        return int(self.process.returncode)
+
+
+def start_daemon(
+    config: Path, tmp_path: Path, port: int, extra_env: dict[str, str] | None = None
+) -> RunningDaemon:
+    """Run `aglidein run --config` and wait for READY=1."""
+    sock_path = tmp_path / "notify.sock"
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(sock_path))
+    log_path = tmp_path / "daemon.log"
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), **(extra_env or {})}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aglidein", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    daemon = RunningDaemon(process, notify, f"http://127.0.0.1:{port}", log_path)
+    daemon.read_notify("READY=1")
+    return daemon

@@ -1,0 +1,102 @@
+"""The real daemon as systemd runs it: READY, metrics, status, reload, graceful stop."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MINIMAL_CONFIG
+from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, signing_key: Path) -> RunningDaemon:
+    port, closed = free_port(), free_port()
+    config = tmp_path / "aglidein.yaml"
+    config.write_text(
+        MINIMAL_CONFIG.format(
+            state_dir=tmp_path / "state", closed_port=closed, key=signing_key, http_port=port
+        )
+        + f"groups:\n  - name: main\n    schedds: ['127.0.0.1:{closed}']\n    match: 'true'\n"
+        + "entries:\n  - name: LOCAL1\n    gridtype: local\n"
+    )
+    running = start_daemon(config, tmp_path, port)
+    yield running
+    running.stop()
+    running.notify.close()
+
+
+def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDaemon) -> None:
+    assert daemon.get("/healthz").json() == {"status": "ok"}
+    assert daemon.get("/readyz").status_code == 200
+    status = daemon.get("/api/v1/status").json()
+    assert set(status) == {"factory", "schedds", "entries", "credentials"}
+    assert set(status["factory"]) == {"name", "version", "started", "cycle"}
+    assert set(status["factory"]["cycle"]) == {"number", "started", "duration_s"}
+    assert status["factory"]["name"] == "test-factory"
+    assert [e["name"] for e in status["entries"]] == ["LOCAL1"]
+    entry = status["entries"][0]
+    assert set(entry) == {"name", "health", "backoff_until", "glideins", "decisions"}
+    assert set(entry["glideins"]) == {"idle", "running", "held", "black_hole"}
+    assert any("STATUS=" in m for m in daemon.messages)
+
+
+def test_metrics_pass_promtool(daemon: RunningDaemon, tmp_path: Path) -> None:
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is needed (apt-get install prometheus; .ci/run does it)"
+    text = daemon.get("/metrics").text
+    assert "aglidein_event_loop_lag_seconds_bucket" in text
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_openapi_lists_every_route(daemon: RunningDaemon) -> None:
+    paths = daemon.get("/api/v1/openapi.json").json()["paths"]
+    for path in (
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/status",
+        "/api/v1/reload",
+        "/api/v1/session",
+    ):
+        assert path in paths
+
+
+def test_sighup_with_broken_config_keeps_the_old_one(daemon: RunningDaemon, tmp_path: Path) -> None:
+    config = tmp_path / "aglidein.yaml"
+    good = config.read_text()
+    config.write_text(good.replace("name: test-factory", "name: test-factory\n  bogus: 1"))
+    daemon.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        metrics = daemon.get("/metrics").text
+        if 'aglidein_config_reloads_total{result="failure"} 1.0' in metrics:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("no failed reload counted")
+    assert daemon.process.poll() is None
+    assert daemon.get("/api/v1/status").json()["factory"]["name"] == "test-factory"
+    assert "config.reload_failed" in daemon.log()
+    # a good config now reloads, and the API answers with what changed
+    config.write_text(good.replace("shutdown_grace: 10s", "shutdown_grace: 12s"))
+    result = daemon.post("/api/v1/reload").json()
+    assert result["ok"] is True
+    assert result["changes"] == ["factory.shutdown_grace: '10s' -> '12s'"]
+
+
+def test_sigterm_exits_0_within_grace_and_says_stopping(daemon: RunningDaemon) -> None:
+    started = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    assert daemon.process.wait(timeout=15) == 0
+    assert time.monotonic() - started < 10
+    daemon.read_notify("STOPPING=1", timeout=2)
+    assert "daemon.stopped" in daemon.log()

@@ -1,0 +1,56 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from aglidein.core.model import EntryHealth, OperatorState
+from aglidein.errors import StateError
+from aglidein.state import SCHEMA_VERSION, StateDB
+
+
+async def test_health_and_batches_survive_reopen(tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path / "state.db")
+    assert db.schema_version == SCHEMA_VERSION
+    await db.save_health(
+        EntryHealth(entry="CE1", operator=OperatorState.DRAINING, backoff_until=5.0, failures=2)
+    )
+    await db.record_batch("b1", "CE1", "main", 10, created=1.0)
+    await db.record_batch("b2", "CE1", "main", 10, created=2.0)
+    await db.finish_batch("b2", "submitted", cluster=42)
+    await db.put_json("memory", {"a": 1})
+    db.close()
+
+    db = StateDB.open(tmp_path / "state.db")
+    health = await db.load_health()
+    assert health["CE1"].operator is OperatorState.DRAINING
+    assert health["CE1"].backoff_until == 5.0
+    assert [b["batch"] for b in await db.pending_batches()] == ["b1"]
+    assert await db.get_json("memory") == {"a": 1}
+    assert await db.get_json("missing") is None
+    assert await db.prune_batches(older_than=10.0) == 1
+    db.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    StateDB.open(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    with pytest.raises(StateError, match="newer than this aglidein"):
+        StateDB.open(path)
+
+
+def test_migrations_run_forward_from_an_old_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aglidein.state as state
+
+    path = tmp_path / "state.db"
+    StateDB.open(path).close()
+    monkeypatch.setattr(
+        state, "MIGRATIONS", [*state.MIGRATIONS, "ALTER TABLE kv ADD COLUMN note TEXT;"]
+    )
+    monkeypatch.setattr(state, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    db = state.StateDB.open(path)
+    assert db.schema_version == SCHEMA_VERSION + 1
+    db.close()
