@@ -96,6 +96,7 @@ class Daemon:
         self.metrics = Metrics()
         self._factory = services
         self._stop_requested = anyio.Event()
+        self.ready = anyio.Event()  # set once every service has started
         self._force = False
         self.runtime: Runtime | None = None
         self.http: HttpService | None = None
@@ -149,6 +150,7 @@ class Daemon:
                 await tg.start(self._supervise, service, done[service.name])
                 log.info("service.started", service=service.name)
             runtime.status.ready = True
+            self.ready.set()
             self.metrics.services_ready.set(1)
             self.notifier.send(READY=1, STATUS=self._status_line(runtime))
             log.info("daemon.ready", factory=runtime.config.current.factory.name, pid=os.getpid())

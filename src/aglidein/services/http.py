@@ -281,16 +281,16 @@ class HttpService:
         self._ssl = uv_config.ssl
         server = self._server = _Server(uv_config)
         sockets = self._sockets(config)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve, sockets)
-            while not server.started:
-                if server.should_exit:
-                    break
-                await anyio.sleep(0.01)
-            log.info("http.listening", addresses=[f"{h}:{p}" for h, p in self.bound])
-            task_status.started()
-        for sock in sockets:
-            sock.close()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(server.serve, sockets)
+                while not server.started and not server.should_exit:  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+                log.info("http.listening", addresses=[f"{h}:{p}" for h, p in self.bound])
+                task_status.started()
+        finally:
+            for sock in sockets:
+                sock.close()
 
     async def stop(self) -> None:
         """Stop accepting, finish in-flight requests, end long-lived streams."""
