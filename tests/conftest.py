@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AGLIDEIN_SHARED", REPO.parent / "shared"))
@@ -46,3 +48,20 @@ def write_config(tmp_path: Path) -> Callable[[str], Path]:
         return path
 
     return write
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, signing_key: Path) -> Iterator[RunningDaemon]:
+    port, closed = free_port(), free_port()
+    config = tmp_path / "aglidein.yaml"
+    config.write_text(
+        MINIMAL_CONFIG.format(
+            state_dir=tmp_path / "state", closed_port=closed, key=signing_key, http_port=port
+        )
+        + f"groups:\n  - name: main\n    schedds: ['127.0.0.1:{closed}']\n    match: 'true'\n"
+        + "entries:\n  - name: LOCAL1\n    gridtype: local\n"
+    )
+    running = start_daemon(config, tmp_path, port)
+    yield running
+    running.stop()
+    running.notify.close()

@@ -8,27 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import MINIMAL_CONFIG
-from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, signing_key: Path) -> RunningDaemon:
-    port, closed = free_port(), free_port()
-    config = tmp_path / "aglidein.yaml"
-    config.write_text(
-        MINIMAL_CONFIG.format(
-            state_dir=tmp_path / "state", closed_port=closed, key=signing_key, http_port=port
-        )
-        + f"groups:\n  - name: main\n    schedds: ['127.0.0.1:{closed}']\n    match: 'true'\n"
-        + "entries:\n  - name: LOCAL1\n    gridtype: local\n"
-    )
-    running = start_daemon(config, tmp_path, port)
-    yield running
-    running.stop()
-    running.notify.close()
+from tests.daemon_helpers import RunningDaemon
 
 
 def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDaemon) -> None:

@@ -24,6 +24,7 @@ __all__ = ["COMMAND_MODULES", "main"]
 COMMAND_MODULES = [
     "aglidein.commands.config_cmds",
     "aglidein.commands.daemon_cmds",
+    "aglidein.commands.status",
 ]
 
 

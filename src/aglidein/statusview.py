@@ -1,0 +1,113 @@
+"""The status table (`aglidein status`, the demo's live view) from a status document."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["entry_rows", "status_renderable"]
+
+_HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
+
+
+def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One summary row per entry: demand, requested, glideins, health, limited_by."""
+    rows = []
+    for entry in status.get("entries", []):
+        decisions = entry.get("decisions", [])
+        limited: list[str] = []
+        for decision in decisions:
+            for reason in decision.get("limited_by", []):
+                if reason not in limited:
+                    limited.append(reason)
+        glideins = entry.get("glideins", {})
+        rows.append(
+            {
+                "entry": entry["name"],
+                "health": entry.get("health", "ok"),
+                "backoff_until": entry.get("backoff_until"),
+                "demand": sum(int(d.get("matching_jobs", 0)) for d in decisions),
+                "requested": sum(int(d.get("requested_idle", 0)) for d in decisions),
+                "idle": int(glideins.get("idle", 0)),
+                "running": int(glideins.get("running", 0)),
+                "held": int(glideins.get("held", 0)),
+                "black_hole": int(glideins.get("black_hole", 0)),
+                "limited_by": limited,
+            }
+        )
+    return rows
+
+
+def status_renderable(status: Mapping[str, Any]) -> Group:
+    """A rich renderable: a header line, the entries table, schedds and credentials."""
+    factory = status.get("factory", {})
+    cycle = factory.get("cycle", {})
+    duration = cycle.get("duration_s")
+    header = Text.assemble(
+        (f"{factory.get('name', '?')}", "bold"),
+        f"  aglidein {factory.get('version', '?')}  cycle {cycle.get('number', 0)}",
+        f" ({duration:.2f}s)" if isinstance(duration, int | float) else "",
+        f"  started {factory.get('started', '?')}",
+    )
+    entries = Table(title="entries", expand=False, header_style="bold")
+    for column, justify in (
+        ("entry", "left"),
+        ("health", "left"),
+        ("demand", "right"),
+        ("requested", "right"),
+        ("idle", "right"),
+        ("running", "right"),
+        ("held", "right"),
+        ("black hole", "right"),
+        ("limited_by", "left"),
+    ):
+        entries.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in entry_rows(status):
+        health = row["health"]
+        if health == "backoff" and row["backoff_until"]:
+            health = f"backoff until {str(row['backoff_until'])[11:19]}"
+        entries.add_row(
+            row["entry"],
+            Text(health, style=_HEALTH_STYLE.get(row["health"], "")),
+            str(row["demand"]),
+            str(row["requested"]),
+            str(row["idle"]),
+            str(row["running"]),
+            str(row["held"]),
+            str(row["black_hole"]),
+            ", ".join(row["limited_by"]),
+        )
+    parts: list[Any] = [header, entries]
+    schedds = status.get("schedds", [])
+    if schedds:
+        table = Table(title="schedds", header_style="bold")
+        for column in ("schedd", "group", "ok", "stale cycles", "last error"):
+            table.add_column(column)
+        for s in schedds:
+            table.add_row(
+                s["name"],
+                s["group"],
+                Text("yes", style="green") if s["ok"] else Text("no", style="red"),
+                str(s.get("stale_cycles", 0)),
+                s.get("last_error") or "",
+            )
+        parts.append(table)
+    credentials = status.get("credentials", [])
+    if credentials:
+        table = Table(title="credentials", header_style="bold")
+        for column in ("credential", "type", "expires", "last renewal", "last error"):
+            table.add_column(column)
+        for c in credentials:
+            table.add_row(
+                c["name"],
+                c["type"],
+                c.get("expires") or "",
+                c.get("last_renewal") or "",
+                c.get("last_error") or "",
+            )
+        parts.append(table)
+    return Group(*parts)

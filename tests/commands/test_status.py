@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aglidein.cli import main
+from aglidein.statusview import entry_rows
+from tests.daemon_helpers import RunningDaemon
+
+
+def test_status_table_from_a_running_daemon(
+    daemon: RunningDaemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--url", daemon.base_url]) == 0
+    out = capsys.readouterr().out
+    assert "test-factory" in out
+    assert "LOCAL1" in out
+    assert main(["status", "--url", daemon.base_url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["factory"]["name"] == "test-factory"
+
+
+def test_entry_rows_sum_decisions_and_collect_reasons() -> None:
+    status = {
+        "entries": [
+            {
+                "name": "CE1",
+                "health": "backoff",
+                "backoff_until": "2026-11-26T01:00:00Z",
+                "glideins": {"idle": 2, "running": 5, "held": 1, "black_hole": 0},
+                "decisions": [
+                    {
+                        "matching_jobs": 10,
+                        "requested_idle": 3,
+                        "limited_by": ["ramp_up", "backoff"],
+                    },
+                    {"matching_jobs": 4, "requested_idle": 0, "limited_by": ["backoff"]},
+                ],
+            }
+        ]
+    }
+    [row] = entry_rows(status)
+    assert row["demand"] == 14
+    assert row["requested"] == 3
+    assert row["limited_by"] == ["ramp_up", "backoff"]
+    assert row["running"] == 5
