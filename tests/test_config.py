@@ -232,3 +232,13 @@ def test_config_schema_is_json_schema_for_every_section() -> None:
     }
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"factory", "pool"}
+
+
+def test_readme_config_reference_is_current() -> None:
+    from aglidein.configref import reference_markdown
+
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- config-reference:start -->\n")[1].split("<!-- config-reference:end -->")[0]
+    assert block == reference_markdown(REPO / "conf" / "aglidein.example.yaml"), (
+        "run: .venv/bin/aglidein config reference, and paste it into README.md"
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from aglidein.config import config_schema, load_config
+from aglidein.configref import reference_markdown
 from aglidein.errors import ConfigError
 
 __all__ = ["register"]
@@ -23,6 +25,15 @@ def register(subparsers: Any) -> None:
     config_sub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     schema = config_sub.add_parser("schema", help="print the JSON Schema of the config")
     schema.set_defaults(func=print_schema)
+    reference = config_sub.add_parser(
+        "reference", help="print the config reference (Markdown) from the schema and the example"
+    )
+    reference.add_argument(
+        "--example",
+        default=None,
+        help="the commented example config (default: conf/aglidein.example.yaml of this checkout)",
+    )
+    reference.set_defaults(func=print_reference)
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -41,6 +52,20 @@ def check_config(args: argparse.Namespace) -> int:
         f"{len(cfg.credentials)} credentials, {len(loaded.warnings)} warnings)"
     )
     return 0
+
+
+def print_reference(args: argparse.Namespace) -> int:
+    """The Markdown table on stdout."""
+    example = Path(args.example) if args.example else default_example()
+    if not example.exists():
+        raise ConfigError(f"{example}: no such example config (give --example FILE)")
+    sys.stdout.write(reference_markdown(example))
+    return 0
+
+
+def default_example() -> Path:
+    """conf/aglidein.example.yaml next to the package (a source checkout)."""
+    return Path(__file__).resolve().parents[3] / "conf" / "aglidein.example.yaml"
 
 
 def print_schema(args: argparse.Namespace) -> int:
