@@ -11,7 +11,14 @@ import pytest
 from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("AGLIDEIN_SHARED", REPO.parent / "shared"))
+# shared/ lies beside the checkout (CI, /work/main); a worktree one level deeper finds it too.
+SHARED = Path(
+    os.environ.get("AGLIDEIN_SHARED")
+    or next(
+        (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
+        REPO.parent / "shared",
+    )
+)
 FIXTURES = SHARED / "fixtures"
 
 MINIMAL_CONFIG = """\

@@ -238,7 +238,9 @@ def test_readme_config_reference_is_current() -> None:
     from aglidein.configref import reference_markdown
 
     readme = (REPO / "README.md").read_text()
-    block = readme.split("<!-- config-reference:start -->\n")[1].split("<!-- config-reference:end -->")[0]
+    block = readme.split("<!-- config-reference:start -->\n")[1].split(
+        "<!-- config-reference:end -->"
+    )[0]
     assert block == reference_markdown(REPO / "conf" / "aglidein.example.yaml"), (
         "run: .venv/bin/aglidein config reference, and paste it into README.md"
     )
