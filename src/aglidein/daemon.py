@@ -76,7 +76,10 @@ def preflight(loaded: LoadedConfig) -> None:
 
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
-    return Subsystems()
+    from aglidein.services.renewer import Renewer
+
+    renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
+    return Subsystems(workers=[renewer])
 
 
 class Daemon:
