@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography import x509
 
 from aglidein.config import Config, CredentialConfig, EntryConfig, expand_path
+from aglidein.core.credstate import entry_max_walltime
 from aglidein.core.tokens import (
     GLIDEIN_AUTHZ,
     TokenFormatError,
@@ -95,7 +96,7 @@ class PoolSigningKey:
 
 def glidein_token_lifetime(config: Config, entry: EntryConfig) -> float:
     """Seconds a glidein's tokens live: the entry's effective `max_walltime` + 1 h."""
-    return entry.effective_glidein(config.factory).max_walltime + TOKEN_GRACE
+    return entry_max_walltime(config, entry) + TOKEN_GRACE
 
 
 def mint_glidein_idtoken(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from aglidein.config import Config, CredentialConfig, EntryConfig
 from aglidein.core.model import CredentialState, LimitReason
 
-__all__ = ["credential_blocks_new_glideins", "entry_credential_block"]
+__all__ = ["credential_blocks_new_glideins", "entry_credential_block", "entry_max_walltime"]
 
 
 def credential_blocks_new_glideins(
@@ -54,5 +54,12 @@ def entry_credential_block(
         credential = config.credential(name)
     except KeyError:
         return LimitReason.NO_CREDENTIAL.value
-    max_walltime = entry.effective_glidein(config.factory).max_walltime
+    max_walltime = entry_max_walltime(config, entry)
     return credential_blocks_new_glideins(credentials.get(name), credential, max_walltime, now)
+
+
+def entry_max_walltime(config: Config, entry: EntryConfig) -> float:
+    """The entry's `glidein.max_walltime`, else the factory's (seconds)."""
+    if entry.glidein.max_walltime is not None:
+        return entry.glidein.max_walltime
+    return config.factory.glidein.max_walltime
