@@ -59,9 +59,11 @@ class RefreshFailed(CredentialError):
 
 _PEM = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----.*?(-----END \1-----|\Z)", re.S)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{6,}(\.[A-Za-z0-9_-]*){0,2}")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _KEYED = re.compile(
-    r"(?i)\b(bearer|authorization|password|passwd|secret|client_secret|access_token|"
-    r"refresh_token|id_token|token|api[_-]?key)(\"?\s*[:=]\s*\"?|\s+)([^\s\"',;&]{6,})"
+    r"(?i)(?<![\w./-])(authorization|password|passwd|secret|client_secret|access_token|"
+    r"refresh_token|id_token|token|api[_-]?key)(\"?\s*[:=]\s*\"?|\s+)"
+    r"(?!\[redacted|bearer\b|basic\b)([^\s\"',;&]{4,})"
 )
 _OPAQUE = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
 
@@ -77,6 +79,7 @@ def redact_secrets(text: str, limit: int = STDERR_LOG_LIMIT) -> str:
     """`text` with token-looking strings replaced, cut to `limit` characters."""
     text = _PEM.sub("[redacted PEM block]", text)
     text = _JWT.sub("[redacted JWT]", text)
+    text = _BEARER.sub(lambda m: f"{m.group(1)} [redacted]", text)
     text = _KEYED.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
     text = _OPAQUE.sub(_opaque, text)
     if len(text) > limit:
