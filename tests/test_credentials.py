@@ -69,7 +69,7 @@ def test_signing_key_path_expands_credentials_directory(
 @pytest.mark.parametrize(
     ("content", "mode", "message"),
     [
-        (b"k", 0o644, r"group or others may access it \(mode 0644\); chmod 600"),
+        (b"k", 0o644, r"readable by others \(mode 0644\); chmod 600 it"),
         (b"k", 0o604, "mode 0604"),
         (b"", 0o600, "empty"),
         (None, 0o600, "no such file"),

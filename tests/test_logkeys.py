@@ -134,7 +134,7 @@ def test_read_private_file_errors(tmp_path: Path) -> None:
     with pytest.raises(CredentialError, match="cannot read"):
         read_private_file(tmp_path, "thing")
     path = write_private(tmp_path / "k", b"x", 0o620)
-    with pytest.raises(CredentialError, match="group or others"):
+    with pytest.raises(CredentialError, match="writable by others"):
         read_private_file(path, "thing")
     path.chmod(0o400)
     assert read_private_file(path, "thing") == b"x"

@@ -88,9 +88,9 @@ def read_private_file(path: Path, what: str) -> bytes:
     except OSError as exc:
         raise CredentialError(f"{what} {path}: cannot read: {exc.strerror}") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        how = "readable" if info.st_mode & (stat.S_IRGRP | stat.S_IROTH) else "writable"
         raise CredentialError(
-            f"{what} {path}: group or others may access it "
-            f"(mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
+            f"{what} {path}: {how} by others (mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
         )
     if not data:
         raise CredentialError(f"{what} {path}: file is empty")

@@ -13,6 +13,7 @@ from aglidein.cli import main
 from aglidein.client import DaemonClient
 from aglidein.commands.credentials import format_left
 from tests.credential_helpers import config_text, proxy_file, scitoken, write_private
+from tests.daemon_helpers import free_port, start_daemon
 
 
 def _config(tmp_path: Path) -> Path:
@@ -100,3 +101,41 @@ def test_format_left() -> None:
     assert format_left(3 * 86400 + 4 * 3600 + 5) == "3d4h"
     assert format_left(45 * 60) == "45m"
     assert format_left(-7200) == "expired 2h0m ago"
+
+
+def test_against_a_running_daemon(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()
+    write_private(tmp_path / "fresh.token", scitoken(time.time() + 5 * 3600))
+    credentials = f"""\
+  - name: osg
+    type: scitoken
+    path: {tmp_path / "creds" / "osg.token"}
+    refresh_command: [cp, {tmp_path / "fresh.token"}, $AGLIDEIN_CREDENTIAL_OUT]
+"""
+    config = tmp_path / "aglidein.yaml"
+    config.write_text(
+        config_text(tmp_path, credentials=credentials) + f"http:\n  listen: ['127.0.0.1:{port}']\n"
+    )
+    daemon = start_daemon(config, tmp_path, port)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = daemon.get("/api/v1/status").json()
+            if body["credentials"] and body["credentials"][0]["last_renewal"]:
+                break
+            time.sleep(0.2)
+        assert main(["credentials", "--config", str(config), "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)["credentials"]
+        assert rows[0]["source"] == "daemon"
+        assert rows[0]["name"] == "osg"
+        assert rows[0]["last_renewal"] is not None
+        assert rows[0]["left_s"] == pytest.approx(5 * 3600, abs=120)
+        metrics = daemon.get("/metrics").text
+        assert 'aglidein_credential_expiry_timestamp_seconds{credential="osg"}' in metrics
+        assert (
+            'aglidein_credential_renewals_total{credential="osg",result="success"} 1.0' in metrics
+        )
+        assert (tmp_path / "state" / "log-signing.key").exists()  # created on first start
+    finally:
+        daemon.stop()
+        daemon.notify.close()
