@@ -99,7 +99,7 @@ def read_private_file(path: Path, what: str) -> bytes:
 
 def _create_key(path: Path) -> None:
     """Create a new random key at `path` unless one appears meanwhile (never replace one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
     atomic_write(tmp, secrets.token_bytes(KEY_BYTES))
     try:

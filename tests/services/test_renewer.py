@@ -376,7 +376,10 @@ async def test_stop_kills_a_refresh_in_flight(tmp_path: Path) -> None:
     started = time.monotonic()
     async with _running(renewer):
         await _until(marker.exists)
+        assert list((tmp_path / "creds").glob(".osg.token.refresh-*"))
     assert time.monotonic() - started < 30
+    assert not list((tmp_path / "creds").glob(".osg.token.refresh-*"))  # scratch removed
+    assert renewer.states()["osg"].expires is not None  # old token still there
 
 
 def test_daemon_runs_a_renewer(tmp_path: Path) -> None:
@@ -384,3 +387,25 @@ def test_daemon_runs_a_renewer(tmp_path: Path) -> None:
     workers = default_services(runtime).workers
     assert any(isinstance(w, Renewer) for w in workers)
     assert os.path.exists(tmp_path / "POOL")
+
+
+async def test_short_lived_renewal_is_installed_but_backs_off(tmp_path: Path) -> None:
+    write_private(tmp_path / "creds" / "osg.token", scitoken(time.time() + 600))
+    short = scitoken(time.time() + 1800)  # below min_lifetime 1h
+    write_private(tmp_path / "short.token", short)
+    attempts = tmp_path / "attempts"
+    command = f"echo x >> {attempts}; cat {tmp_path / 'short.token'}"
+    runtime = _runtime(tmp_path, _scitoken_cred(tmp_path, command))
+    renewer = Renewer(runtime, check_interval=0.1, retry_initial=60)
+    async with _running(renewer):
+        await _until(lambda: _renewals(runtime, "osg", "success") == 1)
+        await anyio.sleep(1)  # ten check intervals
+        state = renewer.states()["osg"]
+    assert (tmp_path / "creds" / "osg.token").read_text() == short
+    assert len(attempts.read_text().splitlines()) == 1
+    assert "less than min_lifetime" in str(state.last_error)
+    config = runtime.config.current
+    assert (
+        credential_blocks_new_glideins(state, config.credential("osg"), 2 * HOUR, time.time())
+        == "credential_expiring"
+    )

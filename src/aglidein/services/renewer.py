@@ -248,6 +248,10 @@ class Renewer:
             track.next_attempt = now + self.check_interval
             left = None if reading.expires is None else reading.expires - now
             if left is not None and left < credential.min_lifetime:
+                # Installed (better than before), but retrying at once would only hammer
+                # the issuer: back off as after a failure.
+                track.failures += 1
+                track.next_attempt = now + self._retry_delay(track)
                 track.last_error = (
                     f"renewed credential lives {left:.0f}s, less than min_lifetime "
                     f"{credential.min_lifetime:g}s"
@@ -267,7 +271,7 @@ class Renewer:
         now = self.runtime.clock.now()
         track.failures += 1
         track.last_error = error
-        delay = min(self.retry_max, self.retry_initial * 2 ** (track.failures - 1))
+        delay = self._retry_delay(track)
         track.next_attempt = now + delay
         self.runtime.metrics.credential_renewals.labels(
             credential=credential.name, result=result
@@ -281,23 +285,27 @@ class Renewer:
             retry_in_s=round(delay),
         )
 
+    def _retry_delay(self, track: _Track) -> float:
+        return float(min(self.retry_max, self.retry_initial * 2 ** (track.failures - 1)))
+
     async def _fetch_and_install(self, credential: CredentialConfig) -> CredentialReading:
         """Get a new credential, check it, install it; the old file stays on any failure."""
+        if credential.oauth2 is not None:
+            with anyio.move_on_after(credential.refresh_timeout):
+                data = await fetch_oauth2_token(
+                    credential.oauth2, credential.refresh_timeout, self._transport
+                )
+                return await self._install(credential, data)
+            raise RefreshFailed(
+                "timeout", f"token request took over {credential.refresh_timeout:g}s"
+            )
         work_dir = await anyio.to_thread.run_sync(make_work_dir, credential)
         try:
-            if credential.oauth2 is not None:
-                with anyio.move_on_after(credential.refresh_timeout):
-                    data = await fetch_oauth2_token(
-                        credential.oauth2, credential.refresh_timeout, self._transport
-                    )
-                    return await self._install(credential, data)
-                raise RefreshFailed(
-                    "timeout", f"token request took over {credential.refresh_timeout:g}s"
-                )
             data = await run_refresh_command(credential, work_dir)
             return await self._install(credential, data)
         finally:
-            await anyio.to_thread.run_sync(remove_work_dir, work_dir)
+            with anyio.CancelScope(shield=True):  # also when stopping mid-refresh
+                await anyio.to_thread.run_sync(remove_work_dir, work_dir)
 
     async def _install(self, credential: CredentialConfig, data: bytes) -> CredentialReading:
         if not data.strip():
