@@ -71,7 +71,12 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or link in `directory` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -108,6 +113,7 @@ def _create_key(path: Path) -> None:
         pass
     finally:
         tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
 
 
 def _read_key(path: Path) -> bytes:
