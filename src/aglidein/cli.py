@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "aglidein.commands.config_cmds",
     "aglidein.commands.daemon_cmds",
     "aglidein.commands.status",
+    "aglidein.commands.token",
+    "aglidein.commands.credentials",
 ]
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "HttpConfig",
     "LoadedConfig",
     "LogsConfig",
+    "OAuth2Config",
     "PoolConfig",
     "SubmitSettings",
     "config_schema",
@@ -306,12 +307,47 @@ def _set_fields(override: BaseModel) -> dict[str, Any]:
     }
 
 
+class OAuth2Config(_Model):
+    """OAuth2 client-credentials flow (RFC 6749 §4.4) that fetches a token for `path`."""
+
+    token_url: str
+    client_id: str
+    client_secret_file: str  # 0600 file holding the client secret; may use $VARS
+    scope: str | None = None
+    audience: str | None = None
+
+    @field_validator("token_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("token_url must be an http(s) URL")
+        return value
+
+
 class CredentialConfig(_Model):
     name: Name
     type: Literal["scitoken", "x509", "ssh"]
     path: str
     refresh_command: list[str] | None = Field(default=None, min_length=1)
     min_lifetime: Duration = 3600.0
+    refresh_timeout: Duration = 120.0  # a refresh_command or token request taking longer is killed
+    oauth2: OAuth2Config | None = None
+
+    @model_validator(mode="after")
+    def _one_refresh_source(self) -> CredentialConfig:
+        if self.oauth2 is not None:
+            if self.refresh_command is not None:
+                raise ValueError("give refresh_command or oauth2, not both")
+            if self.type != "scitoken":
+                raise ValueError("oauth2 is only for credentials of type scitoken")
+        if self.refresh_timeout <= 0:
+            raise ValueError("refresh_timeout must be > 0")
+        return self
+
+    @property
+    def refreshable(self) -> bool:
+        """Whether aglidein renews this credential (a command or OAuth2)."""
+        return self.refresh_command is not None or self.oauth2 is not None
 
 
 class Config(_Model):

@@ -30,6 +30,7 @@ from aglidein.sdnotify import Notifier
 from aglidein.services.http import ApiRoute, HttpService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
+from aglidein.services.renewer import Renewer
 from aglidein.state import StateDB
 
 __all__ = ["Daemon", "ServiceFactory", "Subsystems", "default_services", "preflight"]
@@ -76,7 +77,8 @@ def preflight(loaded: LoadedConfig) -> None:
 
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
-    return Subsystems()
+    renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
+    return Subsystems(workers=[renewer])
 
 
 class Daemon:

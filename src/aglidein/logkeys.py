@@ -14,12 +14,14 @@ import secrets
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jwt
 
 from aglidein.errors import CredentialError
 
 __all__ = [
+    "KEY_BYTES",
     "KEY_FILE",
     "LOG_AUDIENCE",
     "PREV_KEY_FILE",
@@ -27,12 +29,14 @@ __all__ = [
     "LogKeyring",
     "LogTokenError",
     "atomic_write",
+    "key_id",
     "read_private_file",
 ]
 
 KEY_FILE = "log-signing.key"
 PREV_KEY_FILE = "log-signing.key.prev"
 LOG_AUDIENCE = "aglidein-logs"
+KEY_BYTES = 32  # HS256 wants a key at least as long as its digest
 
 
 class LogTokenError(CredentialError):
@@ -67,7 +71,12 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a rename or link in `directory` durable."""
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -84,13 +93,37 @@ def read_private_file(path: Path, what: str) -> bytes:
     except OSError as exc:
         raise CredentialError(f"{what} {path}: cannot read: {exc.strerror}") from None
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        how = "readable" if info.st_mode & (stat.S_IRGRP | stat.S_IROTH) else "writable"
         raise CredentialError(
-            f"{what} {path}: readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
-            "chmod 600 it"
+            f"{what} {path}: {how} by others (mode {stat.S_IMODE(info.st_mode):04o}); chmod 600 it"
         )
     if not data:
         raise CredentialError(f"{what} {path}: file is empty")
     return data
+
+
+def _create_key(path: Path) -> None:
+    """Create a new random key at `path` unless one appears meanwhile (never replace one)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
+    atomic_write(tmp, secrets.token_bytes(KEY_BYTES))
+    try:
+        os.link(tmp, path)  # fails if another process (daemon, CLI) created it first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+def _read_key(path: Path) -> bytes:
+    key = read_private_file(path, "log key")
+    if len(key) < KEY_BYTES:
+        raise CredentialError(
+            f"log key {path}: {len(key)} bytes, need at least {KEY_BYTES}; "
+            "move it away and let aglidein create a new one"
+        )
+    return key
 
 
 def key_id(key: bytes) -> str:
@@ -115,21 +148,29 @@ class LogKeyring:
         if not path.exists():
             if not create:
                 raise CredentialError(f"log key {path}: no such file")
-            atomic_write(path, secrets.token_bytes(32))
-        current = read_private_file(path, "log key")
+            _create_key(path)
+        current = _read_key(path)
         prev_path = state_dir / PREV_KEY_FILE
-        previous = read_private_file(prev_path, "log key") if prev_path.exists() else None
+        previous = _read_key(prev_path) if prev_path.exists() else None
         return cls(current, previous)
 
     @staticmethod
     def rotate(state_dir: Path) -> LogKeyring:
         """Move the current key to `.prev` and create a new current key."""
         path = state_dir / KEY_FILE
-        current = read_private_file(path, "log key") if path.exists() else None
+        current = _read_key(path) if path.exists() else None
         if current is not None:
             atomic_write(state_dir / PREV_KEY_FILE, current)
-        atomic_write(path, secrets.token_bytes(32))
+        atomic_write(path, secrets.token_bytes(KEY_BYTES))
         return LogKeyring.load(state_dir, create=False)
+
+    @staticmethod
+    def previous_rotated_at(state_dir: Path) -> float | None:
+        """When the current `.prev` key was retired (its file's mtime), or None."""
+        try:
+            return (state_dir / PREV_KEY_FILE).stat().st_mtime
+        except FileNotFoundError:
+            return None
 
     @property
     def kid(self) -> str:
@@ -158,7 +199,10 @@ class LogKeyring:
         key = self._by_kid.get(str(header.get("kid", "")))
         if key is None:
             raise LogTokenError("unknown_key", "log token signed by an unknown key")
-        options: dict[str, bool] = {"require": ["exp", "sub", "aud"]}  # type: ignore[dict-item]
+        # With an injected clock (simulator, tests) the wall clock must not judge expiry.
+        options: dict[str, Any] = {"require": ["exp", "sub", "aud"]}
+        if now is not None:
+            options.update(verify_exp=False, verify_iat=False, verify_nbf=False)
         try:
             claims = jwt.decode(
                 token,
@@ -176,10 +220,12 @@ class LogKeyring:
             raise LogTokenError("bad_signature", "log token signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise LogTokenError("invalid", f"log token invalid: {exc}") from None
-        if now is not None and int(claims["exp"]) <= now:
+        try:
+            expires = int(claims["exp"])
+        except (TypeError, ValueError):
+            raise LogTokenError("invalid", "log token exp is not a number") from None
+        if now is not None and expires <= now:
             raise LogTokenError("expired", "log token has expired")
         return LogClaims(
-            glidein=str(claims["sub"]),
-            entry=str(claims.get("entry", "")),
-            expires=int(claims["exp"]),
+            glidein=str(claims["sub"]), entry=str(claims.get("entry", "")), expires=expires
         )
