@@ -1,0 +1,284 @@
+"""Job shapes: idle and running jobs grouped by the attributes a group's `match` reads.
+
+The projection of a group is every MY attribute its `match` and `job_constraint` read,
+plus `JobStatus` and the four `Request*` attributes kept for reporting. A `Shaper` counts
+projected jobs (one dict lookup per attribute per job, the rest per distinct key), and
+`group_shapes` turns the counts into a group's `ShapeCount`s: expression-valued attributes
+evaluated in the job's context, `job_constraint` applied, idle (JobStatus 1) and running
+(JobStatus 2) counted. An attribute whose value is an expression that reads attributes
+outside the projection makes the `Shaper` widen its projection and count that batch again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from operator import itemgetter
+from typing import Any
+
+from aglidein.classads import Expr, ExprSyntaxError, parse_expr
+from aglidein.config import Config, GroupConfig
+from aglidein.core.classad_eval import CompiledExpr, compile_expr
+from aglidein.core.model import JobShape, ScalarValue, ShapeCount
+
+__all__ = [
+    "REQUEST_ATTRS",
+    "GroupProjection",
+    "Shaper",
+    "group_projection",
+    "group_shapes",
+    "merge_shapes",
+    "schedd_projection",
+]
+
+REQUEST_ATTRS = ("RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus")
+JOB_STATUS = "JobStatus"
+_IDLE, _RUNNING = 1, 2
+RawKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupProjection:
+    """What a group reads of a job: `match_refs` make the shape, the rest is for filtering
+    and reporting. Names are lowercased; `spelled` maps them to a preferred spelling."""
+
+    group: str
+    match_refs: tuple[str, ...]
+    constraint_refs: tuple[str, ...]
+    spelled: tuple[tuple[str, str], ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every lowercased attribute name to ask for."""
+        return tuple(lower for lower, _ in self.spelled)
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> CompiledExpr:
+    return compile_expr(text)
+
+
+def group_projection(group: GroupConfig) -> GroupProjection:
+    """The attributes a group needs from each job."""
+    match_mine, _ = parse_expr(group.match).references()
+    constraint_mine, _ = parse_expr(group.job_constraint).references()
+    spelled: dict[str, str] = {}
+    for name in (JOB_STATUS, *REQUEST_ATTRS, *sorted(match_mine), *sorted(constraint_mine)):
+        if name:
+            spelled.setdefault(name.lower(), name)
+    return GroupProjection(
+        group=group.name,
+        match_refs=tuple(sorted({n.lower() for n in match_mine if n})),
+        constraint_refs=tuple(sorted({n.lower() for n in constraint_mine if n})),
+        spelled=tuple(sorted(spelled.items())),
+    )
+
+
+def schedd_projection(config: Config, groups: Sequence[str] | None = None) -> tuple[str, ...]:
+    """Attribute names (as spelled in the config) to ask a schedd for, for these groups."""
+    wanted: dict[str, str] = {}
+    for group in config.groups:
+        if groups is None or group.name in groups:
+            for lower, spelling in group_projection(group).spelled:
+                wanted.setdefault(lower, spelling)
+    return tuple(wanted[k] for k in sorted(wanted))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | dict):
+        return None  # list- and ad-valued job attributes are treated as undefined
+    return value
+
+
+class Shaper:
+    """Counts jobs by their projected values; widens the projection for expressions."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.spellings: dict[str, list[str]] = {}
+        for name in names:
+            self.spellings.setdefault(name.lower(), []).append(name)
+        self._known_keys: set[str] = set()
+        self._segments: list[tuple[tuple[str, ...], Counter[RawKey]]] = []
+        self._refresh()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The lowercased names counted now (the projection may have widened)."""
+        return self._names
+
+    def _refresh(self) -> None:
+        self._names = tuple(sorted(self.spellings))
+        self._first = [self.spellings[name][0] for name in self._names]
+        self._getter = itemgetter(*self._first)
+        self._single = all(len(s) == 1 for s in self.spellings.values())
+        for spellings in self.spellings.values():
+            self._known_keys.update(spellings)
+
+    def add(self, ads: Sequence[Mapping[str, Any]]) -> None:
+        """Count a batch of job ads (kept only while counting them)."""
+        while True:
+            counts = self._count(ads)
+            missing = self._expression_refs(counts)
+            if not missing:
+                break
+            for name in missing:
+                self.spellings.setdefault(name.lower(), [name])
+            self._refresh()
+        if self._segments and self._segments[-1][0] == self._names:
+            self._segments[-1][1].update(counts)
+        else:
+            self._segments.append((self._names, counts))
+
+    def _learn_spellings(self, ads: Sequence[Mapping[str, Any]]) -> None:
+        unknown = set().union(*ads) - self._known_keys
+        if not unknown:
+            return
+        self._known_keys.update(unknown)
+        changed = False
+        for key in unknown:
+            spellings = self.spellings.get(key.lower())
+            if spellings is not None and key not in spellings:
+                spellings.append(key)
+                changed = True
+        if changed:
+            self._refresh()
+
+    def _count(self, ads: Sequence[Mapping[str, Any]]) -> Counter[RawKey]:
+        self._learn_spellings(ads)
+        try:
+            if self._single:
+                try:
+                    return Counter(map(self._getter, ads))
+                except KeyError:  # some job lacks an attribute: undefined
+                    first = self._first
+                    return Counter(tuple(map(ad.get, first)) for ad in ads)
+        except TypeError:  # an unhashable (list or nested ad) value
+            pass
+        return Counter(self._key(ad) for ad in ads)
+
+    def _key(self, ad: Mapping[str, Any]) -> RawKey:
+        values = []
+        for name in self._names:
+            value = None
+            for spelling in self.spellings[name]:
+                if spelling in ad:
+                    value = _hashable(ad[spelling])
+                    break
+            values.append(value)
+        return tuple(values)
+
+    def _expression_refs(self, counts: Counter[RawKey]) -> set[str]:
+        missing: set[str] = set()
+        for key in counts:
+            for value in key if isinstance(key, tuple) else (key,):
+                expr = _as_expr(value)
+                if expr is not None:
+                    mine, _ = expr.references()
+                    missing.update(n for n in mine if n and n.lower() not in self.spellings)
+        return missing
+
+    def counts(self) -> list[tuple[tuple[str, ...], Counter[RawKey]]]:
+        """(names, counts by raw value tuple) for each projection used so far."""
+        return self._segments
+
+
+def _as_expr(value: Any) -> Expr | None:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, str) and value.startswith("/Expr(") and value.endswith(")/"):
+        try:
+            return parse_expr(value[6:-2])
+        except ExprSyntaxError:
+            return None
+    return None
+
+
+def _job_ad(names: Sequence[str], key: RawKey) -> dict[str, ScalarValue]:
+    """The projected job as plain lowercased values, expression values evaluated."""
+    raw = dict(zip(names, key if isinstance(key, tuple) else (key,), strict=True))
+    exprs = {name: e for name, value in raw.items() if (e := _as_expr(value)) is not None}
+    if not exprs:
+        return raw
+    context: dict[str, Any] = {
+        n: (exprs.get(n) or v) for n, v in raw.items() if v is not None or n in exprs
+    }
+    out = dict(raw)
+    for name, expr in exprs.items():
+        value = expr.evaluate(context)
+        out[name] = value if isinstance(value, str | int | float | bool) else None
+    return out
+
+
+def _int(value: ScalarValue) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value)
+
+
+def group_shapes(
+    segments: Sequence[tuple[Sequence[str], Mapping[RawKey, int]]],
+    projection: GroupProjection,
+    job_constraint: str,
+) -> tuple[ShapeCount, ...]:
+    """A group's shapes from raw counts: constraint applied, idle and running counted."""
+    constraint = _compiled(job_constraint)
+    tally = _Tally()
+    for names, counts in segments:
+        for key, count in counts.items():
+            ad = _job_ad(names, key)
+            status = ad.get("jobstatus")
+            if type(status) is not int or status not in (_IDLE, _RUNNING):
+                continue
+            if constraint.evaluate(ad, {}) is not True:
+                continue
+            shape = JobShape(
+                attrs=tuple((name, ad.get(name)) for name in projection.match_refs),
+                request_cpus=_int(ad["requestcpus"]) if ad.get("requestcpus") is not None else 1,
+                request_memory=_int(ad.get("requestmemory")),
+                request_disk=_int(ad.get("requestdisk")),
+                request_gpus=_int(ad.get("requestgpus")),
+            )
+            if status == _IDLE:
+                tally.add(shape, count, 0)
+            else:
+                tally.add(shape, 0, count)
+    return tally.shapes()
+
+
+class _Tally:
+    """Counts by shape, keeping 1, 1.0 and true apart (Python hashes them alike)."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[Any, ...], list[Any]] = {}
+
+    def add(self, shape: JobShape, idle: int, running: int) -> None:
+        key = (
+            tuple((type(v).__name__, v) for _, v in shape.attrs),
+            tuple(name for name, _ in shape.attrs),
+            shape.request_cpus,
+            shape.request_memory,
+            shape.request_disk,
+            shape.request_gpus,
+        )
+        row = self._rows.get(key)
+        if row is None:
+            self._rows[key] = [shape, idle, running]
+        else:
+            row[1] += idle
+            row[2] += running
+
+    def shapes(self) -> tuple[ShapeCount, ...]:
+        return tuple(
+            ShapeCount(shape, idle, running) for shape, idle, running in self._rows.values()
+        )
+
+
+def merge_shapes(rows: Iterable[Iterable[ShapeCount]]) -> tuple[ShapeCount, ...]:
+    """Shapes of several schedds summed by shape."""
+    tally = _Tally()
+    for row in rows:
+        for sc in row:
+            tally.add(sc.shape, sc.idle, sc.running)
+    return tally.shapes()

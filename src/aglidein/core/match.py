@@ -1,0 +1,382 @@
+"""Which job shapes match which entries, exactly as classad2 would say, fast.
+
+A group's `match` is split into its top-level `&&` operands (the whole is true iff each
+operand is true or a non-zero number). Entries are collapsed into classes that agree on
+every TARGET attribute the expression reads, shapes into classes that agree on every MY
+attribute. Each operand is then decided on a small table of the *distinct values it reads*
+on each side, so entry-only parts are evaluated once per entry class (hoisted) and
+job-only parts once per shape class; `stringListMember` and `==`/`=?=` operands are
+answered from an index of entry values, numeric comparisons with numpy, and what remains
+is evaluated (compiled, or by classad2) only on pairs still alive. The result is a boolean
+matrix of shape classes × entry classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import numpy.typing as npt
+
+from aglidein.core.classad_eval import CompiledExpr, compile_expr, conjuncts, truthy
+from aglidein.core.classad_funcs import string_list_items
+from aglidein.core.classad_ops import DEFAULT_DELIMITERS, Ad, Value
+from aglidein.core.classad_parse import Attr, Binary, Call, Lit
+from aglidein.core.model import ScalarValue
+
+__all__ = ["BoolMatrix", "Matcher", "compiled_matcher", "typed_key"]
+
+BoolMatrix = npt.NDArray[np.bool_]
+_SMALL_TABLE = 4096  # below this many value pairs, evaluating them all is cheapest
+_EXACT_FLOAT = 2**53
+
+
+def typed_key(value: ScalarValue) -> tuple[str, ScalarValue]:
+    """A hashable key that keeps 1, 1.0 and true apart (Python says they are equal)."""
+    return (type(value).__name__, value)
+
+
+def _classes(
+    ads: Sequence[Ad], names: Sequence[str]
+) -> tuple[npt.NDArray[np.intp], list[dict[str, ScalarValue]]]:
+    """Group ads by their values of `names`: (class of each ad, one ad per class)."""
+    index: dict[tuple[tuple[str, ScalarValue], ...], int] = {}
+    ids = np.empty(len(ads), dtype=np.intp)
+    reps: list[dict[str, ScalarValue]] = []
+    for i, ad in enumerate(ads):
+        key = tuple(typed_key(ad.get(name)) for name in names)
+        cls = index.get(key)
+        if cls is None:
+            cls = index[key] = len(reps)
+            reps.append({name: ad.get(name) for name in names})
+        ids[i] = cls
+    return ids, reps
+
+
+@dataclass(frozen=True)
+class _Operand:
+    expr: CompiledExpr
+    my_names: tuple[str, ...]
+    target_names: tuple[str, ...]
+
+
+class Matcher:
+    """A group's `match` against a fixed list of entries (name → attrs)."""
+
+    def __init__(self, match: str, entries: Sequence[tuple[str, Mapping[str, ScalarValue]]]):
+        self.expr = compile_expr(match)
+        self.entry_names = tuple(name for name, _ in entries)
+        parts = conjuncts(self.expr)
+        self._require_true = len(parts) == 1  # a lone operand must be exactly `true`
+        self._operands = [
+            _Operand(p, tuple(sorted(p.my_refs)), tuple(sorted(p.target_refs))) for p in parts
+        ]
+        self.my_names = tuple(sorted(self.expr.my_refs))
+        target_names = tuple(sorted(self.expr.target_refs))
+        ads = [{k.lower(): v for k, v in attrs.items()} for _, attrs in entries]
+        self._entry_class, self._entry_reps = _classes(ads, target_names)
+        self._entry_class_size = np.bincount(
+            self._entry_class, minlength=len(self._entry_reps)
+        ).astype(np.float64)
+        self._entry_only = [self._evaluate_entry_only(op) for op in self._operands]
+
+    @property
+    def entry_class(self) -> npt.NDArray[np.intp]:
+        """The class of each entry (column of the class matrix)."""
+        return self._entry_class
+
+    @property
+    def entry_class_size(self) -> npt.NDArray[np.float64]:
+        """How many entries each class holds."""
+        return self._entry_class_size
+
+    def _ok(self, value: Value) -> bool:
+        return value is True if self._require_true else truthy(value)
+
+    def _evaluate_entry_only(self, op: _Operand) -> BoolMatrix | None:
+        if op.my_names:
+            return None
+        return np.array([self._ok(op.expr.evaluate({}, rep)) for rep in self._entry_reps], bool)
+
+    def match_classes(self, shapes: Sequence[Ad]) -> tuple[npt.NDArray[np.intp], BoolMatrix]:
+        """(class of each shape, matrix of shape classes × entry classes)."""
+        shape_class, shape_reps = _classes(shapes, self.my_names)
+        matrix = np.ones((len(shape_reps), len(self._entry_reps)), dtype=bool)
+        order = sorted(range(len(self._operands)), key=lambda i: self._cost(i, shape_reps))
+        for i in order:
+            if not matrix.any():
+                break
+            self._apply(self._operands[i], self._entry_only[i], shape_reps, matrix)
+        return shape_class, matrix
+
+    def _cost(self, i: int, shape_reps: Sequence[Ad]) -> int:
+        op = self._operands[i]
+        if not op.my_names or not op.target_names:
+            return 0
+        return 1 if _index_kind(op.expr) else len(shape_reps) * len(self._entry_reps)
+
+    def _apply(
+        self,
+        op: _Operand,
+        entry_only: BoolMatrix | None,
+        shape_reps: Sequence[Ad],
+        matrix: BoolMatrix,
+    ) -> None:
+        if entry_only is not None:
+            matrix &= entry_only[None, :]
+            return
+        my_ids, my_reps = _classes(shape_reps, op.my_names)
+        if not op.target_names:
+            rows = np.array([self._ok(op.expr.evaluate(rep, {})) for rep in my_reps], bool)
+            matrix &= rows[my_ids][:, None]
+            return
+        tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
+        table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, matrix)
+        matrix &= table[np.ix_(my_ids, tg_ids)]
+
+    def _table(
+        self,
+        op: _Operand,
+        my_reps: list[dict[str, ScalarValue]],
+        tg_reps: list[dict[str, ScalarValue]],
+        my_ids: npt.NDArray[np.intp],
+        tg_ids: npt.NDArray[np.intp],
+        matrix: BoolMatrix,
+    ) -> BoolMatrix:
+        size = len(my_reps) * len(tg_reps)
+        kind = _index_kind(op.expr) if size > _SMALL_TABLE else None
+        if kind == "list":
+            return self._list_table(op, my_reps, tg_reps)
+        if kind == "compare":
+            return self._compare_table(op, my_reps, tg_reps)
+        table = np.zeros((len(my_reps), len(tg_reps)), dtype=bool)
+        if size <= _SMALL_TABLE or size <= int(matrix.sum()):
+            pairs: list[tuple[int, int]] = [
+                (r, c) for r in range(len(my_reps)) for c in range(len(tg_reps))
+            ]
+        else:  # only the value pairs some still-alive (shape, entry) pair uses
+            rows, cols = np.nonzero(matrix)
+            codes = np.unique(my_ids[rows] * len(tg_reps) + tg_ids[cols])
+            pairs = [(int(code) // len(tg_reps), int(code) % len(tg_reps)) for code in codes]
+        for r, c in pairs:
+            table[r, c] = self._ok(op.expr.evaluate(my_reps[r], tg_reps[c]))
+        return table
+
+    def _fill_rows_cols(
+        self,
+        op: _Operand,
+        table: BoolMatrix,
+        my_reps: list[dict[str, ScalarValue]],
+        tg_reps: list[dict[str, ScalarValue]],
+        rows: Sequence[int],
+        cols: Sequence[int],
+    ) -> None:
+        """Evaluate whole rows and columns the index could not answer."""
+        for r in rows:
+            for c in range(len(tg_reps)):
+                table[r, c] = self._ok(op.expr.evaluate(my_reps[r], tg_reps[c]))
+        for c in cols:
+            for r in range(len(my_reps)):
+                table[r, c] = self._ok(op.expr.evaluate(my_reps[r], tg_reps[c]))
+
+    def _list_table(
+        self,
+        op: _Operand,
+        my_reps: list[dict[str, ScalarValue]],
+        tg_reps: list[dict[str, ScalarValue]],
+    ) -> BoolMatrix:
+        call = op.expr.tree
+        assert isinstance(call, Call)
+        needle_attr, list_attr = call.args[0], call.args[1]
+        assert isinstance(needle_attr, Attr)
+        assert isinstance(list_attr, Attr)
+        delimiters = DEFAULT_DELIMITERS
+        if len(call.args) == 3:
+            assert isinstance(call.args[2], Lit)
+            assert isinstance(call.args[2].value, str)
+            delimiters = call.args[2].value
+        fold = call.name == "stringlistimember"
+        needles_on_target = needle_attr.scope == "target"
+        needle_reps, list_reps = (tg_reps, my_reps) if needles_on_target else (my_reps, tg_reps)
+        table = np.zeros((len(my_reps), len(tg_reps)), dtype=bool)
+        by_needle: dict[str, list[int]] = {}
+        odd_needles: list[int] = []
+        for i, rep in enumerate(needle_reps):
+            value = rep.get(needle_attr.name)
+            if type(value) is str and value.isascii():
+                by_needle.setdefault(value.lower() if fold else value, []).append(i)
+            else:
+                odd_needles.append(i)
+        odd_lists: list[int] = []
+        for j, rep in enumerate(list_reps):
+            value = rep.get(list_attr.name)
+            if type(value) is not str or not value.isascii():
+                odd_lists.append(j)
+                continue
+            hits: list[int] = []
+            for item in string_list_items(value, delimiters):
+                hits.extend(by_needle.get(item.lower() if fold else item, ()))
+            if hits:
+                if needles_on_target:
+                    table[j, hits] = True
+                else:
+                    table[hits, j] = True
+        if needles_on_target:
+            self._fill_rows_cols(op, table, my_reps, tg_reps, odd_lists, odd_needles)
+        else:
+            self._fill_rows_cols(op, table, my_reps, tg_reps, odd_needles, odd_lists)
+        return table
+
+    def _compare_table(
+        self,
+        op: _Operand,
+        my_reps: list[dict[str, ScalarValue]],
+        tg_reps: list[dict[str, ScalarValue]],
+    ) -> BoolMatrix:
+        node = op.expr.tree
+        assert isinstance(node, Binary)
+        left, right = node.left, node.right
+        assert isinstance(left, Attr)
+        assert isinstance(right, Attr)
+        left_reps, right_reps = (my_reps, tg_reps) if left.scope == "my" else (tg_reps, my_reps)
+        lvals, lodd, lstr = _column(left_reps, left.name)
+        rvals, rodd, rstr = _column(right_reps, right.name)
+        table_lr = _outer(node.op, lvals, rvals, lstr, rstr)
+        table = table_lr if left.scope == "my" else table_lr.T.copy()
+        rows, cols = (lodd, rodd) if left.scope == "my" else (rodd, lodd)
+        self._fill_rows_cols(op, table, my_reps, tg_reps, rows, cols)
+        return table
+
+
+def _column(
+    reps: list[dict[str, ScalarValue]], name: str
+) -> tuple[list[ScalarValue], list[int], bool]:
+    """Values of one attribute: (values, indexes numpy cannot compare exactly, any strings)."""
+    values: list[ScalarValue] = []
+    odd: list[int] = []
+    for i, rep in enumerate(reps):
+        value = rep.get(name)
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():  # type: ignore[union-attr]
+                odd.append(i)
+        elif kind is float or kind is bool or kind is int:
+            if kind is int and abs(value) > _EXACT_FLOAT:  # type: ignore[arg-type]
+                odd.append(i)
+        else:
+            odd.append(i)
+        values.append(value)
+    return values, odd, any(type(v) is str for v in values)
+
+
+def _outer(
+    op: str, left: list[ScalarValue], right: list[ScalarValue], lstr: bool, rstr: bool
+) -> BoolMatrix:
+    """op(left[i], right[j]) is true, for the plain numbers and plain strings."""
+    lnum = np.array([_num(v) for v in left], dtype=np.float64)
+    rnum = np.array([_num(v) for v in right], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        if op == "<":
+            table = lnum[:, None] < rnum[None, :]
+        elif op == "<=":
+            table = lnum[:, None] <= rnum[None, :]
+        elif op == ">":
+            table = lnum[:, None] > rnum[None, :]
+        elif op == ">=":
+            table = lnum[:, None] >= rnum[None, :]
+        elif op == "==":
+            table = lnum[:, None] == rnum[None, :]
+        elif op == "!=":
+            both = ~np.isnan(lnum)[:, None] & ~np.isnan(rnum)[None, :]
+            table = (lnum[:, None] != rnum[None, :]) & both
+        else:  # =?=: same type and value
+            ltype = np.array([_type_code(v) for v in left])
+            rtype = np.array([_type_code(v) for v in right])
+            table = (lnum[:, None] == rnum[None, :]) & (ltype[:, None] == rtype[None, :])
+    if lstr and rstr:
+        _string_outer(op, left, right, table)
+    return table
+
+
+_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+}
+
+
+def _string_outer(
+    op: str, left: list[ScalarValue], right: list[ScalarValue], table: BoolMatrix
+) -> None:
+    lpos = [i for i, v in enumerate(left) if type(v) is str and v.isascii()]
+    rpos = [j for j, v in enumerate(right) if type(v) is str and v.isascii()]
+    if op == "=?=":
+        by_value: dict[str, list[int]] = {}
+        for j in rpos:
+            by_value.setdefault(str(right[j]), []).append(j)
+        for i in lpos:
+            table[i, by_value.get(str(left[i]), [])] = True
+        return
+    lower_right = {j: str(right[j]).lower() for j in rpos}
+    if op == "==":
+        by_lower: dict[str, list[int]] = {}
+        for j, text in lower_right.items():
+            by_lower.setdefault(text, []).append(j)
+        for i in lpos:
+            table[i, by_lower.get(str(left[i]).lower(), [])] = True
+        return
+    test = _STRING_OPS[op]
+    for i in lpos:
+        text = str(left[i]).lower()
+        for j, other in lower_right.items():
+            table[i, j] = test(text, other)
+
+
+def _num(value: ScalarValue) -> float:
+    kind = type(value)
+    if kind is float or kind is int or kind is bool:
+        return float(value)  # type: ignore[arg-type]
+    return float("nan")
+
+
+def _type_code(value: ScalarValue) -> int:
+    return {bool: 1, int: 2, float: 3}.get(type(value), 0)
+
+
+def _index_kind(expr: CompiledExpr) -> str | None:
+    """Whether an operand is one the matcher answers from an index: "list", "compare"."""
+    node = expr.tree
+    if isinstance(node, Call) and node.name in ("stringlistmember", "stringlistimember"):
+        args = node.args
+        if len(args) not in (2, 3) or not all(isinstance(a, Attr) for a in args[:2]):
+            return None
+        scopes = {a.scope for a in args[:2] if isinstance(a, Attr)}
+        if scopes != {"my", "target"}:
+            return None
+        if len(args) == 3 and not (
+            isinstance(args[2], Lit) and isinstance(args[2].value, str) and args[2].value
+        ):
+            return None
+        return "list"
+    if (
+        isinstance(node, Binary)
+        and node.op in ("<", "<=", ">", ">=", "==", "!=", "=?=")
+        and isinstance(node.left, Attr)
+        and isinstance(node.right, Attr)
+        and {node.left.scope, node.right.scope} == {"my", "target"}
+    ):
+        return "compare"
+    return None
+
+
+@lru_cache(maxsize=64)
+def compiled_matcher(
+    match: str, entries: tuple[tuple[str, tuple[tuple[str, ScalarValue], ...]], ...]
+) -> Matcher:
+    """A Matcher, reused while the group's `match` and the entries' attrs do not change."""
+    return Matcher(match, [(name, dict(attrs)) for name, attrs in entries])
