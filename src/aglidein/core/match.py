@@ -26,7 +26,7 @@ from aglidein.core.classad_ops import DEFAULT_DELIMITERS, Ad, Value
 from aglidein.core.classad_parse import Attr, Binary, Call, Lit
 from aglidein.core.model import ScalarValue
 
-__all__ = ["BoolMatrix", "Matcher", "compiled_matcher", "typed_key"]
+__all__ = ["BoolMatrix", "EntriesKey", "Matcher", "compiled_matcher", "typed_key"]
 
 BoolMatrix = npt.NDArray[np.bool_]
 _SMALL_TABLE = 4096  # below this many value pairs, evaluating them all is cheapest
@@ -374,9 +374,11 @@ def _index_kind(expr: CompiledExpr) -> str | None:
     return None
 
 
+# (entry name, ((attr, type name, value), ...)): type names keep 1, 1.0 and true apart
+EntriesKey = tuple[tuple[str, tuple[tuple[str, str, ScalarValue], ...]], ...]
+
+
 @lru_cache(maxsize=64)
-def compiled_matcher(
-    match: str, entries: tuple[tuple[str, tuple[tuple[str, ScalarValue], ...]], ...]
-) -> Matcher:
+def compiled_matcher(match: str, entries: EntriesKey) -> Matcher:
     """A Matcher, reused while the group's `match` and the entries' attrs do not change."""
-    return Matcher(match, [(name, dict(attrs)) for name, attrs in entries])
+    return Matcher(match, [(name, {k: v for k, _, v in attrs}) for name, attrs in entries])

@@ -289,6 +289,8 @@ class PolicyMemory:
     zero_demand_cycles: Mapping[tuple[str, str], int] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # effective idle demand per (group, entry) last cycle: what is still idle now is "old"
+    idle_demand: Mapping[tuple[str, str], int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)

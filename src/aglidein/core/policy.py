@@ -1,0 +1,327 @@
+"""Deciding how many glideins each (group, entry) gets (DESIGN §5), GlideinWMS-style.
+
+Per (group, entry): effective idle demand = the idle jobs' unique share (rounded up) less
+the idle slots its glideins already offer (retiring and black-hole slots are not idle).
+Target idle glideins = min(demand, headroom under every limit) / `ramp_up_attenuation`
++ min(old idle // 3, `reserve_idle`), capped by `max_idle_per_entry`, halved (rounding
+up) for each curb exceeded, 0 when a hard limit is hit. New glideins = target − idle
+glideins, within the entry's and the factory's headroom (shared by all groups) and
+`max_per_cycle`. Entry health and credentials cut what is requested, never the counts.
+Idle glideins are removed only after 5 cycles of zero demand (running glideins whose
+slots are all idle after 10), at most `remove_per_cycle`. A census from a failed
+collector or factory schedd freezes every action.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from aglidein.config import Config, EntryConfig, GroupConfig
+from aglidein.core.match_counts import EntryCount, GroupDemand, count_demand
+from aglidein.core.model import (
+    CycleInputs,
+    Decision,
+    EntryHealth,
+    HealthState,
+    LimitReason,
+    Plan,
+    PolicyMemory,
+    RemoveRequest,
+    SlotActivity,
+    SubmitRequest,
+)
+from aglidein.core.policy_census import CensusCounts, GlideinTotals
+
+__all__ = ["EXCESS_ALL_CYCLES", "EXCESS_IDLE_CYCLES", "MAX_GLIDEINS_FACTOR", "decide"]
+
+EXCESS_IDLE_CYCLES = 5
+EXCESS_ALL_CYCLES = 10
+MAX_GLIDEINS_FACTOR = 1.15
+R = LimitReason
+_HEALTH_REASON = {
+    HealthState.BACKOFF: R.BACKOFF,
+    HealthState.DISABLED: R.DISABLED,
+    HealthState.DRAINING: R.DRAINING,
+}
+
+
+@dataclass
+class _Rooms:
+    """Headroom shared by every group: per entry and for the whole factory."""
+
+    entry_idle: dict[str, int]
+    entry_total: dict[str, int]
+    entry_cycle: dict[str, int]
+    entry_remove: dict[str, int]
+    factory_idle: int
+    factory_total: int
+
+
+def _rooms(config: Config, census: CensusCounts) -> _Rooms:
+    limits = config.factory.limits
+    entries = config.entries
+    return _Rooms(
+        entry_idle={e.name: e.limits.max_idle - census.entries[e.name].idle for e in entries},
+        entry_total={e.name: e.limits.max_glideins - census.entries[e.name].total for e in entries},
+        entry_cycle={e.name: e.effective_submit(config.factory).max_per_cycle for e in entries},
+        entry_remove={e.name: e.effective_submit(config.factory).remove_per_cycle for e in entries},
+        factory_idle=limits.max_idle - census.factory.idle,
+        factory_total=limits.max_glideins - census.factory.total,
+    )
+
+
+def _hard_limits(
+    config: Config, group: GroupConfig, entry: EntryConfig, census: CensusCounts
+) -> list[tuple[R, int]]:
+    """(reason, headroom) for every limit, in the order they are applied."""
+    g, e, f = census.groups[group.name], census.entries[entry.name], census.factory
+    gl, el, fl = group.limits, entry.limits, config.factory.limits
+    return [
+        (R.GROUP_MAX_RUNNING, gl.max_running - g.total),
+        (R.GROUP_MAX_IDLE, gl.max_idle - g.idle),
+        (R.GROUP_MAX_HELD, gl.max_held - g.held),
+        (R.ENTRY_MAX_GLIDEINS, el.max_glideins - e.total),
+        (R.ENTRY_MAX_IDLE, el.max_idle - e.idle),
+        (R.ENTRY_MAX_HELD, el.max_held - e.held),
+        (R.FACTORY_MAX_GLIDEINS, fl.max_glideins - f.total),
+        (R.FACTORY_MAX_IDLE, fl.max_idle - f.idle),
+        (R.FACTORY_MAX_HELD, fl.max_held - f.held),
+    ]
+
+
+_HELD_LIMITS = (R.GROUP_MAX_HELD, R.ENTRY_MAX_HELD, R.FACTORY_MAX_HELD)
+
+
+def _halve(value: int) -> int:
+    return value - value // 2
+
+
+def _target_idle(
+    config: Config,
+    group: GroupConfig,
+    entry: EntryConfig,
+    census: CensusCounts,
+    demand: int,
+    old_demand: int,
+    reasons: list[str],
+) -> int:
+    """Target idle glideins for one pair with demand > 0 (reasons appended as they cut)."""
+    limits = _hard_limits(config, group, entry, census)
+    hit = [reason for reason, room in limits if room <= 0]
+    if hit:
+        reasons.extend(hit)
+        return 0
+    base = demand
+    for reason, room in limits:
+        if reason not in _HELD_LIMITS and room < base:
+            base = room
+            reasons.append(reason)
+    gl = group.limits
+    attenuated = base / gl.ramp_up_attenuation
+    if attenuated < base:
+        reasons.append(R.RAMP_UP)
+    target = max(1, int(attenuated)) + min(old_demand // 3, gl.reserve_idle)
+    if target > gl.max_idle_per_entry:
+        target = gl.max_idle_per_entry
+        reasons.append(R.GROUP_MAX_IDLE_PER_ENTRY)
+    group_totals = census.groups[group.name]
+    if group_totals.idle >= gl.curb_idle:
+        target = _halve(target)
+        reasons.append(R.GROUP_CURB_IDLE)
+    if census.pair(group.name, entry.name).idle >= gl.curb_idle_per_entry:
+        target = _halve(target)
+        reasons.append(R.GROUP_CURB_IDLE_PER_ENTRY)
+    if group_totals.running >= gl.curb_running:
+        target = _halve(target)
+        reasons.append(R.GROUP_CURB_RUNNING)
+    return target
+
+
+def _credential_reason(
+    config: Config, entry: EntryConfig, inputs: CycleInputs, now: float
+) -> R | None:
+    auth = entry.auth
+    if auth is None or auth.method == "idtoken":
+        return None
+    if auth.credential is None:
+        return R.NO_CREDENTIAL
+    state = inputs.credentials.get(auth.credential)
+    if state is None or not state.ok:
+        return R.NO_CREDENTIAL
+    if state.expires is None:
+        return None
+    if state.refreshable:
+        try:
+            min_lifetime = config.credential(auth.credential).min_lifetime
+        except KeyError:
+            min_lifetime = 3600.0
+        return R.CREDENTIAL_EXPIRING if state.expires - now < min_lifetime else None
+    walltime = entry.effective_glidein(config.factory).max_walltime
+    return R.CREDENTIAL_EXPIRING if state.expires < now + walltime else None
+
+
+def _cap_submit(wanted: int, entry: str, rooms: _Rooms, reasons: list[str]) -> int:
+    """New glideins within the shared headroom and the per-cycle cap; rooms are used up."""
+    submit = wanted
+    for reason, room in (
+        (R.ENTRY_MAX_IDLE, rooms.entry_idle[entry]),
+        (R.ENTRY_MAX_GLIDEINS, rooms.entry_total[entry]),
+        (R.FACTORY_MAX_IDLE, rooms.factory_idle),
+        (R.FACTORY_MAX_GLIDEINS, rooms.factory_total),
+    ):
+        if submit > room:
+            submit = max(room, 0)
+            if reason not in reasons:
+                reasons.append(reason)
+    if submit > rooms.entry_cycle[entry]:
+        submit = rooms.entry_cycle[entry]
+        reasons.append(R.SUBMIT_CAP)
+    rooms.entry_idle[entry] -= submit
+    rooms.entry_total[entry] -= submit
+    rooms.entry_cycle[entry] -= submit
+    rooms.factory_idle -= submit
+    rooms.factory_total -= submit
+    return submit
+
+
+def decide(
+    config: Config,
+    inputs: CycleInputs,
+    now: float,
+    *,
+    counts: Mapping[str, GroupDemand] | None = None,
+) -> Plan:
+    """One decision cycle: a Decision per (group, entry), and the submits and removals.
+
+    `counts` lets a caller that timed matching on its own pass the result in.
+    """
+    if counts is None:
+        counts = count_demand(config, inputs.demand)
+    census = CensusCounts.of(inputs.census)
+    frozen = not inputs.census.factory_ok or not inputs.census.collector_ok
+    rooms = _rooms(config, census)
+    zero_cycles: dict[tuple[str, str], int] = {}
+    idle_demand: dict[tuple[str, str], int] = {}
+    decisions: list[Decision] = []
+    submits: list[SubmitRequest] = []
+    removals: list[RemoveRequest] = []
+    for group in config.groups:
+        group_demand = counts.get(group.name) or GroupDemand(group.name)
+        for entry in config.entries:
+            key = (group.name, entry.name)
+            count = group_demand.counts.get(entry.name, EntryCount())
+            pair = census.pair(group.name, entry.name)
+            reasons: list[str] = []
+            idle_slots = census.slot_count(group.name, entry.name, SlotActivity.IDLE)
+            running_jobs = census.slot_count(group.name, entry.name, SlotActivity.BUSY)
+            demand = max(0, math.ceil(count.unique_share - 1e-9) - idle_slots)
+            old_demand = min(demand, inputs.memory.idle_demand.get(key, 0))
+            if demand == 0:
+                reasons.append(R.NO_DEMAND)
+                requested = 0
+            else:
+                requested = _target_idle(config, group, entry, census, demand, old_demand, reasons)
+            health = inputs.health.get(entry.name) or EntryHealth(entry.name)
+            state = health.state(now, config_enabled=entry.enabled)
+            if state is not HealthState.OK:
+                reasons.append(_HEALTH_REASON[state])
+                requested = 0
+            credential = _credential_reason(config, entry, inputs, now)
+            if credential is not None:
+                reasons.append(credential)
+                requested = 0
+            if group_demand.stale:
+                reasons.append(R.STALE_DATA)
+            submit = 0
+            if requested > pair.idle and not frozen:
+                submit = _cap_submit(requested - pair.idle, entry.name, rooms, reasons)
+            zero = count.matching_jobs == 0
+            previous = inputs.memory.zero_demand_cycles.get(key, 0)
+            hold = frozen or group_demand.stale
+            cycles = (previous + 1 if zero else 0) if not hold else previous
+            zero_cycles[key] = cycles
+            idle_demand[key] = demand
+            removed = (
+                0
+                if frozen
+                else _excess(
+                    entry.name, group.name, cycles, pair, requested, census, rooms, removals
+                )
+            )
+            if frozen:
+                reasons.append(R.POOL_UNREACHABLE)
+            decisions.append(
+                Decision(
+                    group=group.name,
+                    entry=entry.name,
+                    matching_jobs=count.matching_jobs,
+                    unique_share=count.unique_share,
+                    only_here=count.only_here,
+                    running_jobs=running_jobs,
+                    idle_glideins=pair.idle,
+                    running_glideins=pair.running,
+                    held_glideins=pair.held,
+                    requested_idle=requested,
+                    submit=submit,
+                    max_glideins=_max_glideins(group, entry, count, running_jobs),
+                    remove_idle=removed,
+                    limited_by=tuple(dict.fromkeys(str(r) for r in reasons)),
+                )
+            )
+            if submit > 0:
+                submits.append(SubmitRequest(entry=entry.name, group=group.name, count=submit))
+    memory = (
+        inputs.memory
+        if frozen
+        else PolicyMemory(
+            zero_demand_cycles=MappingProxyType(zero_cycles),
+            idle_demand=MappingProxyType(idle_demand),
+        )
+    )
+    return Plan(
+        cycle=inputs.cycle,
+        now=now,
+        decisions=tuple(decisions),
+        submits=tuple(submits),
+        removals=tuple(removals),
+        frozen=frozen,
+        memory=memory,
+    )
+
+
+def _max_glideins(
+    group: GroupConfig, entry: EntryConfig, count: EntryCount, running_jobs: int
+) -> int:
+    wanted = int((math.ceil(count.unique_share - 1e-9) + running_jobs) * MAX_GLIDEINS_FACTOR + 1)
+    return min(wanted, entry.limits.max_glideins, group.limits.max_running)
+
+
+def _excess(
+    entry: str,
+    group: str,
+    zero_cycles: int,
+    pair: GlideinTotals,
+    requested: int,
+    census: CensusCounts,
+    rooms: _Rooms,
+    removals: list[RemoveRequest],
+) -> int:
+    """Remove idle glideins nobody needs (after 5 cycles), unused running ones after 10."""
+    removed = 0
+    if zero_cycles >= EXCESS_IDLE_CYCLES and pair.idle > requested:
+        count = min(pair.idle - requested, rooms.entry_remove[entry])
+        job_ids = census.newest_idle(group, entry, count)
+        if job_ids:
+            removals.append(RemoveRequest(entry=entry, job_ids=job_ids, reason="excess_idle"))
+            rooms.entry_remove[entry] -= len(job_ids)
+            removed += len(job_ids)
+    if zero_cycles >= EXCESS_ALL_CYCLES and rooms.entry_remove[entry] > 0:
+        job_ids = census.newest_unused(group, entry, rooms.entry_remove[entry])
+        if job_ids:
+            removals.append(RemoveRequest(entry=entry, job_ids=job_ids, reason="excess_all"))
+            rooms.entry_remove[entry] -= len(job_ids)
+            removed += len(job_ids)
+    return removed
