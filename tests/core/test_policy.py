@@ -159,6 +159,7 @@ def test_max_idle_per_entry_caps_and_submit_cap_limits_a_cycle() -> None:
         group_limits={
             "ramp_up_attenuation": 1,
             "max_idle_per_entry": 500,
+            "max_idle": 5000,
             "curb_idle_per_entry": 1000,
         },
         factory={"submit": {"max_per_cycle": 100}},
