@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "aglidein.commands.status",
     "aglidein.commands.token",
     "aglidein.commands.credentials",
+    "aglidein.commands.plan",
 ]
 
 

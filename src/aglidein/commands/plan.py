@@ -1,0 +1,257 @@
+"""`aglidein plan`: one decision cycle, nothing submitted (DESIGN §12).
+
+With `--jobs` it runs offline on `condor_q -json` dumps (a file counts for every group; a
+directory holds one file per schedd, named after it), read as a stream with projection.
+Without it, it polls the pool from the config (the simulated one when `pool.simulate`
+is set) and exits 1 naming every source it could not reach.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import anyio
+import orjson
+
+from aglidein.clock import SystemClock
+from aglidein.condor.api import Pool
+from aglidein.config import Config, expand_path, load_config
+from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.match_counts import count_demand
+from aglidein.core.model import (
+    CredentialState,
+    CycleInputs,
+    DemandSnapshot,
+    GlideinCensus,
+    Plan,
+    ScheddDemand,
+)
+from aglidein.core.policy import decide
+from aglidein.dumps import iter_ad_batches, read_ads
+from aglidein.errors import AglideinError
+from aglidein.services.metrics import Metrics
+from aglidein.services.poller import COLLECTOR_SCHEDDS, Poller
+from aglidein.services.poller_ads import glideins_from_ads, slots_from_ads
+
+__all__ = ["PlanError", "register", "run_plan"]
+
+
+class PlanError(AglideinError):
+    """The plan could not be made (unreachable source, unreadable dump)."""
+
+
+def register(subparsers: Any) -> None:
+    """Add `plan`."""
+    parser = subparsers.add_parser("plan", help="one decision cycle, nothing submitted")
+    parser.add_argument("--config", required=True, help="the YAML config file")
+    parser.add_argument("--jobs", help="condor_q -json dump, or a directory of one per schedd")
+    parser.add_argument("--startds", help="condor_status -json dump of glidein slots")
+    parser.add_argument("--glideins", help="condor_q -json dump of the factory schedd")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run_plan)
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {"parse_s": 0.0, "shape_s": 0.0}
+
+    def timed(self, stage: str, items: Iterator[Any]) -> Iterator[Any]:
+        """Add the time spent producing each item to `stage`."""
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                self.seconds[stage] += time.perf_counter() - started
+                return
+            self.seconds[stage] += time.perf_counter() - started
+            yield item
+
+    def add(self, stage: str, since: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - since
+
+
+def _dump_files(jobs: Path) -> dict[str, Path]:
+    if jobs.is_dir():
+        return {
+            (p.name[:-5] if p.name.endswith(".json") else p.name): p
+            for p in sorted(jobs.iterdir())
+            if p.is_file() and not p.name.startswith(".")
+        }
+    return {jobs.stem: jobs} if jobs.exists() else {}
+
+
+def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot:
+    files = _dump_files(jobs)
+    single = not jobs.is_dir()
+    rows: list[ScheddDemand] = []
+    for schedd, path in files.items():
+        groups = [
+            g
+            for g in config.groups
+            if single or schedd in g.schedds or COLLECTOR_SCHEDDS in g.schedds
+        ]
+        if not groups:
+            continue
+        shaper = Shaper(schedd_projection(config, [g.name for g in groups]))
+        for batch in timer.timed("parse_s", iter_ad_batches(path)):
+            started = time.perf_counter()
+            shaper.add(batch)
+            timer.add("shape_s", started)
+        started = time.perf_counter()
+        for group in groups:
+            shapes = group_shapes(shaper.counts(), group_projection(group), group.job_constraint)
+            rows.append(ScheddDemand(schedd=schedd, group=group.name, shapes=shapes))
+        timer.add("shape_s", started)
+    return DemandSnapshot(tuple(rows))
+
+
+def _offline_census(config: Config, args: argparse.Namespace, now: float) -> GlideinCensus:
+    name = config.factory.name
+    glideins = glideins_from_ads(read_ads(Path(args.glideins)), name) if args.glideins else ()
+    slots = slots_from_ads(read_ads(Path(args.startds)), now, name) if args.startds else ()
+    return GlideinCensus(glideins=glideins, slots=slots, taken_at=now)
+
+
+def _open_pool(config: Config) -> Pool:
+    try:
+        condor = importlib.import_module("aglidein.condor")
+        opener = cast(Callable[[Config], Pool], condor.open_pool)
+    except (ImportError, AttributeError):
+        raise PlanError(
+            "a live plan needs the HTCondor adapter (aglidein.condor.open_pool), which this "
+            "build lacks; pass --jobs DUMP for an offline plan"
+        ) from None
+    try:
+        return opener(config)
+    except AglideinError:
+        raise
+    except Exception as exc:
+        raise PlanError(f"cannot open the pool: {exc}") from None
+
+
+async def _live(config: Config, timer: _Timer) -> tuple[DemandSnapshot, GlideinCensus]:
+    pool = _open_pool(config)
+    deadlines = config.factory.deadlines
+    started = time.perf_counter()
+    try:
+        poller = Poller(lambda: config, pool, Metrics(), SystemClock())
+        with anyio.fail_after(deadlines.collector_query + deadlines.schedd_query + 10):
+            demand, census = await poller.poll(0)
+    finally:
+        await pool.aclose()
+    timer.add("parse_s", started)
+    if poller.failures:
+        raise PlanError("\n".join(f"cannot reach {f.source}: {f.error}" for f in poller.failures))
+    return demand, census
+
+
+def _credentials(config: Config) -> dict[str, CredentialState]:
+    """What can be told of credentials without the renewer: whether each file exists."""
+    return {
+        c.name: CredentialState(
+            name=c.name,
+            type=c.type,
+            expires=None,
+            refreshable=c.refresh_command is not None,
+            ok=expand_path(c.path).is_file(),
+            last_error=None if expand_path(c.path).is_file() else "file missing",
+        )
+        for c in config.credentials
+    }
+
+
+def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str, float]]:
+    """The plan and the wall time of each stage."""
+    now = time.time()
+    timer = _Timer()
+    if args.jobs:
+        demand = _offline_demand(config, Path(args.jobs), timer)
+        census = _offline_census(config, args, now)
+    else:
+        demand, census = anyio.run(_live, config, timer)
+        if args.glideins or args.startds:
+            offline = _offline_census(config, args, now)
+            census = dataclasses.replace(
+                census,
+                glideins=offline.glideins or census.glideins,
+                slots=offline.slots or census.slots,
+            )
+    started = time.perf_counter()
+    counts = count_demand(config, demand)
+    timer.add("match_s", started)
+    inputs = CycleInputs(demand=demand, census=census, credentials=_credentials(config))
+    started = time.perf_counter()
+    plan = decide(config, inputs, now, counts=counts)
+    timer.add("decide_s", started)
+    return plan, timer.seconds
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """Print the plan; exit 1 when a source or dump cannot be read."""
+    loaded = load_config(args.config)
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    plan, timing = make_plan(loaded.config, args)
+    if args.json:
+        out = {
+            "decisions": [
+                {**dataclasses.asdict(d), "limited_by": list(d.limited_by)} for d in plan.decisions
+            ],
+            "timing": {k: round(v, 6) for k, v in timing.items()},
+        }
+        sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
+        sys.stdout.flush()
+        return 0
+    print_plan(plan, timing)
+    return 0
+
+
+def print_plan(plan: Plan, timing: dict[str, float]) -> None:
+    """The decisions as a table on stdout, then the stage timings."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"plan at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(plan.now))} UTC")
+    for column in (
+        "group",
+        "entry",
+        "matching",
+        "share",
+        "only here",
+        "running jobs",
+        "idle/run/held glideins",
+        "requested idle",
+        "submit",
+        "max",
+        "remove",
+        "limited by",
+    ):
+        justify = "left" if column in ("group", "entry", "limited by") else "right"
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for d in plan.decisions:
+        table.add_row(
+            d.group,
+            d.entry,
+            str(d.matching_jobs),
+            f"{d.unique_share:.1f}",
+            str(d.only_here),
+            str(d.running_jobs),
+            f"{d.idle_glideins}/{d.running_glideins}/{d.held_glideins}",
+            str(d.requested_idle),
+            str(d.submit),
+            str(d.max_glideins),
+            str(d.remove_idle),
+            ", ".join(d.limited_by),
+        )
+    console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
+    console.print(table)
+    stages = "  ".join(f"{k[:-2]} {v:.3f}s" for k, v in timing.items())
+    console.print(f"timing: {stages}" + ("  (frozen: pool unreachable)" if plan.frozen else ""))

@@ -1,0 +1,294 @@
+"""The poller: every cycle, the demand of each group's schedds and the glidein census.
+
+All sources are asked concurrently, each under its deadline. A schedd that fails keeps
+its last good demand, marked stale (the policy drops it past `factory.stale_cycles`); a
+failing collector or factory schedd gives a census with `collector_ok`/`factory_ok`
+False, which freezes actions for the cycle. No failure of one source stops the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import structlog
+
+from aglidein.clock import Clock
+from aglidein.condor.api import Ad, Pool
+from aglidein.config import Config
+from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.model import (
+    LIMIT_REASONS,
+    DemandSnapshot,
+    Glidein,
+    GlideinCensus,
+    GlideinState,
+    Plan,
+    ScheddDemand,
+    Slot,
+)
+from aglidein.errors import CondorError, CondorTimeout
+from aglidein.services.metrics import Metrics
+from aglidein.services.poller_ads import (
+    GLIDEIN_PROJECTION,
+    SLOT_PROJECTION,
+    factory_constraint,
+    glideins_from_ads,
+    slots_from_ads,
+)
+
+__all__ = ["COLLECTOR_SCHEDDS", "Poller", "SourceFailure", "demand_constraint", "record_plan"]
+
+log = structlog.get_logger()
+
+COLLECTOR_SCHEDDS = "collector"  # in a group's schedds: every schedd the collector knows
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFailure:
+    """One source that did not answer this cycle, and why."""
+
+    source: str  # "schedd <name>", "collector", "factory schedd <name>"
+    error: str
+
+
+def demand_constraint(config: Config, groups: Sequence[str]) -> str:
+    """What to ask a schedd for: idle and running jobs any of these groups may want."""
+    constraints = [g.job_constraint for g in config.groups if g.name in groups]
+    wanted = " || ".join(f"({c})" for c in constraints) if constraints else "true"
+    return f"(JobStatus == 1 || JobStatus == 2) && ({wanted})"
+
+
+def _reason(exc: BaseException) -> str:
+    return "timeout" if isinstance(exc, CondorTimeout | TimeoutError) else "error"
+
+
+def _describe(exc: BaseException, deadline: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {deadline:g}s"
+    return str(exc) or type(exc).__name__
+
+
+@dataclass
+class _Results:
+    demand: list[ScheddDemand] = field(default_factory=list)
+    glideins: tuple[Glidein, ...] = ()
+    slots: tuple[Slot, ...] = ()
+    factory_ok: bool = True
+    collector_ok: bool = True
+    errors: list[SourceFailure] = field(default_factory=list)
+
+
+class Poller:
+    """Polls the pool once per cycle; keeps last good demand between cycles."""
+
+    def __init__(
+        self, config: Callable[[], Config], pool: Pool, metrics: Metrics, clock: Clock
+    ) -> None:
+        self._config = config
+        self._pool = pool
+        self._metrics = metrics
+        self._clock = clock
+        self._last: dict[tuple[str, str], ScheddDemand] = {}
+        self._extra: dict[str, tuple[str, ...]] = {}  # attributes learned from expressions
+        self.failures: tuple[SourceFailure, ...] = ()
+
+    async def poll(self, cycle: int) -> tuple[DemandSnapshot, GlideinCensus]:
+        """One cycle's demand and census; failures are in `self.failures`."""
+        config = self._config()
+        results = _Results()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._poll_demand, config, results)
+            tg.start_soon(self._poll_slots, config, results)
+            tg.start_soon(self._poll_glideins, config, results)
+        self.failures = tuple(results.errors)
+        census = GlideinCensus(
+            glideins=results.glideins,
+            slots=results.slots,
+            factory_ok=results.factory_ok,
+            collector_ok=results.collector_ok,
+            last_error="; ".join(f"{f.source}: {f.error}" for f in results.errors) or None,
+            taken_at=self._clock.now(),
+        )
+        self._record_census(config, census)
+        log.debug(
+            "poll.done", cycle=cycle, schedds=len(results.demand), failures=len(results.errors)
+        )
+        return DemandSnapshot(tuple(results.demand)), census
+
+    # --- demand -------------------------------------------------------------------------
+
+    async def _schedds_by_name(
+        self, config: Config, results: _Results
+    ) -> dict[str, list[str]] | None:
+        """schedd name → groups that poll it; None when the collector could not list them."""
+        by_name: dict[str, list[str]] = {}
+        need_collector = any(COLLECTOR_SCHEDDS in g.schedds for g in config.groups)
+        known: list[str] = []
+        if need_collector:
+            deadline = config.factory.deadlines.collector_query
+            try:
+                with anyio.fail_after(deadline):
+                    known = [loc.name for loc in await self._pool.collector().locate_schedds()]
+            except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
+                results.errors.append(
+                    SourceFailure("collector", f"listing schedds: {_describe(exc, deadline)}")
+                )
+                return None
+        for group in config.groups:
+            names = [n for n in group.schedds if n != COLLECTOR_SCHEDDS]
+            if COLLECTOR_SCHEDDS in group.schedds:
+                names.extend(known)
+            for name in dict.fromkeys(names):
+                by_name.setdefault(name, []).append(group.name)
+        return by_name
+
+    async def _poll_demand(self, config: Config, results: _Results) -> None:
+        by_name = await self._schedds_by_name(config, results)
+        if by_name is None:  # keep every last good row, one cycle staler
+            for key, last in list(self._last.items()):
+                results.demand.append(self._stale(key, last, "collector unreachable"))
+            return
+        async with anyio.create_task_group() as tg:
+            for name, groups in by_name.items():
+                tg.start_soon(self._poll_schedd, config, name, groups, results)
+
+    def _stale(self, key: tuple[str, str], last: ScheddDemand, error: str) -> ScheddDemand:
+        row = ScheddDemand(
+            schedd=last.schedd,
+            group=last.group,
+            shapes=last.shapes,
+            ok=False,
+            stale_cycles=last.stale_cycles + 1,
+            last_error=error,
+            taken_at=last.taken_at,
+        )
+        self._last[key] = row
+        self._metrics.schedd_stale_cycles.labels(schedd=last.schedd).set(row.stale_cycles)
+        return row
+
+    async def _poll_schedd(
+        self, config: Config, name: str, groups: list[str], results: _Results
+    ) -> None:
+        deadline = config.factory.deadlines.schedd_query
+        projection = tuple(
+            dict.fromkeys((*schedd_projection(config, groups), *self._extra.get(name, ())))
+        )
+        started = time.monotonic()
+        try:
+            with anyio.fail_after(deadline):
+                ads = await self._pool.schedd(name).query(
+                    demand_constraint(config, groups), projection
+                )
+        except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
+            error = _describe(exc, deadline)
+            self._metrics.schedd_query_failures.labels(schedd=name, reason=_reason(exc)).inc()
+            log.warning("poll.schedd_failed", schedd=name, error=error)
+            results.errors.append(SourceFailure(f"schedd {name}", error))
+            for group in groups:
+                key = (name, group)
+                last = self._last.get(key) or ScheddDemand(name, group, (), ok=False)
+                results.demand.append(self._stale(key, last, error))
+            return
+        finally:
+            self._metrics.schedd_query_duration.labels(schedd=name).observe(
+                time.monotonic() - started
+            )
+        rows = await anyio.to_thread.run_sync(self._shape, config, name, groups, projection, ads)
+        self._metrics.schedd_stale_cycles.labels(schedd=name).set(0)
+        for row in rows:
+            self._last[(name, row.group)] = row
+            results.demand.append(row)
+
+    def _shape(
+        self,
+        config: Config,
+        name: str,
+        groups: list[str],
+        projection: tuple[str, ...],
+        ads: list[Ad],
+    ) -> list[ScheddDemand]:
+        shaper = Shaper(projection)
+        shaper.add(ads)
+        learned = set(shaper.names) - {p.lower() for p in projection}
+        if learned:
+            self._extra[name] = tuple(sorted({*self._extra.get(name, ()), *learned}))
+        now = self._clock.now()
+        return [
+            ScheddDemand(
+                schedd=name,
+                group=group.name,
+                shapes=group_shapes(shaper.counts(), group_projection(group), group.job_constraint),
+                taken_at=now,
+            )
+            for group in config.groups
+            if group.name in groups
+        ]
+
+    # --- census -------------------------------------------------------------------------
+
+    async def _poll_slots(self, config: Config, results: _Results) -> None:
+        deadline = config.factory.deadlines.collector_query
+        name = config.factory.name
+        try:
+            with anyio.fail_after(deadline):
+                ads = await self._pool.collector().query_startds(
+                    factory_constraint(name), SLOT_PROJECTION
+                )
+        except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
+            results.collector_ok = False
+            results.errors.append(SourceFailure("collector", _describe(exc, deadline)))
+            self._metrics.collector_up.set(0)
+            log.warning("poll.collector_failed", error=_describe(exc, deadline))
+            return
+        self._metrics.collector_up.set(1)
+        results.slots = slots_from_ads(ads, self._clock.now(), name)
+
+    async def _poll_glideins(self, config: Config, results: _Results) -> None:
+        deadline = config.factory.deadlines.schedd_query
+        name = config.factory.name
+        where = config.pool.factory_schedd
+        try:
+            with anyio.fail_after(deadline):
+                ads = await self._pool.schedd(where).query(
+                    factory_constraint(name), GLIDEIN_PROJECTION
+                )
+        except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
+            results.factory_ok = False
+            results.errors.append(
+                SourceFailure(f"factory schedd {where}", _describe(exc, deadline))
+            )
+            self._metrics.factory_schedd_up.set(0)
+            log.warning("poll.factory_schedd_failed", schedd=where, error=_describe(exc, deadline))
+            return
+        self._metrics.factory_schedd_up.set(1)
+        results.glideins = glideins_from_ads(ads, name)
+
+    def _record_census(self, config: Config, census: GlideinCensus) -> None:
+        if not census.factory_ok:
+            return
+        counts = Counter((g.entry, g.state) for g in census.glideins)
+        for entry in config.entries:
+            for state in GlideinState:
+                self._metrics.glideins.labels(entry=entry.name, state=state.value).set(
+                    counts.get((entry.name, state), 0)
+                )
+
+
+def record_plan(metrics: Metrics, plan: Plan) -> None:
+    """Export a plan's decisions: idle demand, requests, and what limited them."""
+    for d in plan.decisions:
+        labels = {"group": d.group, "entry": d.entry}
+        metrics.idle_jobs.labels(**labels).set(d.matching_jobs)
+        metrics.running_jobs.labels(**labels).set(d.running_jobs)
+        metrics.requested_idle.labels(**labels).set(d.requested_idle)
+        metrics.max_glideins.labels(**labels).set(d.max_glideins)
+        for reason in d.limited_by:
+            metrics.decisions_limited.labels(**labels, reason=reason).inc()
+        for reason in LIMIT_REASONS:
+            metrics.decision_limited_now.labels(**labels, reason=reason).set(
+                1 if reason in d.limited_by else 0
+            )

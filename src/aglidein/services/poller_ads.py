@@ -1,0 +1,168 @@
+"""Glideins and startd slots from ads: the factory schedd's grid jobs and the collector's
+slot ads of our glideins (both carry `AglideinFactory`, `AglideinEntry`, `AglideinGroup`,
+`AglideinId`). Shared by the poller and `aglidein plan --startds/--glideins`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aglidein.classads import quote
+from aglidein.core.model import Glidein, GlideinState, Slot, SlotActivity
+
+__all__ = [
+    "BLACK_HOLE_ATTR",
+    "GLIDEIN_PROJECTION",
+    "SLOT_PROJECTION",
+    "factory_constraint",
+    "glidein_from_ad",
+    "glideins_from_ads",
+    "slot_from_ad",
+    "slots_from_ads",
+]
+
+# set to true by the pilot's black-hole latch in the startd's ad
+BLACK_HOLE_ATTR = "AglideinBlackHole"
+
+GLIDEIN_PROJECTION = (
+    "AglideinId",
+    "AglideinEntry",
+    "AglideinGroup",
+    "AglideinBatch",
+    "AglideinCredential",
+    "AglideinFactory",
+    "ClusterId",
+    "ProcId",
+    "JobStatus",
+    "EnteredCurrentStatus",
+    "QDate",
+    "NumSystemHolds",
+    "HoldReason",
+    "HoldReasonCode",
+    "HoldReasonSubCode",
+    "GridJobStatus",
+    "JobCurrentStartDate",
+)
+SLOT_PROJECTION = (
+    "Name",
+    "AglideinId",
+    "AglideinEntry",
+    "AglideinGroup",
+    "AglideinFactory",
+    "State",
+    "Activity",
+    "Cpus",
+    "Memory",
+    "Gpus",
+    "PartitionableSlot",
+    "GLIDEIN_ToRetire",
+    BLACK_HOLE_ATTR,
+)
+
+
+def factory_constraint(factory: str) -> str:
+    """The constraint that selects this factory's glideins and slots."""
+    return f"AglideinFactory == {quote(factory)}"
+
+
+def _lower(ad: Mapping[str, Any]) -> dict[str, Any]:
+    return {name.lower(): value for name, value in ad.items()}
+
+
+def _int(value: Any, default: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return int(value)
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def glidein_from_ad(ad: Mapping[str, Any], factory: str | None = None) -> Glidein | None:
+    """A glidein from a factory schedd job ad (None when it is not one of ours)."""
+    a = _lower(ad)
+    glidein_id, entry = _str(a.get("aglideinid")), _str(a.get("aglideinentry"))
+    if not glidein_id or not entry:
+        return None
+    if factory is not None and a.get("aglideinfactory") != factory:
+        return None
+    return Glidein(
+        glidein_id=glidein_id,
+        entry=entry,
+        group=_str(a.get("aglideingroup")) or "",
+        batch=_str(a.get("aglideinbatch")) or "",
+        cluster=_int(a.get("clusterid")),
+        proc=_int(a.get("procid")),
+        state=GlideinState.from_job_status(_int(a.get("jobstatus"), 1)),
+        entered_state=_float(a.get("enteredcurrentstatus")) or 0.0,
+        queued=_float(a.get("qdate")) or 0.0,
+        credential=_str(a.get("aglideincredential")),
+        num_system_holds=_int(a.get("numsystemholds")),
+        hold_reason=_str(a.get("holdreason")),
+        hold_reason_code=_int(a.get("holdreasoncode")) if "holdreasoncode" in a else None,
+        hold_reason_subcode=_int(a.get("holdreasonsubcode")) if "holdreasonsubcode" in a else None,
+        grid_job_status=None if a.get("gridjobstatus") is None else str(a["gridjobstatus"]),
+        job_start=_float(a.get("jobcurrentstartdate")),
+    )
+
+
+def _activity(a: Mapping[str, Any], now: float) -> SlotActivity | None:
+    if a.get(BLACK_HOLE_ATTR.lower()) is True:
+        return SlotActivity.BLACK_HOLE
+    activity = str(a.get("activity") or "").lower()
+    state = str(a.get("state") or "").lower()
+    to_retire = _float(a.get("glidein_toretire"))
+    if (
+        activity == "retiring"
+        or state in ("drained", "preempting")
+        or (to_retire is not None and to_retire <= now)
+    ):
+        return SlotActivity.RETIRING
+    if state == "claimed":
+        return SlotActivity.BUSY
+    if state == "unclaimed":
+        if a.get("partitionableslot") is True and _int(a.get("cpus")) < 1:
+            return None  # a partitionable slot with nothing left to hand out
+        return SlotActivity.IDLE
+    return SlotActivity.RETIRING  # owner, matched, backfill: not capacity for our jobs
+
+
+def slot_from_ad(ad: Mapping[str, Any], now: float, factory: str | None = None) -> Slot | None:
+    """A glidein's slot from a collector startd ad (None when not one of ours)."""
+    a = _lower(ad)
+    glidein_id, entry = _str(a.get("aglideinid")), _str(a.get("aglideinentry"))
+    if not glidein_id or not entry:
+        return None
+    if factory is not None and a.get("aglideinfactory") != factory:
+        return None
+    activity = _activity(a, now)
+    if activity is None:
+        return None
+    return Slot(
+        name=_str(a.get("name")) or glidein_id,
+        glidein_id=glidein_id,
+        entry=entry,
+        group=_str(a.get("aglideingroup")) or "",
+        activity=activity,
+        cpus=_int(a.get("cpus"), 1),
+        memory=_int(a.get("memory")),
+        gpus=_int(a.get("gpus")),
+        partitionable=a.get("partitionableslot") is True,
+    )
+
+
+def glideins_from_ads(ads: Iterable[Mapping[str, Any]], factory: str) -> tuple[Glidein, ...]:
+    """Our glideins among job ads."""
+    return tuple(g for ad in ads if (g := glidein_from_ad(ad, factory)) is not None)
+
+
+def slots_from_ads(ads: Iterable[Mapping[str, Any]], now: float, factory: str) -> tuple[Slot, ...]:
+    """Our glideins' slots among startd ads."""
+    return tuple(s for ad in ads if (s := slot_from_ad(ad, now, factory)) is not None)
