@@ -30,7 +30,7 @@ from aglidein.core.model import (
     ScheddDemand,
     Slot,
 )
-from aglidein.errors import CondorError, CondorTimeout
+from aglidein.errors import CondorTimeout
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller_ads import (
     GLIDEIN_PROJECTION,
