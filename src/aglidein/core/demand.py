@@ -12,7 +12,7 @@ outside the projection makes the `Shaper` widen its projection and count that ba
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
@@ -111,7 +111,6 @@ class Shaper:
     def _refresh(self) -> None:
         self._names = tuple(sorted(self.spellings))
         self._first = [self.spellings[name][0] for name in self._names]
-        self._getter = itemgetter(*self._first)
         self._single = all(len(s) == 1 for s in self.spellings.values())
         for spellings in self.spellings.values():
             self._known_keys.update(spellings)
@@ -119,20 +118,20 @@ class Shaper:
     def add(self, ads: Sequence[Mapping[str, Any]]) -> None:
         """Count a batch of job ads (kept only while counting them)."""
         while True:
-            counts = self._count(ads)
+            layout, counts = self._count(ads)
             missing = self._expression_refs(counts)
             if not missing:
                 break
             for name in missing:
                 self.spellings.setdefault(name.lower(), [name])
             self._refresh()
-        if self._segments and self._segments[-1][0] == self._names:
+        if self._segments and self._segments[-1][0] == layout:
             self._segments[-1][1].update(counts)
         else:
-            self._segments.append((self._names, counts))
+            self._segments.append((layout, counts))
 
-    def _learn_spellings(self, ads: Sequence[Mapping[str, Any]]) -> None:
-        unknown = set().union(*ads) - self._known_keys
+    def _learn_spellings(self, present: set[str]) -> None:
+        unknown = present - self._known_keys
         if not unknown:
             return
         self._known_keys.update(unknown)
@@ -145,18 +144,25 @@ class Shaper:
         if changed:
             self._refresh()
 
-    def _count(self, ads: Sequence[Mapping[str, Any]]) -> Counter[RawKey]:
-        self._learn_spellings(ads)
-        try:
-            if self._single:
-                try:
-                    return Counter(map(self._getter, ads))
-                except KeyError:  # some job lacks an attribute: undefined
-                    first = self._first
-                    return Counter(tuple(map(ad.get, first)) for ad in ads)
-        except TypeError:  # an unhashable (list or nested ad) value
-            pass
-        return Counter(self._key(ad) for ad in ads)
+    def _count(self, ads: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], Counter[RawKey]]:
+        """(names of the key columns, counts by key). Names no job of the batch has are
+        left out (undefined for all)."""
+        present: set[str] = set().union(*ads)
+        self._learn_spellings(present)
+        if self._single:
+            pairs = [(n, s) for n, s in zip(self._names, self._first, strict=True) if s in present]
+            layout = tuple(n for n, _ in pairs)
+            spellings = [s for _, s in pairs]
+            try:
+                if len(spellings) >= 2:
+                    try:
+                        return layout, Counter(map(itemgetter(*spellings), ads))
+                    except KeyError:  # some jobs lack an attribute others have: undefined
+                        pass
+                return layout, Counter(tuple(map(ad.get, spellings)) for ad in ads)
+            except TypeError:  # an unhashable (list or nested ad) value
+                pass
+        return self._names, Counter(self._key(ad) for ad in ads)
 
     def _key(self, ad: Mapping[str, Any]) -> RawKey:
         values = []
@@ -172,11 +178,14 @@ class Shaper:
     def _expression_refs(self, counts: Counter[RawKey]) -> set[str]:
         missing: set[str] = set()
         for key in counts:
-            for value in key if isinstance(key, tuple) else (key,):
-                expr = _as_expr(value)
-                if expr is not None:
-                    mine, _ = expr.references()
-                    missing.update(n for n in mine if n and n.lower() not in self.spellings)
+            for value in key:
+                if value.__class__ is Expr or (
+                    value.__class__ is str and value.startswith("/Expr(")
+                ):
+                    expr = _as_expr(value)
+                    if expr is not None:
+                        mine, _ = expr.references()
+                        missing.update(n for n in mine if n and n.lower() not in self.spellings)
         return missing
 
     def counts(self) -> list[tuple[tuple[str, ...], Counter[RawKey]]]:
@@ -226,25 +235,107 @@ def group_shapes(
     constraint = _compiled(job_constraint)
     tally = _Tally()
     for names, counts in segments:
-        for key, count in counts.items():
-            ad = _job_ad(names, key)
-            status = ad.get("jobstatus")
-            if type(status) is not int or status not in (_IDLE, _RUNNING):
-                continue
-            if constraint.evaluate(ad, {}) is not True:
-                continue
-            shape = JobShape(
-                attrs=tuple((name, ad.get(name)) for name in projection.match_refs),
-                request_cpus=_int(ad["requestcpus"]) if ad.get("requestcpus") is not None else 1,
-                request_memory=_int(ad.get("requestmemory")),
-                request_disk=_int(ad.get("requestdisk")),
-                request_gpus=_int(ad.get("requestgpus")),
-            )
-            if status == _IDLE:
-                tally.add(shape, count, 0)
-            else:
-                tally.add(shape, 0, count)
+        if _has_expressions(counts):
+            _add_evaluated(names, counts, projection, constraint, tally)
+        else:
+            _add_plain(names, counts, projection, constraint, tally)
     return tally.shapes()
+
+
+def _has_expressions(counts: Mapping[RawKey, int]) -> bool:
+    return any(
+        value.__class__ is Expr or (value.__class__ is str and value.startswith("/Expr("))
+        for key in counts
+        for value in key
+    )
+
+
+def _picker(names: Sequence[str], wanted: Sequence[str]) -> Callable[[RawKey], RawKey]:
+    """A function from a key (with a None appended) to the values of `wanted`."""
+    position = {name: i for i, name in enumerate(names)}
+    index = [position.get(name, len(names)) for name in wanted]
+    if len(index) >= 2:
+        return itemgetter(*index)
+    if len(index) == 1:
+        only = index[0]
+        return lambda key: (key[only],)
+    return lambda key: ()
+
+
+_REQUESTS = ("requestcpus", "requestmemory", "requestdisk", "requestgpus")
+
+
+def _add_plain(
+    names: Sequence[str],
+    counts: Mapping[RawKey, int],
+    projection: GroupProjection,
+    constraint: CompiledExpr,
+    tally: _Tally,
+) -> None:
+    """Plain values only: the constraint is decided once per distinct value it reads."""
+    constraint_names = sorted(constraint.my_refs)
+    status_at = names.index("jobstatus") if "jobstatus" in names else len(names)
+    pick_constraint = _picker(names, constraint_names)
+    pick_match = _picker(names, projection.match_refs)
+    pick_requests = _picker(names, _REQUESTS)
+    decided: dict[RawKey, bool] = {}
+    rows: dict[RawKey, list[Any]] = {}
+    for key, count in counts.items():
+        ext = (*key, None)
+        status = ext[status_at]
+        if status.__class__ is not int or (status != _IDLE and status != _RUNNING):
+            continue
+        read = pick_constraint(ext)
+        typed = (read, tuple(map(type, read)))
+        ok = decided.get(typed)
+        if ok is None:
+            ad = dict(zip(constraint_names, read, strict=True))
+            ok = decided[typed] = constraint.evaluate(ad, {}) is True
+        if not ok:
+            continue
+        values = pick_match(ext)
+        shape_key = (values, tuple(map(type, values)), pick_requests(ext))
+        row = rows.get(shape_key)
+        if row is None:
+            row = rows[shape_key] = [0, 0]
+        row[0 if status == _IDLE else 1] += count
+    for (values, _, (cpus, memory, disk, gpus)), (idle, running) in rows.items():
+        shape = JobShape(
+            attrs=tuple(zip(projection.match_refs, values, strict=True)),
+            request_cpus=1 if cpus is None else _int(cpus),
+            request_memory=_int(memory),
+            request_disk=_int(disk),
+            request_gpus=_int(gpus),
+        )
+        tally.add(shape, idle, running)
+
+
+def _add_evaluated(
+    names: Sequence[str],
+    counts: Mapping[RawKey, int],
+    projection: GroupProjection,
+    constraint: CompiledExpr,
+    tally: _Tally,
+) -> None:
+    """Some values are expressions: evaluate them in each job's projected ad."""
+    for key, count in counts.items():
+        ad = _job_ad(names, key)
+        status = ad.get("jobstatus")
+        if type(status) is not int or status not in (_IDLE, _RUNNING):
+            continue
+        if constraint.evaluate(ad, {}) is not True:
+            continue
+        shape = JobShape(
+            attrs=tuple((name, ad.get(name)) for name in projection.match_refs),
+            request_cpus=_int(ad["requestcpus"]) if ad.get("requestcpus") is not None else 1,
+            request_memory=_int(ad.get("requestmemory")),
+            request_disk=_int(ad.get("requestdisk")),
+            request_gpus=_int(ad.get("requestgpus")),
+        )
+        if status == _IDLE:
+            tally.add(shape, count, 0)
+        else:
+            tally.add(shape, 0, count)
 
 
 class _Tally:
@@ -254,14 +345,7 @@ class _Tally:
         self._rows: dict[tuple[Any, ...], list[Any]] = {}
 
     def add(self, shape: JobShape, idle: int, running: int) -> None:
-        key = (
-            tuple((type(v).__name__, v) for _, v in shape.attrs),
-            tuple(name for name, _ in shape.attrs),
-            shape.request_cpus,
-            shape.request_memory,
-            shape.request_disk,
-            shape.request_gpus,
-        )
+        key = (shape, tuple([type(v) for _, v in shape.attrs]))
         row = self._rows.get(key)
         if row is None:
             self._rows[key] = [shape, idle, running]
@@ -275,8 +359,10 @@ class _Tally:
         )
 
 
-def merge_shapes(rows: Iterable[Iterable[ShapeCount]]) -> tuple[ShapeCount, ...]:
+def merge_shapes(rows: Sequence[tuple[ShapeCount, ...]]) -> tuple[ShapeCount, ...]:
     """Shapes of several schedds summed by shape."""
+    if len(rows) == 1:
+        return rows[0]
     tally = _Tally()
     for row in rows:
         for sc in row:

@@ -115,7 +115,10 @@ class Matcher:
         op = self._operands[i]
         if not op.my_names or not op.target_names:
             return 0
-        return 1 if _index_kind(op.expr) else len(shape_reps) * len(self._entry_reps)
+        kind = _index_kind(op.expr)
+        if kind is not None:
+            return 1 if kind == "list" else 2  # a list membership is usually the most selective
+        return 3 + len(shape_reps) * len(self._entry_reps)
 
     def _apply(
         self,
@@ -134,7 +137,12 @@ class Matcher:
             return
         tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
         table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, matrix)
-        matrix &= table[np.ix_(my_ids, tg_ids)]
+        if matrix.size and np.count_nonzero(matrix) < matrix.size // 8:
+            rows, cols = np.nonzero(matrix)  # sparse by now: look only where still true
+            keep = table[my_ids[rows], tg_ids[cols]]
+            matrix[rows[~keep], cols[~keep]] = False
+        else:
+            matrix &= table[np.ix_(my_ids, tg_ids)]
 
     def _table(
         self,

@@ -20,8 +20,6 @@ from aglidein.core.model import DemandSnapshot, ShapeCount
 
 __all__ = ["EntryCount", "GroupDemand", "count_demand", "count_group", "usable_shapes"]
 
-_ROW_CHUNK = 2048  # rows of the match matrix turned into floats at once
-
 
 @dataclass(frozen=True, slots=True)
 class EntryCount:
@@ -64,18 +62,15 @@ def count_group(
         shape_class, weights=[s.idle for s in idle_shapes], minlength=matrix.shape[0]
     )
     sizes = matcher.entry_class_size
-    n_rows = matrix.shape[0]
-    per_class_match = np.zeros(matrix.shape[1])
-    per_class_share = np.zeros(matrix.shape[1])
-    per_class_only = np.zeros(matrix.shape[1])
-    for start in range(0, n_rows, _ROW_CHUNK):
-        block = matrix[start : start + _ROW_CHUNK].astype(np.float64)
-        weights = idle[start : start + _ROW_CHUNK]
-        matches = block @ sizes  # entries each shape class matches
-        per_class_match += weights @ block
-        share = np.divide(weights, matches, out=np.zeros_like(weights), where=matches > 0)
-        per_class_share += share @ block
-        per_class_only += np.where(matches == 1, weights, 0.0) @ block
+    # the matrix is mostly false: sum over its true cells only
+    rows, cols = np.nonzero(matrix)
+    n_classes = matrix.shape[1]
+    matches = np.bincount(rows, weights=sizes[cols], minlength=matrix.shape[0])
+    share = np.divide(idle, matches, out=np.zeros_like(idle), where=matches > 0)
+    only = np.where(matches == 1, idle, 0.0)
+    per_class_match = np.bincount(cols, weights=idle[rows], minlength=n_classes)
+    per_class_share = np.bincount(cols, weights=share[rows], minlength=n_classes)
+    per_class_only = np.bincount(cols, weights=only[rows], minlength=n_classes)
     out: dict[str, EntryCount] = {}
     for i, entry in enumerate(entries):
         cls = matcher.entry_class[i]

@@ -1,0 +1,232 @@
+"""Benchmark of demand → decision: shaping, matching and deciding on synthetic pools, and
+`aglidein plan --jobs dump.json` end to end on the 1M-job case.
+
+    .venv/bin/python bench/plan.py                 # every case (the 1M dump takes a while)
+    .venv/bin/python bench/plan.py --cases 10k,100k --no-cli
+
+Cases are jobs/shapes/entries. The match is DESIGN §4's example:
+stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && MY.RequestCpus <=
+TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs. Prints figures; asserts
+nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from aglidein.config import Config, parse_config_text
+from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.match_counts import count_demand
+from aglidein.core.model import CycleInputs, DemandSnapshot, GlideinCensus, ScheddDemand
+from aglidein.core.policy import decide
+
+MATCH = (
+    "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && "
+    "MY.RequestCpus <= TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs"
+)
+CASES = {
+    "10k": (10_000, 100, 100),
+    "100k": (100_000, 1_000, 1_000),
+    "1M": (1_000_000, 1_000, 2_000),
+    "1M-10k": (1_000_000, 10_000, 2_000),
+}
+BATCH = 100_000
+
+
+def config_text(entries: int) -> str:
+    """A config with one group and `entries` entries on entries // 2 sites."""
+    sites = max(1, entries // 2)
+    data: dict[str, Any] = {
+        "factory": {"name": "bench", "state_dir": "/tmp/aglidein-bench"},
+        "pool": {"collector": "cm:9618", "trust_domain": "cm", "signing_key": "/k/POOL"},
+        "groups": [
+            {
+                "name": "main",
+                "schedds": ["bench"],
+                "match": MATCH,
+                "job_constraint": "JobUniverse == 5",
+            }
+        ],
+        "entries": [
+            {
+                "name": f"CE_{i}",
+                "gridtype": "condor",
+                "gatekeeper": f"ce{i}.example.org ce{i}.example.org:9619",
+                "auth": {"method": "idtoken"},
+                "attrs": {
+                    "GLIDEIN_Site": f"Site_{i % sites}",
+                    "GLIDEIN_CPUS": (1, 4, 8, 16)[i % 4],
+                    "GLIDEIN_MaxMemMBs": (2000, 8000, 16000, 32000)[(i // 4) % 4],
+                },
+            }
+            for i in range(entries)
+        ],
+    }
+    return yaml.safe_dump(data)
+
+
+def shape_values(shapes: int, entries: int, rng: random.Random) -> list[dict[str, Any]]:
+    """`shapes` distinct (DESIRED_Sites, RequestCpus, RequestMemory) combinations."""
+    sites = max(1, entries // 2)
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    while len(out) < shapes:
+        k = rng.randint(1, 20)
+        wanted = ", ".join(f"Site_{s}" for s in rng.sample(range(sites), min(k, sites)))
+        key = (wanted, rng.choice((1, 2, 4, 8)), rng.choice((1000, 2000, 4000, 8000, 16000)))
+        if key not in seen:
+            seen.add(key)
+            out.append({"DESIRED_Sites": key[0], "RequestCpus": key[1], "RequestMemory": key[2]})
+    return out
+
+
+def job_batches(jobs: int, shapes: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Idle job ads, BATCH at a time, spread evenly over the shapes."""
+    for start in range(0, jobs, BATCH):
+        yield [
+            {
+                "ClusterId": 1000 + n // 100,
+                "ProcId": n % 100,
+                "JobStatus": 1,
+                "JobUniverse": 5,
+                "Owner": f"user{n % 50}",
+                "QDate": 1_767_000_000 + n % 3600,
+                "RequestDisk": 1_000_000,
+                **shapes[n % len(shapes)],
+                "Cmd": "/usr/bin/run-analysis",
+                "Iwd": f"/home/user{n % 50}/work",
+            }
+            for n in range(start, min(jobs, start + BATCH))
+        ]
+
+
+def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
+    return resource.getrusage(who).ru_maxrss / 1024
+
+
+def run_case(name: str, rng: random.Random) -> dict[str, float]:
+    jobs, n_shapes, n_entries = CASES[name]
+    config: Config = parse_config_text(config_text(n_entries)).config
+    shapes = shape_values(n_shapes, n_entries, rng)
+    group = config.groups[0]
+    shaper = Shaper(schedd_projection(config))
+    shape_s = 0.0
+    for batch in job_batches(jobs, shapes):
+        started = time.perf_counter()
+        shaper.add(batch)
+        shape_s += time.perf_counter() - started
+    started = time.perf_counter()
+    rows = group_shapes(shaper.counts(), group_projection(group), group.job_constraint)
+    shape_s += time.perf_counter() - started
+    demand = DemandSnapshot((ScheddDemand("bench", "main", rows),))
+    started = time.perf_counter()
+    counts = count_demand(config, demand)
+    match_s = time.perf_counter() - started
+    started = time.perf_counter()
+    plan = decide(
+        config, CycleInputs(demand=demand, census=GlideinCensus()), time.time(), counts=counts
+    )
+    decide_s = time.perf_counter() - started
+    matched = sum(d.matching_jobs for d in plan.decisions)
+    return {
+        "shape_s": shape_s,
+        "match_s": match_s,
+        "decide_s": decide_s,
+        "total_s": shape_s + match_s + decide_s,
+        "shapes": len(rows),
+        "pairs_matched": matched,
+    }
+
+
+def write_dump(path: Path, name: str, rng: random.Random) -> None:
+    jobs, n_shapes, n_entries = CASES[name]
+    shapes = shape_values(n_shapes, n_entries, rng)
+    with path.open("wb") as out:
+        out.write(b"[\n")
+        first = True
+        for batch in job_batches(jobs, shapes):
+            for ad in batch:
+                if not first:
+                    out.write(b"\n,\n")
+                first = False
+                out.write(orjson.dumps(ad, option=orjson.OPT_INDENT_2))
+        out.write(b"\n]\n")
+
+
+def run_cli(name: str, rng: random.Random) -> None:
+    with tempfile.TemporaryDirectory(prefix="aglidein-bench-") as tmp:
+        dump, config = Path(tmp) / "jobs.json", Path(tmp) / "config.yaml"
+        config.write_text(config_text(CASES[name][2]))
+        started = time.perf_counter()
+        write_dump(dump, name, rng)
+        print(
+            f"  wrote {dump.stat().st_size / 2**20:.0f} MiB dump in "
+            f"{time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "aglidein",
+            "plan",
+            "--config",
+            str(config),
+            "--jobs",
+            str(dump),
+            "--json",
+        ]
+        started = time.perf_counter()
+        result = subprocess.run(cmd, capture_output=True, check=False)
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            print(f"  plan failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
+            return
+        timing = orjson.loads(result.stdout)["timing"]
+        stages = "  ".join(f"{k} {v:.2f}" for k, v in timing.items())
+        print(
+            f"  aglidein plan --jobs ({name}): wall {wall:.2f}s  [{stages}]  "
+            f"peak RSS {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
+    parser.add_argument("--no-cli", action="store_true", help="skip the 1M dump through the CLI")
+    parser.add_argument("--cli-case", default="1M-10k", choices=list(CASES))
+    args = parser.parse_args()
+    rng = random.Random(4)
+    print(f"bench/plan.py on {os.cpu_count()} cores; match: {MATCH}")
+    print(
+        f"{'case (jobs/shapes/entries)':30} {'shape_s':>8} {'match_s':>8} {'decide_s':>9} "
+        f"{'total_s':>8} {'shapes':>7}"
+    )
+    for name in args.cases.split(","):
+        jobs, shapes, entries = CASES[name]
+        r = run_case(name, rng)
+        label = f"{name} ({jobs}/{shapes}/{entries})"
+        print(
+            f"{label:30} {r['shape_s']:8.3f} {r['match_s']:8.3f} {r['decide_s']:9.3f} "
+            f"{r['total_s']:8.3f} {r['shapes']:7.0f}",
+            flush=True,
+        )
+    print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
+    if not args.no_cli:
+        run_cli(args.cli_case, rng)
+
+
+if __name__ == "__main__":
+    main()
