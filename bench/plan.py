@@ -28,7 +28,13 @@ import orjson
 import yaml
 
 from aglidein.config import Config, parse_config_text
-from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.demand import (
+    Shaper,
+    exact_attrs,
+    group_projection,
+    group_shapes,
+    schedd_projection,
+)
 from aglidein.core.match_counts import count_demand
 from aglidein.core.model import CycleInputs, DemandSnapshot, GlideinCensus, ScheddDemand
 from aglidein.core.policy import decide
@@ -122,7 +128,7 @@ def run_case(name: str, rng: random.Random) -> dict[str, float]:
     config: Config = parse_config_text(config_text(n_entries)).config
     shapes = shape_values(n_shapes, n_entries, rng)
     group = config.groups[0]
-    shaper = Shaper(schedd_projection(config))
+    shaper = Shaper(schedd_projection(config), exact_attrs(config))
     shape_s = 0.0
     for batch in job_batches(jobs, shapes):
         started = time.perf_counter()

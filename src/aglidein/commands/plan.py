@@ -23,7 +23,13 @@ import orjson
 from aglidein.clock import SystemClock
 from aglidein.condor.api import Pool
 from aglidein.config import Config, expand_path, load_config
-from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.demand import (
+    Shaper,
+    exact_attrs,
+    group_projection,
+    group_shapes,
+    schedd_projection,
+)
 from aglidein.core.match_counts import count_demand
 from aglidein.core.model import (
     CredentialState,
@@ -100,7 +106,8 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
         ]
         if not groups:
             continue
-        shaper = Shaper(schedd_projection(config, [g.name for g in groups]))
+        names = [g.name for g in groups]
+        shaper = Shaper(schedd_projection(config, names), exact_attrs(config, names))
         for batch in timer.timed("parse_s", iter_ad_batches(path)):
             started = time.perf_counter()
             shaper.add(batch)

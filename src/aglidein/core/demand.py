@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -27,6 +29,8 @@ __all__ = [
     "REQUEST_ATTRS",
     "GroupProjection",
     "Shaper",
+    "Typed",
+    "exact_attrs",
     "group_projection",
     "group_shapes",
     "merge_shapes",
@@ -76,6 +80,16 @@ def group_projection(group: GroupConfig) -> GroupProjection:
     )
 
 
+def exact_attrs(config: Config, groups: Sequence[str] | None = None) -> frozenset[str]:
+    """Lowercased names whose values' types the expressions may tell apart."""
+    out: set[str] = set()
+    for group in config.groups:
+        if groups is None or group.name in groups:
+            projection = group_projection(group)
+            out.update(projection.match_refs, projection.constraint_refs)
+    return frozenset(out)
+
+
 def schedd_projection(config: Config, groups: Sequence[str] | None = None) -> tuple[str, ...]:
     """Attribute names (as spelled in the config) to ask a schedd for, for these groups."""
     wanted: dict[str, str] = {}
@@ -92,13 +106,44 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-class Shaper:
-    """Counts jobs by their projected values; widens the projection for expressions."""
+class Typed:
+    """A job value whose type matters: 1, 1.0 and true are equal to Python, not to ClassAds."""
 
-    def __init__(self, names: Iterable[str]) -> None:
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            other.__class__ is Typed
+            and type(other.value) is type(self.value)
+            and other.value == self.value
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self.value).__name__, self.value))
+
+
+_NUMERIC = frozenset({int, float, bool})
+
+
+def _plain(value: Any) -> Any:
+    return value.value if value.__class__ is Typed else value
+
+
+class Shaper:
+    """Counts jobs by their projected values; widens the projection for expressions.
+
+    Columns named in `exact` (default: all) keep 1, 1.0 and true apart when one batch
+    holds more than one of them, at the price of one more pass over that column.
+    """
+
+    def __init__(self, names: Iterable[str], exact: Iterable[str] | None = None) -> None:
         self.spellings: dict[str, list[str]] = {}
         for name in names:
             self.spellings.setdefault(name.lower(), []).append(name)
+        self._exact = None if exact is None else {n.lower() for n in exact}
         self._known_keys: set[str] = set()
         self._segments: list[tuple[tuple[str, ...], Counter[RawKey]]] = []
         self._refresh()
@@ -154,15 +199,43 @@ class Shaper:
             layout = tuple(n for n, _ in pairs)
             spellings = [s for _, s in pairs]
             try:
+                counts = None
                 if len(spellings) >= 2:
-                    try:
-                        return layout, Counter(map(itemgetter(*spellings), ads))
-                    except KeyError:  # some jobs lack an attribute others have: undefined
-                        pass
-                return layout, Counter(tuple(map(ad.get, spellings)) for ad in ads)
+                    # KeyError: some jobs lack an attribute others have (undefined)
+                    with suppress(KeyError):
+                        counts = Counter(map(itemgetter(*spellings), ads))
+                if counts is None:
+                    counts = Counter(tuple(map(ad.get, spellings)) for ad in ads)
             except TypeError:  # an unhashable (list or nested ad) value
                 pass
+            else:
+                mixed = self._mixed_columns(layout, spellings, counts, ads)
+                if mixed:
+                    counts = Counter(_typed_key(ad, spellings, mixed) for ad in ads)
+                return layout, counts
         return self._names, Counter(self._key(ad) for ad in ads)
+
+    def _mixed_columns(
+        self,
+        layout: tuple[str, ...],
+        spellings: list[str],
+        counts: Counter[RawKey],
+        ads: Sequence[Mapping[str, Any]],
+    ) -> list[int]:
+        """Columns where this batch holds numbers of more than one type."""
+        mixed = []
+        for i, (name, spelling) in enumerate(zip(layout, spellings, strict=True)):
+            if self._exact is not None and name not in self._exact:
+                continue
+            if not any(key[i].__class__ in _NUMERIC for key in counts):
+                continue
+            try:
+                kinds = set(map(type, map(dict.get, ads, repeat(spelling))))  # type: ignore[arg-type]
+            except TypeError:  # not dicts
+                kinds = {type(ad.get(spelling)) for ad in ads}
+            if len(kinds & _NUMERIC) > 1:
+                mixed.append(i)
+        return mixed
 
     def _key(self, ad: Mapping[str, Any]) -> RawKey:
         values = []
@@ -193,6 +266,14 @@ class Shaper:
         return self._segments
 
 
+def _typed_key(ad: Mapping[str, Any], spellings: list[str], mixed: list[int]) -> RawKey:
+    values = [ad.get(s) for s in spellings]
+    for i in mixed:
+        if values[i].__class__ in _NUMERIC:
+            values[i] = Typed(values[i])
+    return tuple(values)
+
+
 def _as_expr(value: Any) -> Expr | None:
     if isinstance(value, Expr):
         return value
@@ -206,7 +287,7 @@ def _as_expr(value: Any) -> Expr | None:
 
 def _job_ad(names: Sequence[str], key: RawKey) -> dict[str, ScalarValue]:
     """The projected job as plain lowercased values, expression values evaluated."""
-    raw = dict(zip(names, key if isinstance(key, tuple) else (key,), strict=True))
+    raw = {name: _plain(value) for name, value in zip(names, key, strict=True)}
     exprs = {name: e for name, value in raw.items() if (e := _as_expr(value)) is not None}
     if not exprs:
         return raw
@@ -281,7 +362,7 @@ def _add_plain(
     decided: dict[RawKey, bool] = {}
     rows: dict[RawKey, list[Any]] = {}
     for key, count in counts.items():
-        ext = (*key, None)
+        ext = (*map(_plain, key), None)
         status = ext[status_at]
         if status.__class__ is not int or (status != _IDLE and status != _RUNNING):
             continue

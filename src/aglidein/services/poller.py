@@ -19,7 +19,13 @@ import structlog
 from aglidein.clock import Clock
 from aglidein.condor.api import Ad, Pool
 from aglidein.config import Config
-from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.demand import (
+    Shaper,
+    exact_attrs,
+    group_projection,
+    group_shapes,
+    schedd_projection,
+)
 from aglidein.core.model import (
     LIMIT_REASONS,
     DemandSnapshot,
@@ -211,7 +217,7 @@ class Poller:
         projection: tuple[str, ...],
         ads: list[Ad],
     ) -> list[ScheddDemand]:
-        shaper = Shaper(projection)
+        shaper = Shaper(projection, exact_attrs(config, groups))
         shaper.add(ads)
         learned = set(shaper.names) - {p.lower() for p in projection}
         if learned:
