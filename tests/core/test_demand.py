@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from aglidein.classads import parse_expr
 from aglidein.config import Config
-from aglidein.core.demand import Shaper, group_projection, group_shapes, schedd_projection
+from aglidein.core.demand import (
+    Shaper,
+    exact_attrs,
+    group_projection,
+    group_shapes,
+    schedd_projection,
+    type_sensitive_refs,
+)
 from aglidein.core.match_counts import count_group
 
 
@@ -152,3 +159,31 @@ def test_counts_equal_classad2_job_by_job(jobs: list[dict], match: str, constrai
         got = counts[name]
         assert (got.matching_jobs, got.only_here) == (matching, only), name
         assert abs(got.unique_share - share) < 1e-9
+
+
+def test_only_type_sensitive_attributes_need_exact_counting() -> None:
+    standard = (
+        "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && "
+        "MY.RequestCpus <= TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs"
+    )
+    assert type_sensitive_refs(standard, conjunction_ok=True) == set()
+    assert type_sensitive_refs("MY.X =?= 1", conjunction_ok=True) == {"x"}
+    assert type_sensitive_refs("MY.X", conjunction_ok=True) == {"x"}
+    assert type_sensitive_refs("MY.A / 2 > 1 && MY.B < 3", conjunction_ok=True) == {"a"}
+    assert type_sensitive_refs("ifThenElse(MY.C, MY.D, false)", conjunction_ok=False) == {"d"}
+    config = make_config("MY.X =?= 1", "JobUniverse == 5")
+    assert exact_attrs(config) == {"x"}
+    group = config.groups[0]
+    shaper = Shaper(schedd_projection(config), exact_attrs(config))
+    shaper.add(
+        [
+            {"JobStatus": 1, "JobUniverse": u, "X": x}
+            for u, x in ((5, 1), (5.0, 1.0), (5, True), (5, 1))
+        ]
+    )
+    shapes = group_shapes(shaper.counts(), group_projection(group), group.job_constraint)
+    assert sorted((type(dict(s.shape.attrs)["x"]).__name__, s.idle) for s in shapes) == [
+        ("bool", 1),
+        ("float", 1),
+        ("int", 2),
+    ]

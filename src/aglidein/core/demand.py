@@ -23,6 +23,7 @@ from typing import Any
 from aglidein.classads import Expr, ExprSyntaxError, parse_expr
 from aglidein.config import Config, GroupConfig
 from aglidein.core.classad_eval import CompiledExpr, compile_expr
+from aglidein.core.classad_parse import Attr, Binary, Call, Cond, ListLit, Node, Unary
 from aglidein.core.model import JobShape, ScalarValue, ShapeCount
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "group_shapes",
     "merge_shapes",
     "schedd_projection",
+    "type_sensitive_refs",
 ]
 
 REQUEST_ATTRS = ("RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus")
@@ -81,13 +83,68 @@ def group_projection(group: GroupConfig) -> GroupProjection:
 
 
 def exact_attrs(config: Config, groups: Sequence[str] | None = None) -> frozenset[str]:
-    """Lowercased names whose values' types the expressions may tell apart."""
+    """Lowercased names whose values' types (1, 1.0, true) can change what a group's
+    `match` or `job_constraint` says; only these need type-exact counting."""
     out: set[str] = set()
     for group in config.groups:
         if groups is None or group.name in groups:
-            projection = group_projection(group)
-            out.update(projection.match_refs, projection.constraint_refs)
+            out.update(type_sensitive_refs(group.match, conjunction_ok=True))
+            out.update(type_sensitive_refs(group.job_constraint, conjunction_ok=False))
     return frozenset(out)
+
+
+_TYPE_BLIND_CALLS = frozenset({"stringlistmember", "stringlistimember", "member"})
+
+
+def type_sensitive_refs(text: str, *, conjunction_ok: bool) -> set[str]:
+    """Attributes of `text` whose int/real/bool type can change its truth.
+
+    Comparisons promote numbers and `&&`/`||`/`!`/`?:` only test truth, so an attribute
+    used only there is type-blind; arithmetic, `=?=`, type tests and the value of the
+    whole expression (only `true` matches) are not. With `conjunction_ok`, the top-level
+    `&&` operands only need to be truthy.
+    """
+    expr = _compiled(text)
+    if expr.tree is None:
+        return set(expr.my_refs)
+    out: set[str] = set()
+
+    def walk(node: Node, sensitive: bool) -> None:
+        if isinstance(node, Attr):
+            if sensitive:
+                out.add(node.name)
+        elif isinstance(node, Binary):
+            if node.op in ("&&", "||") or node.op in ("<", "<=", ">", ">=", "==", "!="):
+                child = False
+            else:  # arithmetic, =?=, =!=
+                child = True
+            walk(node.left, child)
+            walk(node.right, child)
+        elif isinstance(node, Unary):
+            walk(node.operand, node.op != "!")
+        elif isinstance(node, Cond):
+            walk(node.cond, False)
+            walk(node.then, sensitive)
+            walk(node.other, sensitive)
+        elif isinstance(node, Call):
+            if node.name == "ifthenelse" and len(node.args) == 3:
+                walk(node.args[0], False)
+                walk(node.args[1], sensitive)
+                walk(node.args[2], sensitive)
+            else:
+                blind = node.name in _TYPE_BLIND_CALLS
+                for arg in node.args:
+                    walk(arg, not blind)
+        elif isinstance(node, ListLit):
+            for item in node.items:
+                walk(item, False)
+
+    root = expr.tree
+    if conjunction_ok and isinstance(root, Binary) and root.op == "&&":
+        walk(root, False)
+    else:
+        walk(root, True)
+    return out
 
 
 def schedd_projection(config: Config, groups: Sequence[str] | None = None) -> tuple[str, ...]:
