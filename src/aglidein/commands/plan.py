@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import importlib
 import sys
 import time
@@ -180,7 +181,12 @@ def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str,
     now = time.time()
     timer = _Timer()
     if args.jobs:
-        demand = _offline_demand(config, Path(args.jobs), timer)
+        # millions of short-lived acyclic dicts: the cycle collector would only rescan them
+        gc.disable()
+        try:
+            demand = _offline_demand(config, Path(args.jobs), timer)
+        finally:
+            gc.enable()
         census = _offline_census(config, args, now)
     else:
         demand, census = anyio.run(_live, config, timer)
