@@ -15,12 +15,10 @@ import pytest
 from aglidein.cli import main
 from aglidein.condor.api import Ad, ScheddLocation
 from aglidein.errors import CondorError
+from tests.conftest import FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO / ".." / ".." / "shared" / "fixtures" / "classads"
-if not FIXTURES.exists():  # a worktree under /work/wt, or a clone beside shared/
-    FIXTURES = REPO.parent / "shared" / "fixtures" / "classads"
-JOBS = FIXTURES / "schedd-jobs.json"
+JOBS = FIXTURES / "classads" / "schedd-jobs.json"
 CONFIG = REPO / "tests" / "data" / "plan-fixture.yaml"
 
 

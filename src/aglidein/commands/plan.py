@@ -23,7 +23,7 @@ import orjson
 
 from aglidein.clock import SystemClock
 from aglidein.condor.api import Pool
-from aglidein.config import Config, expand_path, load_config
+from aglidein.config import Config, load_config
 from aglidein.core.demand import (
     Shaper,
     exact_attrs,
@@ -41,6 +41,7 @@ from aglidein.core.model import (
     ScheddDemand,
 )
 from aglidein.core.policy import decide
+from aglidein.credentials import read_credential
 from aglidein.dumps import iter_ad_batches, read_ads
 from aglidein.errors import AglideinError
 from aglidein.services.metrics import Metrics
@@ -162,18 +163,25 @@ async def _live(config: Config, timer: _Timer) -> tuple[DemandSnapshot, GlideinC
 
 
 def _credentials(config: Config) -> dict[str, CredentialState]:
-    """What can be told of credentials without the renewer: whether each file exists."""
-    return {
-        c.name: CredentialState(
-            name=c.name,
-            type=c.type,
-            expires=None,
-            refreshable=c.refresh_command is not None,
-            ok=expand_path(c.path).is_file(),
-            last_error=None if expand_path(c.path).is_file() else "file missing",
-        )
-        for c in config.credentials
-    }
+    """What the credential files say now (the renewer's view, without renewing)."""
+    out: dict[str, CredentialState] = {}
+    for credential in config.credentials:
+        try:
+            reading = read_credential(credential)
+        except AglideinError as exc:
+            out[credential.name] = CredentialState(
+                credential.name,
+                credential.type,
+                None,
+                credential.refreshable,
+                ok=False,
+                last_error=str(exc),
+            )
+        else:
+            out[credential.name] = CredentialState(
+                credential.name, credential.type, reading.expires, credential.refreshable
+            )
+    return out
 
 
 def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str, float]]:

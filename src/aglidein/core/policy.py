@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from aglidein.config import Config, EntryConfig, GroupConfig
+from aglidein.core.credstate import entry_credential_block
 from aglidein.core.match_counts import EntryCount, GroupDemand, count_demand
 from aglidein.core.model import (
     CycleInputs,
@@ -120,10 +121,10 @@ def _target_idle(
             base = room
             reasons.append(reason)
     gl = group.limits
-    attenuated = base / gl.ramp_up_attenuation
+    attenuated = max(1, int(base / gl.ramp_up_attenuation))
     if attenuated < base:
         reasons.append(R.RAMP_UP)
-    target = max(1, int(attenuated)) + min(old_demand // 3, gl.reserve_idle)
+    target = attenuated + min(old_demand // 3, gl.reserve_idle)
     if target > gl.max_idle_per_entry:
         target = gl.max_idle_per_entry
         reasons.append(R.GROUP_MAX_IDLE_PER_ENTRY)
@@ -138,29 +139,6 @@ def _target_idle(
         target = _halve(target)
         reasons.append(R.GROUP_CURB_RUNNING)
     return target
-
-
-def _credential_reason(
-    config: Config, entry: EntryConfig, inputs: CycleInputs, now: float
-) -> R | None:
-    auth = entry.auth
-    if auth is None or auth.method == "idtoken":
-        return None
-    if auth.credential is None:
-        return R.NO_CREDENTIAL
-    state = inputs.credentials.get(auth.credential)
-    if state is None or not state.ok:
-        return R.NO_CREDENTIAL
-    if state.expires is None:
-        return None
-    if state.refreshable:
-        try:
-            min_lifetime = config.credential(auth.credential).min_lifetime
-        except KeyError:
-            min_lifetime = 3600.0
-        return R.CREDENTIAL_EXPIRING if state.expires - now < min_lifetime else None
-    walltime = entry.effective_glidein(config.factory).max_walltime
-    return R.CREDENTIAL_EXPIRING if state.expires < now + walltime else None
 
 
 def _cap_submit(wanted: int, entry: str, rooms: _Rooms, reasons: list[str]) -> int:
@@ -229,7 +207,7 @@ def decide(
             if state is not HealthState.OK:
                 reasons.append(_HEALTH_REASON[state])
                 requested = 0
-            credential = _credential_reason(config, entry, inputs, now)
+            credential = entry_credential_block(config, entry, inputs.credentials, now)
             if credential is not None:
                 reasons.append(credential)
                 requested = 0
