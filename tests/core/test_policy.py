@@ -371,3 +371,21 @@ def test_entry_and_factory_limits_cap_the_sum_over_groups() -> None:
     assert [d.submit for d in plan.decisions] == [25, 5]
     assert "entry.max_idle" in plan.decisions[1].limited_by
     assert sum(s.count for s in plan.submits) == 30
+
+
+def test_running_glideins_with_only_idle_slots_go_after_ten_cycles() -> None:
+    config = make_config(["A"])
+    census = GlideinCensus(
+        glideins=(
+            glidein(1, "CE_A", GlideinState.RUNNING, queued=NOW - 50),
+            glidein(2, "CE_A", GlideinState.RUNNING, queued=NOW - 40),
+        ),
+        slots=(slot(1, "CE_A", SlotActivity.IDLE), slot(2, "CE_A", SlotActivity.BUSY)),
+    )
+    memory = PolicyMemory()
+    for cycle in range(1, 11):
+        plan = decide(config, inputs(demand(), census, memory=memory), NOW + cycle)
+        memory = plan.memory
+        if cycle < 10:
+            assert plan.removals == ()
+    assert plan.removals == (RemoveRequest(entry="CE_A", job_ids=("101.0",), reason="excess_all"),)
