@@ -434,12 +434,16 @@ def parse_config_text(
 
 # --- YAML with line numbers -------------------------------------------------------------
 
+_LOADER: type[yaml.SafeLoader] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # libyaml when present
+
 Loc = tuple[str | int, ...]
 
 
 def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 1
         raise ConfigError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
@@ -453,8 +457,8 @@ def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
     if duplicates:
         raise ConfigError(duplicates)
     try:
-        data = yaml.SafeLoader(text).get_single_data()
-    except yaml.YAMLError as exc:  # pragma: no cover - compose already parsed it
+        data = _LOADER("").construct_document(node)  # no second parse
+    except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     return data, lines
 
