@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "aglidein.commands.token",
     "aglidein.commands.credentials",
     "aglidein.commands.plan",
+    "aglidein.commands.import_gwms",
 ]
 
 
