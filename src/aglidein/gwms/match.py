@@ -13,7 +13,10 @@ Translated forms:
   a == b, a != b on numbers or booleans     the same operator
   a == b, a != b on strings                 strcmp(a, b) == 0 / != 0 (case-sensitive, like Python)
   a in b.split(",")                         stringListMember(a, b)
-  a not in b.split(",")                     isString(b) && !stringListMember(a, b)
+  a not in b.split(",")                     !stringListMember(a, b)
+  under `or` / `not`, each reference X      ifThenElse(isUndefined(X), error, X), so a
+                                            missing attribute fails the whole match as
+                                            the KeyError does in GlideinWMS
   a in ["x", "y"] / (1, 2)                  a matched against each constant
 """
 
@@ -64,10 +67,15 @@ def _paren(node: _Typed) -> str:
 
 class _Translator:
     def __init__(
-        self, job_types: Mapping[str, AttrType], glidein_types: Mapping[str, AttrType]
+        self,
+        job_types: Mapping[str, AttrType],
+        glidein_types: Mapping[str, AttrType],
+        *,
+        strict: bool,
     ) -> None:
         self.job_types = {k.lower(): v for k, v in job_types.items()}
         self.glidein_types = {k.lower(): v for k, v in glidein_types.items()}
+        self.strict = strict
 
     def node(self, node: ast.expr) -> _Typed:
         if isinstance(node, ast.Constant):
@@ -123,7 +131,10 @@ class _Translator:
     def attribute(self, scope: str, name: str, types: Mapping[str, AttrType]) -> _Typed:
         if not _IDENT.match(name):
             raise _Untranslatable(f"attribute name {name!r} is not a ClassAd name")
-        return _Typed(f"{scope}.{name}", types.get(name.lower(), "unknown"))
+        ref = f"{scope}.{name}"
+        if self.strict:
+            ref = f"ifThenElse(isUndefined({ref}), error, {ref})"
+        return _Typed(ref, types.get(name.lower(), "unknown"))
 
     def compare(self, node: ast.Compare) -> _Typed:
         if len(node.ops) != 1:
@@ -168,7 +179,7 @@ class _Translator:
                 raise _Untranslatable(f"{where}: not a string")
             member = f"stringListMember({left.text}, {listed.text})"
             if negate:
-                return _Typed(f"isString({listed.text}) && !{member}", "bool", atomic=False)
+                return _Typed(f"!{member}", "bool")
             return _Typed(member, "bool")
         if isinstance(right_node, ast.List | ast.Tuple | ast.Set) and right_node.elts:
             items = [self.node(item) for item in right_node.elts]
@@ -206,8 +217,12 @@ def translate_match_expr(
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         return Translation(None, f"not valid Python: {exc.msg}")
+    # A missing attribute is a KeyError in Python: the whole match fails. UNDEFINED does
+    # the same under `and` and comparisons, but `or` and `not` can turn it into true;
+    # there each reference is made strict (ERROR propagates exactly like the exception).
+    strict = any(isinstance(n, ast.Or | ast.Not | ast.NotIn) for n in ast.walk(tree))
     try:
-        result = _Translator(job_types, glidein_types).boolean(tree.body)
+        result = _Translator(job_types, glidein_types, strict=strict).boolean(tree.body)
     except _Untranslatable as exc:
         return Translation(None, str(exc))
     return Translation(result.text)

@@ -1,0 +1,150 @@
+"""match_expr (Python) → ClassAd: translated only when the result agrees, else flagged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aglidein.classads import is_true, parse_expr
+from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
+
+JOB_TYPES: dict[str, AttrType] = {"DESIRED_Sites": "str", "RequestCpus": "num", "Owner": "str"}
+GLIDEIN_TYPES: dict[str, AttrType] = {
+    "GLIDEIN_Site": "str",
+    "GLIDEIN_CPUS": "num",
+    "HAS_GPU": "bool",
+}
+
+SITE = 'glidein["attrs"]["GLIDEIN_Site"]'
+TRANSLATABLE = [
+    "True",
+    f'{SITE} in job["DESIRED_Sites"].split(",")',
+    f'{SITE} not in job["DESIRED_Sites"].split(",")',
+    'glidein["attrs"]["GLIDEIN_CPUS"] >= job["RequestCpus"]',
+    f'{SITE} == "Site_A" or job["Owner"] != "alice"',
+    f'not ({SITE} in ["Site_A", "site_b"]) and job["RequestCpus"] < 4',
+    'glidein["attrs"]["HAS_GPU"] == True and job["RequestCpus"] in (1, 2)',
+]
+UNTRANSLATABLE = [
+    ('glidein["attrs"].get("GLIDEIN_Site")', "unsupported"),
+    ('job["RequestCpus"] < glidein["attrs"]["GLIDEIN_CPUS"] < 8', "chained"),
+    ('job["Unknown"] > 3', "known type"),
+    ('job["Owner"] == glidein["attrs"]["GLIDEIN_CPUS"]', "same known type"),
+    ('job["Owner"] and True', "not a boolean"),
+    ('glidein["params"]["X"] == "a"', "unsupported reference"),
+    ("import os", "not valid Python"),
+    ('len(job["Owner"]) > 2', "unsupported"),
+]
+
+
+def python_matches(text: str, job: dict[str, Any], attrs: dict[str, Any]) -> bool:
+    """GlideinWMS semantics: eval the expression; an exception is no match."""
+    try:
+        return bool(eval(text, {"job": job, "glidein": {"attrs": attrs}}))  # noqa: S307
+    except Exception:
+        return False
+
+
+def classad_matches(expr: str, job: dict[str, Any], attrs: dict[str, Any]) -> bool:
+    """aglidein semantics: only true is a match."""
+    return is_true(parse_expr(expr).evaluate(job, attrs))
+
+
+sites = st.sampled_from(["Site_A", "site_a", "Site_B", "site_b", "Other"])
+jobs = st.fixed_dictionaries(
+    {
+        "DESIRED_Sites": st.lists(sites, max_size=3).map(",".join),
+        "RequestCpus": st.integers(0, 10),
+        "Owner": st.sampled_from(["alice", "Alice", "bob"]),
+    }
+)
+glideins = st.fixed_dictionaries(
+    {"GLIDEIN_Site": sites, "GLIDEIN_CPUS": st.integers(0, 10), "HAS_GPU": st.booleans()}
+)
+
+
+@pytest.mark.parametrize("text", TRANSLATABLE)
+@settings(max_examples=60, deadline=None)
+@given(job=jobs, attrs=glideins)
+def test_translations_agree_with_python(
+    text: str, job: dict[str, Any], attrs: dict[str, Any]
+) -> None:
+    translation = translate_match_expr(text, JOB_TYPES, GLIDEIN_TYPES)
+    assert translation.expr is not None, translation.problem
+    assert classad_matches(translation.expr, job, attrs) == python_matches(text, job, attrs)
+
+
+partial_jobs = st.fixed_dictionaries(
+    {},
+    optional={
+        "DESIRED_Sites": st.lists(sites, max_size=3).map(",".join),
+        "RequestCpus": st.integers(0, 10),
+        "Owner": st.sampled_from(["alice", "bob"]),
+    },
+)
+partial_glideins = st.fixed_dictionaries(
+    {},
+    optional={"GLIDEIN_Site": sites, "GLIDEIN_CPUS": st.integers(0, 10), "HAS_GPU": st.booleans()},
+)
+
+
+@pytest.mark.parametrize("text", TRANSLATABLE)
+@settings(max_examples=60, deadline=None)
+@given(job=partial_jobs, attrs=partial_glideins)
+def test_missing_attributes_agree_with_python(
+    text: str, job: dict[str, Any], attrs: dict[str, Any]
+) -> None:
+    translation = translate_match_expr(text, JOB_TYPES, GLIDEIN_TYPES)
+    assert translation.expr is not None
+    assert classad_matches(translation.expr, job, attrs) == python_matches(text, job, attrs)
+
+
+def test_the_fixture_match_expr_becomes_string_list_member() -> None:
+    text = 'glidein["attrs"]["GLIDEIN_Site"] in job["DESIRED_Sites"].split(",")'
+    assert translate_match_expr(text, {}, {}).expr == (
+        "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
+    )
+
+
+@pytest.mark.parametrize(("text", "reason"), UNTRANSLATABLE)
+def test_uncertain_expressions_are_refused_with_a_reason(text: str, reason: str) -> None:
+    translation = translate_match_expr(text, JOB_TYPES, GLIDEIN_TYPES)
+    assert translation.expr is None
+    assert translation.problem is not None
+    assert reason in translation.problem
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("(GLIDEIN_Site=!=UNDEFINED)", "(TARGET.GLIDEIN_Site=!=UNDEFINED)"),
+        ('stringListMember("CMS", MY.VOs)', 'stringListMember("CMS", TARGET.VOs)'),
+        ('GLIDEIN_CPUS >= 8 && Name != "x.y"', 'TARGET.GLIDEIN_CPUS >= 8 && TARGET.Name != "x.y"'),
+        ("True", "True"),
+    ],
+)
+def test_factory_queries_are_scoped_to_the_entry(query: str, expected: str) -> None:
+    assert scope_to_target(query).expr == expected
+
+
+@pytest.mark.parametrize("query", ["TARGET.X == 1", "a.b == 1", "[a = 1].a", "X =="])
+def test_factory_queries_that_cannot_be_scoped_are_refused(query: str) -> None:
+    result = scope_to_target(query)
+    assert result.expr is None
+    assert result.problem
+
+
+def test_scoped_query_evaluates_on_the_entry() -> None:
+    expr = scope_to_target("(GLIDEIN_Site=!=UNDEFINED)").expr
+    assert expr is not None
+    assert classad_matches(expr, {"GLIDEIN_Site": "mine"}, {"GLIDEIN_Site": "S"})
+    assert not classad_matches(expr, {"GLIDEIN_Site": "mine"}, {})
+
+
+def test_and_all_leaves_out_true() -> None:
+    assert and_all(["True", "true"]) == "true"
+    assert and_all(["True", "A"]) == "A"
+    assert and_all(["A", "B || C"]) == "(A) && (B || C)"
