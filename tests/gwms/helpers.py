@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aglidein.config import Config, parse_config_text
+from aglidein.gwms import ImportResult, import_gwms
 from tests.conftest import FIXTURES
 
 GWMS = FIXTURES / "glideinwms"
@@ -48,3 +50,36 @@ def write(directory: Path, name: str, text: str) -> Path:
     path = directory / name
     path.write_text(text)
     return path
+
+
+def run_import(
+    directory: Path, *factory_texts: str, frontend: str | None = None
+) -> tuple[Config, ImportResult]:
+    """Import factory texts (written as f0.xml, f1.xml, ...) and validate like check-config."""
+    paths = [write(directory, f"f{i}.xml", text) for i, text in enumerate(factory_texts)]
+    front = write(directory, "frontend.xml", frontend) if frontend is not None else None
+    result = import_gwms(paths, front)
+    return parse_config_text(result.text).config, result
+
+
+def frontend(
+    groups: str = "", credentials: str = "", collector: str = "cm.example.org:9618"
+) -> str:
+    """A frontend file."""
+    return f"""<frontend frontend_name="fe" loop_delay="60">
+   <match match_expr="True" start_expr="True">
+      <factory query_expr="True"/>
+      <job query_expr="(JobUniverse==5)">
+         <schedds><schedd fullname="schedd1.example.org"/></schedds>
+      </job>
+   </match>
+   <security><credentials>{credentials}</credentials></security>
+   <groups>{groups}</groups>
+   <collectors><collector node="{collector}" secondary="False"/></collectors>
+</frontend>
+"""
+
+
+def messages(result: ImportResult) -> str:
+    """Every report line, joined."""
+    return "\n".join(result.report.lines())

@@ -1,0 +1,116 @@
+"""Frontend groups → aglidein groups: constraint, match, limits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aglidein.classads import is_true, parse_expr
+from tests.gwms.helpers import attr, entry, factory, frontend, messages, run_import
+
+SITES = 'glidein["attrs"]["GLIDEIN_Site"] in job["DESIRED_Sites"].split(",")'
+
+
+def group(
+    name: str = "main",
+    match_expr: str = SITES,
+    factory_query: str = "(GLIDEIN_Site=!=UNDEFINED)",
+    job_query: str = "(DESIRED_Sites=!=UNDEFINED)",
+    config: str = "",
+    enabled: str = "True",
+    schedds: str = "",
+    start_expr: str = "True",
+) -> str:
+    """One frontend `<group>`."""
+    return f"""<group name="{name}" enabled="{enabled}">
+      <config {config}</config>
+      <match match_expr='{match_expr}' start_expr="{start_expr}">
+         <factory query_expr="{factory_query}">
+            <match_attrs><match_attr name="GLIDEIN_Site" type="string"/></match_attrs>
+         </factory>
+         <job query_expr="{job_query}">
+            <match_attrs><match_attr name="DESIRED_Sites" type="string"/></match_attrs>
+            <schedds>{schedds}</schedds>
+         </job>
+      </match>
+    </group>"""
+
+
+ENTRIES = factory(
+    entry("A", attrs=attr("GLIDEIN_Site", "SiteA") + attr("GLIDEIN_CPUS", "8", "int")),
+    entry("B", attrs=attr("GLIDEIN_Site", "SiteB")),
+)
+
+
+def test_group_constraint_match_and_schedds(tmp_path: Path) -> None:
+    schedds = '<schedd fullname="schedd2.example.org"/><schedd fullname="schedd1.example.org"/>'
+    config, _ = run_import(tmp_path, ENTRIES, frontend=frontend(group(config=">", schedds=schedds)))
+    main = config.group("main")
+    assert main.schedds == ["schedd1.example.org", "schedd2.example.org"]
+    assert main.job_constraint == "((JobUniverse==5)) && ((DESIRED_Sites=!=UNDEFINED))"
+    match = parse_expr(main.match)
+    job = {"DESIRED_Sites": "SiteB,SiteC"}
+    assert not is_true(match.evaluate(job, config.entry("A").attrs))
+    assert is_true(match.evaluate(job, config.entry("B").attrs))
+
+
+def test_group_limits_and_curbs(tmp_path: Path) -> None:
+    limits = (
+        'ramp_up_attenuation="2.5">'
+        '<idle_glideins_per_entry max="60" reserve="3"/><idle_vms_per_entry curb="9" max="100"/>'
+        '<idle_vms_total curb="150" max="900"/><running_glideins_total curb="800" max="1000"/>'
+        '<running_glideins_per_entry max="50000" min="0" relative_to_queue="1.15"/>'
+    )
+    config, result = run_import(tmp_path, ENTRIES, frontend=frontend(group(config=limits)))
+    assert config.group("main").limits.model_dump() == {
+        "max_running": 1000,
+        "max_idle": 900,
+        "max_idle_per_entry": 60,
+        "max_held": 1000,  # no GlideinWMS equivalent: the aglidein default
+        "curb_idle": 150,
+        "curb_idle_per_entry": 9,
+        "curb_running": 800,
+        "ramp_up_attenuation": 2.5,
+        "reserve_idle": 3,
+    }
+    assert "<running_glideins_per_entry max='50000'> has no aglidein key" in messages(result)
+
+
+def test_untranslatable_match_asks_for_nothing_and_keeps_the_original(tmp_path: Path) -> None:
+    expr = 'glidein["attrs"].get("GLIDEIN_Site") in job["DESIRED_Sites"]'
+    config, result = run_import(
+        tmp_path, ENTRIES, frontend=frontend(group(config=">", match_expr=expr))
+    )
+    assert config.group("main").match == "false"
+    assert "# UNTRANSLATED: this group matches nothing until you write `match`." in result.text
+    assert f"# GlideinWMS match_expr: {expr}" in result.text
+    assert "group main: not translated, match set to false" in messages(result)
+
+
+def test_factory_query_on_attributes_entries_lack_is_not_guessed(tmp_path: Path) -> None:
+    query = "(GLIDEIN_GridType=?=&quot;condor&quot;)"
+    config, result = run_import(
+        tmp_path, ENTRIES, frontend=frontend(group(config=">", factory_query=query))
+    )
+    assert config.group("main").match == "false"
+    assert "GLIDEIN_GridType, which no entry has in attrs" in messages(result)
+
+
+def test_disabled_groups_are_reported_not_imported(tmp_path: Path) -> None:
+    groups = group("on", config=">") + group("off", config=">", enabled="False")
+    config, result = run_import(tmp_path, ENTRIES, frontend=frontend(groups))
+    assert [g.name for g in config.groups] == ["on"]
+    assert "group off: disabled in GlideinWMS: not imported" in messages(result)
+
+
+def test_start_expr_is_reported(tmp_path: Path) -> None:
+    _, result = run_import(
+        tmp_path, ENTRIES, frontend=frontend(group(config=">", start_expr="(Memory &gt; 2000)"))
+    )
+    assert "start_expr '(Memory > 2000)' is not imported" in messages(result)
+
+
+def test_no_schedds_anywhere_falls_back_to_the_collector(tmp_path: Path) -> None:
+    text = frontend(group(config=">")).replace('<schedd fullname="schedd1.example.org"/>', "")
+    config, result = run_import(tmp_path, ENTRIES, frontend=text)
+    assert config.group("main").schedds == ["collector"]
+    assert "PLACEHOLDER: no <schedd> in the frontend" in result.text
