@@ -92,7 +92,7 @@ def test_factory_query_on_attributes_entries_lack_is_not_guessed(tmp_path: Path)
         tmp_path, ENTRIES, frontend=frontend(group(config=">", factory_query=query))
     )
     assert config.group("main").match == "false"
-    assert "GLIDEIN_GridType, which no entry has in attrs" in messages(result)
+    assert "GLIDEIN_GridType, which no enabled entry has in attrs" in messages(result)
 
 
 def test_disabled_groups_are_reported_not_imported(tmp_path: Path) -> None:
@@ -114,3 +114,15 @@ def test_no_schedds_anywhere_falls_back_to_the_collector(tmp_path: Path) -> None
     config, result = run_import(tmp_path, ENTRIES, frontend=text)
     assert config.group("main").schedds == ["collector"]
     assert "PLACEHOLDER: no <schedd> in the frontend" in result.text
+
+
+def test_match_expr_on_attributes_entries_lack_is_not_guessed(tmp_path: Path) -> None:
+    expr = 'glidein["attrs"]["GLIDEIN_GridType"] == "condor"'
+    frontend_xml = frontend(group(config=">", match_expr=expr)).replace(
+        '<match_attr name="GLIDEIN_Site" type="string"/>',
+        '<match_attr name="GLIDEIN_Site" type="string"/>'
+        '<match_attr name="GLIDEIN_GridType" type="string"/>',
+    )
+    config, result = run_import(tmp_path, ENTRIES, frontend=frontend_xml)
+    assert config.group("main").match == "false"
+    assert "GLIDEIN_GridType, which no enabled entry has in attrs" in messages(result)

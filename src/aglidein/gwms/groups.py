@@ -125,9 +125,11 @@ class _GroupConverter:
 
     def match(self) -> tuple[str, bool, list[str]]:
         job_types = _match_attr_types(self.sections("job"))
+        # only attributes that enabled entries define exist on aglidein's TARGET; a
+        # GlideinWMS factory ad had more (GLIDEIN_GridType, EntryName, ...)
+        known = {name.lower() for name in self.glidein_types}
         glidein_types = dict(self.glidein_types)
         glidein_types.update(_match_attr_types(self.sections("factory")))
-        known = {name.lower() for name in glidein_types}
         parts: list[str] = []
         problems: list[str] = []
         originals: list[str] = []
@@ -140,12 +142,11 @@ class _GroupConverter:
             if result.expr is None:
                 problems.append(f"factory query_expr {text!r}: {result.problem}")
                 continue
-            _, refs = parse_expr(result.expr).references()
-            unknown = sorted(ref for ref in refs if ref.lower() not in known)
+            unknown = self.unknown_targets(result.expr, known)
             if unknown:
                 problems.append(
                     f"factory query_expr {text!r} uses {', '.join(unknown)}, "
-                    "which no entry has in attrs"
+                    "which no enabled entry has in attrs"
                 )
                 continue
             parts.append(result.expr)
@@ -157,8 +158,15 @@ class _GroupConverter:
             translation = translate_match_expr(text, job_types, glidein_types)
             if translation.expr is None:
                 problems.append(f"match_expr {text!r}: {translation.problem}")
-            else:
-                parts.append(translation.expr)
+                continue
+            unknown = self.unknown_targets(translation.expr, known)
+            if unknown:
+                problems.append(
+                    f"match_expr {text!r} uses {', '.join(unknown)}, which no enabled entry "
+                    "has in attrs"
+                )
+                continue
+            parts.append(translation.expr)
         if problems:
             for problem in problems:
                 self.warn(f"not translated, match set to false: {problem}")
@@ -168,6 +176,12 @@ class _GroupConverter:
             return "false", False, notes
         notes = [f"translated from GlideinWMS {original}" for original in originals]
         return and_all(parts), True, notes
+
+    @staticmethod
+    def unknown_targets(expr: str, known: set[str]) -> list[str]:
+        """TARGET attributes of `expr` that no enabled entry defines."""
+        _, refs = parse_expr(expr).references()
+        return sorted(ref for ref in refs if ref and ref.lower() not in known)
 
     def limits(self) -> dict[str, Node]:
         config = self.node.child("config")

@@ -112,7 +112,7 @@ def _entries(
             final, suffix = f"{entry.name}_{suffix}", suffix + 1
         if final != entry.name:
             report.warn(
-                entry_where(settings, name), f"entry {name}", f"name taken: renamed {final}"
+                _entry_where(settings, name), f"entry {name}", f"name taken: renamed {final}"
             )
             body = entry.node.value if isinstance(entry.node, Commented) else entry.node
             if isinstance(body, dict):
@@ -137,7 +137,7 @@ def _entries(
     return [converted[name] for name in sorted(converted)]
 
 
-def entry_where(settings: FactorySettings, name: str) -> str:
+def _entry_where(settings: FactorySettings, name: str) -> str:
     """`file:line` of an imported entry's XML."""
     return settings.entries[name].node.where
 
