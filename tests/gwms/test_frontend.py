@@ -54,3 +54,14 @@ def test_the_first_primary_collector_is_the_pool(tmp_path: Path) -> None:
     config, _ = run_import(tmp_path, factory(entry("E")), frontend=text)
     assert config.pool.collector == "pool.example.org:9618"
     assert config.pool.trust_domain == "pool.example.org"
+
+
+def test_group_credentials_are_imported_and_reported(tmp_path: Path) -> None:
+    group = """<group name="g1" enabled="True"><match match_expr="True"/>
+      <security><credentials>
+        <credential absfname="/g/token" trust_domain="grid" type="scitoken"/>
+      </credentials></security></group>"""
+    config, result = run_import(tmp_path, factory(entry("E")), frontend=frontend(groups=group))
+    assert [c.path for c in config.credentials] == ["/g/token"]
+    assert config.entry("E").auth.credential == "grid_scitoken"  # type: ignore[union-attr]
+    assert "group g1: group credentials become factory-wide" in messages(result)

@@ -6,8 +6,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aglidein.config import Config, EntryConfig, parse_config_text
 from aglidein.gwms import import_gwms
@@ -155,3 +158,34 @@ def test_report_lines_name_file_and_entry() -> None:
         f"{GWMS / 'glideinWMS.xml'}:30: warning: entry TEST_ENTRY: imported disabled: "
         "gridtype 'gt2' is not supported by aglidein"
     ]
+
+
+xml_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\ufffe\uffff"),
+    max_size=30,
+).filter(lambda s: all(c in "\t\n\r" or ord(c) >= 0x20 for c in s))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.dictionaries(
+        st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,15}", fullmatch=True), xml_text, max_size=5
+    ),
+    gatekeeper=xml_text.filter(lambda s: s.strip() != ""),
+)
+def test_any_xml_text_survives_the_trip_to_yaml(
+    tmp_path_factory: pytest.TempPathFactory, values: dict[str, str], gatekeeper: str
+) -> None:
+    attrs = "".join(
+        f"<attr name={quoteattr(k)} type='string' value={quoteattr(v)}/>" for k, v in values.items()
+    )
+    text = (
+        f"<glidein><entries><entry name='E' gridtype='gt2' gatekeeper={quoteattr(gatekeeper)}>"
+        f"<attrs>{attrs}</attrs></entry></entries></glidein>"
+    )
+    oracle = ET.fromstring(text).find("./entries/entry")
+    assert oracle is not None
+    config, _ = run_import(tmp_path_factory.mktemp("trip"), text)
+    got = config.entry("E")
+    assert got.attrs == {n.get("name"): n.get("value") for n in oracle.findall("./attrs/attr")}
+    assert got.gatekeeper == (oracle.get("gatekeeper") or "").strip()

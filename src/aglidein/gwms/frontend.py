@@ -39,7 +39,7 @@ class FrontendSettings:
     loop_delay: Located | None = None
 
 
-def _credential_nodes(root: XmlNode) -> list[XmlNode]:
+def _credential_nodes(root: XmlNode, report: ImportReport) -> list[XmlNode]:
     nodes: list[XmlNode] = []
     section = root.path("security", "credentials")
     if section is not None:
@@ -47,15 +47,21 @@ def _credential_nodes(root: XmlNode) -> list[XmlNode]:
     groups = root.child("groups")
     for group in groups.iter("group") if groups is not None else ():
         section = group.path("security", "credentials")
-        if section is not None:
+        if section is not None and section.children:
             nodes.extend(section.iter("credential"))
+            report.warn(
+                section.where,
+                f"group {group.attrs.get('name', '?')}",
+                "group credentials become factory-wide credentials[] items: in aglidein a "
+                "credential belongs to entries, not to a group",
+            )
     return nodes
 
 
 def _read_credentials(settings: FrontendSettings, report: ImportReport) -> None:
     used: set[str] = set()
     items: list[tuple[str, Node]] = []
-    for node in _credential_nodes(settings.root):
+    for node in _credential_nodes(settings.root, report):
         subject = "credential " + node.attrs.get("name", node.attrs.get("absfname", "?"))
         raw_type = node.attrs.get("type", "grid_proxy")
         first = re.split(r"[+;]", raw_type)[0].strip()
