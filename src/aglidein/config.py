@@ -48,7 +48,6 @@ __all__ = [
     "expand_path",
     "load_config",
     "parse_config_text",
-    "validate_config_data",
 ]
 
 Duration = Annotated[
@@ -431,33 +430,6 @@ def parse_config_text(
     if problems:
         raise ConfigError(problems)
     return LoadedConfig(config=config, path=path, warnings=tuple(_warnings(config, lines, source)))
-
-
-def validate_config_data(
-    data: Any,
-    *,
-    source: str = "<config>",
-    lines: Mapping[tuple[str | int, ...], int] | None = None,
-    path: Path | None = None,
-) -> LoadedConfig:
-    """Validate config data already read from YAML (same checks as parse_config_text).
-
-    `lines` maps key paths (`("entries", 3, "limits")`) to lines of `source` for the
-    messages; a writer that knows where it put each key (import-gwms) passes its own.
-    """
-    located: Mapping[Loc, int] = lines or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{source}:1: the config must be a mapping of sections")
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_located_errors(exc, located, source)) from None
-    problems = _cross_check(config, located, source)
-    if problems:
-        raise ConfigError(problems)
-    return LoadedConfig(
-        config=config, path=path, warnings=tuple(_warnings(config, located, source))
-    )
 
 
 # --- YAML with line numbers -------------------------------------------------------------

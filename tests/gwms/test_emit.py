@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aglidein.config import validate_config_data
-from aglidein.errors import ConfigError
-from aglidein.gwms.emit import Commented, Node, dump_yaml, dump_yaml_located, plain, yaml_scalar
+from aglidein.gwms.emit import Commented, Node, dump_yaml, plain, yaml_scalar
 
 scalars = st.one_of(
     st.none(),
@@ -86,7 +83,7 @@ def test_comments_go_above_their_key_or_item() -> None:
         "entries": [Commented({"name": "A", "enabled": False}, ("from f.xml:3", "two\nlines"))],
         "pool": {"trust_domain": Commented("x", ("PLACEHOLDER: set it",))},
     }
-    text, lines = dump_yaml_located(document, ("header",))
+    text = dump_yaml(document, ("header",))
     assert text.splitlines() == [
         "# header",
         "entries:",
@@ -99,47 +96,9 @@ def test_comments_go_above_their_key_or_item() -> None:
         "  # PLACEHOLDER: set it",
         "  trust_domain: x",
     ]
-    # the line map points at each key and item, as config error messages use it
-    assert lines[("entries", 0)] == 6
-    assert lines[("entries", 0, "enabled")] == 7
-    assert lines[("pool", "trust_domain")] == 10
 
 
 def test_floats_without_a_dot_still_read_as_floats() -> None:
     for value in (1e-05, 1e20, 1.5e-07, 0.133, 3.0):
         assert yaml.safe_load(yaml_scalar(value)) == value
     assert math.isinf(yaml.safe_load(yaml_scalar(float("inf"))))
-
-
-def test_line_map_locates_config_errors_and_warnings() -> None:
-    document: dict[str, Node] = {
-        "factory": {"name": "f", "state_dir": "/s"},
-        "pool": {"collector": "c:9618", "trust_domain": "c", "signing_key": "/k"},
-        "entries": [
-            {
-                "name": "A",
-                "gridtype": "condor",
-                "gatekeeper": "a a:9619",
-                "auth": {"method": "x509"},
-            },
-            Commented(
-                {"name": "B", "gridtype": "condor", "gatekeeper": "b", "limits": {"max_idle": -1}},
-                ("from b.xml:7",),
-            ),
-        ],
-    }
-    text, lines = dump_yaml_located(document)
-    with pytest.raises(ConfigError) as info:
-        validate_config_data(yaml.safe_load(text), source="out.yaml", lines=lines)
-    problems = info.value.problems
-    bad_line = text.splitlines().index("      max_idle: -1") + 1
-    assert f"out.yaml:{bad_line}: entries[1].limits.max_idle: must be >= 0" in problems
-    entries = document["entries"]
-    assert isinstance(entries, list)
-    entries.pop()
-    text, lines = dump_yaml_located(document)
-    loaded = validate_config_data(yaml.safe_load(text), source="out.yaml", lines=lines)
-    auth_line = text.splitlines().index("    auth:") + 1
-    assert f"out.yaml:{auth_line}: entries[0].auth: entry 'A' has no credential" in "\n".join(
-        loaded.warnings
-    )

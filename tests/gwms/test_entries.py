@@ -255,3 +255,9 @@ def test_parse_bool() -> None:
     assert parse_bool(" false ", True) is False
     assert parse_bool(None, True) is True
     assert parse_bool("maybe", True) is None
+
+
+def test_a_name_with_a_newline_is_renamed(tmp_path: Path) -> None:
+    config, _ = run_import(tmp_path, factory(entry("Si&#10;te"), entry("Trail&#10;")))
+    assert [e.name for e in config.entries] == ["Si_te", "Trail"]  # around a name: stripped
+    assert config.entry("Si_te").gwms["name"] == "Si\nte"

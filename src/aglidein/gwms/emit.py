@@ -16,7 +16,7 @@ from typing import TypeAlias
 
 import yaml
 
-__all__ = ["Commented", "Loc", "Node", "dump_yaml", "dump_yaml_located", "plain", "yaml_scalar"]
+__all__ = ["Commented", "Node", "dump_yaml", "plain", "yaml_scalar"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ _COMMENT_UNSAFE = re.compile(
 
 @functools.lru_cache(maxsize=65536)
 def _string(text: str) -> str:
-    if _PLAIN.match(text) and (
+    if _PLAIN.fullmatch(text) and (
         _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
         == "tag:yaml.org,2002:str"
     ):
@@ -115,54 +115,40 @@ def _inline(node: Node) -> str:
     return yaml_scalar(node)
 
 
-Loc = tuple[str | int, ...]
-
-
-def _write(node: Node, indent: int, out: list[str], loc: Loc, lines: dict[Loc, int]) -> None:
+def _write(node: Node, indent: int, out: list[str]) -> None:
     pad = " " * indent
     if isinstance(node, dict):
         for key, raw in node.items():
             value, comments = _unwrap(raw)
             out.extend(_comment_lines(comments, pad))
-            lines[(*loc, key)] = len(out) + 1
             if _is_scalar_like(value):
                 out.append(f"{pad}{_string(key)}: {_inline(value)}")
             else:
                 out.append(f"{pad}{_string(key)}:")
-                _write(value, indent + 2, out, (*loc, key), lines)
+                _write(value, indent + 2, out)
     elif isinstance(node, list):
-        for index, raw in enumerate(node):
+        for raw in node:
             value, comments = _unwrap(raw)
             out.extend(_comment_lines(comments, pad))
-            lines[(*loc, index)] = len(out) + 1
             if _is_scalar_like(value):
                 out.append(f"{pad}- {_inline(value)}")
                 continue
             start = len(out)
-            _write(value, indent + 2, out, (*loc, index), lines)
+            _write(value, indent + 2, out)
             # the first line of the nested block moves up next to the dash
             first = start
             while out[first].lstrip().startswith("#"):
                 first += 1
             out[first] = f"{pad}- {out[first][indent + 2 :]}"
-            lines[(*loc, index)] = first + 1
     else:  # pragma: no cover - top level is always a mapping
         out.append(pad + _inline(node))
 
 
-def dump_yaml_located(
-    document: dict[str, Node], header: tuple[str, ...] = ()
-) -> tuple[str, dict[Loc, int]]:
-    """The YAML text and the line of every key and list item (as config errors use them)."""
-    out = _comment_lines(header, "")
-    lines: dict[Loc, int] = {(): len(out) + 1}
-    _write(document, 0, out, (), lines)
-    return "\n".join(out) + "\n", lines
-
-
 def dump_yaml(document: dict[str, Node], header: tuple[str, ...] = ()) -> str:
     """The document as YAML text, with `header` as leading comment lines."""
-    return dump_yaml_located(document, header)[0]
+    out = _comment_lines(header, "")
+    _write(document, 0, out)
+    return "\n".join(out) + "\n"
 
 
 def plain(node: Node) -> object:

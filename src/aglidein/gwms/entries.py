@@ -113,7 +113,7 @@ class _EntryConverter:
     def convert(self) -> ConvertedEntry:
         xml = self.node.attrs
         name = self.entry.name
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:128]
             self.gwms["name"] = self.entry.name
             self.warn(f"name is not a valid aglidein name: renamed {name}")

@@ -82,7 +82,7 @@ def _read_credentials(settings: FrontendSettings, report: ImportReport) -> None:
             continue
         trust_domain = node.attrs.get("trust_domain", "OSG")  # the GlideinWMS default
         base = node.attrs.get("name", "")
-        if not _NAME.match(base):
+        if not _NAME.fullmatch(base):
             base = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{trust_domain}_{kind}")[:120]
         name, suffix = base, 2
         while name in used:

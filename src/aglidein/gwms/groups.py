@@ -263,7 +263,9 @@ def convert_groups(
                 "disabled in GlideinWMS: not imported (aglidein groups have no switch)",
             )
             continue
-        name = raw if _NAME.match(raw) else re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:128] or "group"
+        name = (
+            raw if _NAME.fullmatch(raw) else re.sub(r"[^A-Za-z0-9_.-]", "_", raw)[:128] or "group"
+        )
         if name != raw:
             report.warn(node.where, subject, f"not a valid aglidein name: renamed {name}")
         base, suffix = name, 2

@@ -17,12 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from aglidein.config import LoadedConfig, validate_config_data
+from aglidein.config import LoadedConfig, parse_config_text
 from aglidein.errors import ConfigError
 from aglidein.gwms.attrs import parse_int
-from aglidein.gwms.emit import Commented, Node, dump_yaml_located
+from aglidein.gwms.emit import Commented, Node, dump_yaml
 from aglidein.gwms.entries import ConvertedEntry, convert_entry
 from aglidein.gwms.factory import FactorySettings, Located, read_factories
 from aglidein.gwms.frontend import FrontendSettings, read_frontend
@@ -173,17 +171,11 @@ def _summary(
     )
 
 
-# libyaml reads a 1,000-entry config in a fraction of a second; pure-Python PyYAML
-# takes seconds. Same YAML 1.1 rules either way.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _validate(text: str, lines: dict[tuple[str | int, ...], int], output_name: str) -> LoadedConfig:
-    """Read the text back as YAML and run check-config's checks on it, located by line."""
+def _validate(text: str, output_name: str) -> LoadedConfig:
+    """Run exactly what `aglidein check-config` runs on the text."""
     try:
-        data = yaml.load(text, Loader=_LOADER)
-        return validate_config_data(data, source=output_name, lines=lines)
-    except (ConfigError, yaml.YAMLError) as exc:  # a bug in the importer, never the input
+        return parse_config_text(text, source=output_name)
+    except ConfigError as exc:  # a bug in the importer, never the input
         raise GwmsError(f"internal error: the generated config does not validate:\n{exc}") from None
 
 
@@ -238,7 +230,7 @@ def _import(
         f"frontend file: {frontend_file}" if frontend_file is not None else "no frontend file",
         "Review every PLACEHOLDER, DISABLED and UNTRANSLATED comment before `aglidein run`.",
     )
-    text, lines = dump_yaml_located(document, header)
-    loaded = _validate(text, lines, output_name)
+    text = dump_yaml(document, header)
+    loaded = _validate(text, output_name)
     summary = _summary(entries, groups, len(credentials), report, len(loaded.warnings))
     return ImportResult(text, report, summary, loaded.warnings)

@@ -129,7 +129,7 @@ class _Translator:
         raise _Untranslatable(f"unsupported reference {ast.unparse(node)}")
 
     def attribute(self, scope: str, name: str, types: Mapping[str, AttrType]) -> _Typed:
-        if not _IDENT.match(name):
+        if not _IDENT.fullmatch(name):
             raise _Untranslatable(f"attribute name {name!r} is not a ClassAd name")
         ref = f"{scope}.{name}"
         if self.strict:
