@@ -81,6 +81,8 @@ class Expr:
         theirs: set[str] = set()
         for ref in refs:
             scope, _, name = ref.rpartition(".")
+            if not name:  # classad2 reports '' for a literal such as `true`
+                continue
             if scope.lower() == "target":
                 theirs.add(name)
             elif scope.lower() in ("", "my"):
