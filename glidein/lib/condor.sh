@@ -197,7 +197,9 @@ condor_write_config() {
         printf 'MASTER.DAEMON_SHUTDOWN = STARTD_StartTime =?= 0\n'
         local extra
         extra=$(attr_get GLIDEIN_CONDOR_CONFIG_EXTRA)
-        [[ -n $extra ]] && printf '\n# From the entry (GLIDEIN_CONDOR_CONFIG_EXTRA)\n%s\n' "$extra"
+        if [[ -n $extra ]]; then
+            printf '\n# From the entry (GLIDEIN_CONDOR_CONFIG_EXTRA)\n%s\n' "$extra"
+        fi
     } >"$file"
 }
 

@@ -146,7 +146,7 @@ _flush_sleep() {
 _flush_loop() {
     local url=$1 token_file=$2 token="" backoff=0 pending_since=-1 max_lines
     local deadline=0 final=0 max_time main_pid=$$
-    trap 'final=1' TERM USR1
+    trap 'final=1' TERM
     trap '' INT HUP
     max_lines=$_FLUSH_BATCH_RECORDS
     read -r token <"$token_file" 2>/dev/null
@@ -248,8 +248,8 @@ flusher_stop() {
     [[ -n $FLUSHER_PID ]] || return 0
     _flush_now
     end=$((_FLUSH_NOW + timeout))
+    # The flusher polls for this file (a signal could arrive before its trap is set).
     printf '%s\n' "$end" >"$_LOG_DIR/final"
-    kill -USR1 "$FLUSHER_PID" 2>/dev/null
     while kill -0 "$FLUSHER_PID" 2>/dev/null; do
         _flush_now
         ((_FLUSH_NOW > end)) && break

@@ -1,0 +1,204 @@
+"""The pilot's generated condor config, evaluated the way the startd would.
+
+There is no condor here, so the config written by glidein/lib/condor.sh is parsed
+(macros expanded as condor does: a self-reference takes the previous value) and the
+START, black-hole and shutdown expressions are evaluated with classad2 on sample
+startd ads.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from aglidein.classads import AdValue, Expr, parse_expr
+
+GLIDEIN = Path(__file__).resolve().parents[2] / "glidein"
+NOW = 1_800_000_000
+MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
+
+
+def render_config(tmp_path: Path, attrs: dict[str, str]) -> str:
+    """Run condor_write_config from the pilot's libs with these entry attrs."""
+    attrs_file = tmp_path / "attrs"
+    quoted = {name: "'" + value.replace("'", "'\\''") + "'" for name, value in attrs.items()}
+    attrs_file.write_text("".join(f"{name}={value}\n" for name, value in quoted.items()))
+    token = tmp_path / "idtoken"
+    token.write_text("eyJ.token\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    script = f"""
+        . {GLIDEIN}/lib/util.sh; . {GLIDEIN}/lib/log.sh; . {GLIDEIN}/lib/attrs.sh
+        . {GLIDEIN}/lib/condor.sh
+        G_ID=glidein-1 G_ENTRY=ENTRY_A G_FACTORY=fact G_COLLECTOR=cm.example.org:9618
+        G_WORK={work} G_IDTOKEN={token} CONDOR_DIR=/opt/condor
+        G_START_TIME={NOW} G_RETIRE_TIME={NOW + 3600} G_DIE_TIME={NOW + 7200}
+        attrs_load {attrs_file} || exit 3
+        condor_write_config {work}/condor_config
+    """
+    subprocess.run(["bash", "-c", script], check=True, stderr=subprocess.PIPE)
+    token_copy = work / "tokens.d" / "glidein.idtoken"
+    assert token_copy.read_text() == "eyJ.token\n"
+    assert token_copy.stat().st_mode & 0o777 == 0o600
+    assert (work / "tokens.d").stat().st_mode & 0o777 == 0o700
+    return (work / "condor_config").read_text()
+
+
+def parse_config(text: str) -> dict[str, str]:
+    """Config assignments in order; STARTD.X counts as X, other prefixes are dropped."""
+    values: dict[str, str] = {"DOLLAR": "$"}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "use ")):
+            continue
+        name, sep, value = line.partition("=")
+        assert sep, f"not an assignment: {line!r}"
+        name, value = name.strip(), value.strip()
+        if "." in name:
+            prefix, _, name = name.partition(".")
+            if prefix != "STARTD":
+                continue
+        values[name] = value.replace(f"$({name})", values.get(name, ""))
+    return values
+
+
+def expand(value: str, values: dict[str, str]) -> str:
+    """Expand $(X) macros, recursively."""
+    return MACRO.sub(lambda m: expand(values.get(m.group(1), ""), values), value)
+
+
+def startd_ad(values: dict[str, str], **stats: AdValue) -> dict[str, AdValue]:
+    """The slot ad: every STARTD_ATTRS / STARTD_LATCH_EXPRS entry plus the stats."""
+    names = expand(values["STARTD_ATTRS"], values) + "," + values.get("STARTD_LATCH_EXPRS", "")
+    ad: dict[str, AdValue] = {}
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        ad[name] = parse_expr(expand(values[name], values))
+    ad.update(stats)
+    return ad
+
+
+def evaluate(values: dict[str, str], name: str, **stats: AdValue) -> object:
+    """Evaluate config expression `name` against the slot ad at time NOW."""
+    text = expand(values[name], values).replace("time()", str(NOW))
+    ad: dict[str, AdValue] = {}
+    for key, value in startd_ad(values, **stats).items():
+        ad[key] = (
+            parse_expr(value.text.replace("time()", str(NOW))) if isinstance(value, Expr) else value
+        )
+    return parse_expr(text).evaluate(my=ad)
+
+
+BLACKHOLE = {"GLIDEIN_BLACKHOLE_NUMJOBS": "10", "GLIDEIN_BLACKHOLE_RATE": "0.01"}
+
+
+@pytest.fixture
+def protected(tmp_path: Path) -> dict[str, str]:
+    """Config of an entry with black-hole protection: 10 jobs, under 100 s each."""
+    return parse_config(render_config(tmp_path, {"GLIDEIN_Site": "SITE_A", **BLACKHOLE}))
+
+
+def test_fresh_and_normal_glideins_start_jobs(protected: dict[str, str]) -> None:
+    assert evaluate(protected, "START") is True
+    normal = {"RecentJobBusyTimeCount": 12, "RecentJobBusyTimeAvg": 3600.0}
+    assert evaluate(protected, "START", **normal) is True
+    few_short = {"RecentJobBusyTimeCount": 3, "RecentJobBusyTimeAvg": 4.0}
+    assert evaluate(protected, "START", **few_short) is True
+
+
+def test_a_burst_of_short_jobs_closes_the_node(protected: dict[str, str]) -> None:
+    burst = {"RecentJobBusyTimeCount": 10, "RecentJobBusyTimeAvg": 5.0}
+    assert evaluate(protected, "GLIDEIN_BLACKHOLE", **burst) is True
+    assert evaluate(protected, "START", **burst) is False
+
+
+def test_the_latch_holds_after_the_window_slides(protected: dict[str, str]) -> None:
+    # The startd re-evaluates the latch expression and publishes the last value as
+    # GLIDEIN_BLACKHOLEValue; feed it back as the startd does, window by window.
+    windows = [
+        {"RecentJobBusyTimeCount": 2, "RecentJobBusyTimeAvg": 900.0},
+        {"RecentJobBusyTimeCount": 15, "RecentJobBusyTimeAvg": 2.0},  # the black hole
+        {"RecentJobBusyTimeCount": 0},  # 20 minutes later: nothing in the window
+        {},  # statistics gone entirely
+    ]
+    latched: AdValue = 0
+    seen = []
+    for stats in windows:
+        value = evaluate(protected, "GLIDEIN_BLACKHOLE", GLIDEIN_BLACKHOLEValue=latched, **stats)
+        latched = 1 if value is True else 0
+        seen.append(evaluate(protected, "START", GLIDEIN_BLACKHOLEValue=latched, **stats))
+    assert seen == [True, False, False, False]
+    # the startd may also publish the latched value as a boolean
+    assert evaluate(protected, "START", GLIDEIN_BLACKHOLEValue=True) is False
+
+
+def test_a_latched_idle_node_shuts_down_after_five_minutes(protected: dict[str, str]) -> None:
+    tripped = {"GLIDEIN_BLACKHOLEValue": 1, "State": "Unclaimed"}
+    just_now = evaluate(protected, "DAEMON_SHUTDOWN", GLIDEIN_BLACKHOLETime=NOW - 10, **tripped)
+    assert just_now is False
+    later = evaluate(protected, "DAEMON_SHUTDOWN", GLIDEIN_BLACKHOLETime=NOW - 400, **tripped)
+    assert later is True
+    busy = {"GLIDEIN_BLACKHOLEValue": 1, "State": "Claimed", "GLIDEIN_BLACKHOLETime": NOW - 400}
+    assert evaluate(protected, "DAEMON_SHUTDOWN", **busy) is False
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"GLIDEIN_BLACKHOLE_NUMJOBS": "10"},
+        {"GLIDEIN_BLACKHOLE_RATE": "0.01"},
+        {"GLIDEIN_BLACKHOLE_NUMJOBS": "10", "GLIDEIN_BLACKHOLE_RATE": "0"},
+        {},
+    ],
+)
+def test_protection_is_off_unless_both_attrs_are_set(tmp_path: Path, attrs: dict[str, str]) -> None:
+    values = parse_config(render_config(tmp_path, attrs))
+    assert "GLIDEIN_BLACKHOLE" not in values
+    burst = {"RecentJobBusyTimeCount": 100, "RecentJobBusyTimeAvg": 1.0}
+    assert evaluate(values, "START", **burst) is True
+
+
+def test_no_new_jobs_after_the_retire_time(tmp_path: Path) -> None:
+    values = parse_config(render_config(tmp_path, BLACKHOLE))
+    values["GLIDEIN_ToRetire"] = str(NOW - 1)
+    assert evaluate(values, "START") is False
+    assert evaluate(values, "DAEMON_SHUTDOWN", State="Unclaimed") is True
+    assert evaluate(values, "DAEMON_SHUTDOWN", State="Claimed") is False
+    values["GLIDEIN_ToDie"] = str(NOW - 1)
+    assert evaluate(values, "DAEMON_SHUTDOWN", State="Claimed") is True
+
+
+def test_identity_and_entry_attrs_are_advertised(tmp_path: Path) -> None:
+    nasty = 'it\'s "quoted" \\ $(NOT_A_MACRO) and\nnewline'
+    values = parse_config(
+        render_config(
+            tmp_path,
+            {
+                "GLIDEIN_Site": "SITE_A",
+                "GLIDEIN_CPUS": "8",
+                "GLIDEIN_MaxMemMBs": "16000",
+                "GLIDEIN_Note": nasty,
+                "GLIDEIN_Flag": "True",
+                "SEC_DEFAULT_AUTHENTICATION": "NEVER",
+                "OTHER_ATTR": "x",
+                "GLIDEIN_STARTD_ATTRS": "OTHER_ATTR",
+            },
+        )
+    )
+    ad = startd_ad(values)
+    assert evaluate(values, "AglideinId") == "glidein-1"
+    assert evaluate(values, "AglideinEntry") == "ENTRY_A"
+    assert evaluate(values, "AglideinFactory") == "fact"
+    assert evaluate(values, "GLIDEIN_Site") == "SITE_A"
+    assert evaluate(values, "GLIDEIN_CPUS") == 8
+    assert evaluate(values, "GLIDEIN_Flag") is True
+    assert evaluate(values, "GLIDEIN_Note") == nasty
+    assert evaluate(values, "OTHER_ATTR") == "x"
+    assert "SEC_DEFAULT_AUTHENTICATION" not in ad  # a condor knob is never taken from attrs
+    assert values["SEC_DEFAULT_AUTHENTICATION"] == "REQUIRED"
+    assert values["NUM_CPUS"] == "8"
+    assert values["MEMORY"] == "16000"
+    assert values["COLLECTOR_HOST"] == "cm.example.org:9618"
+    assert values["SEC_TOKEN_DIRECTORY"].endswith("/tokens.d")
