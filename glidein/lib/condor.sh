@@ -206,9 +206,14 @@ condor_write_config() {
 # condor_start: run condor_master in the foreground (as a child of the pilot).
 condor_start() {
     export CONDOR_CONFIG=$G_WORK/condor_config
+    # Its own process group (set -m): a TERM sent to the pilot's group reaches the
+    # pilot only, which then chooses graceful or fast; and SIGQUIT is not ignored
+    # as it would be for a plain background job.
+    set -m
     "$CONDOR_DIR/sbin/condor_master" -f -pidfile "$CONDOR_LOCAL/master.pid" \
         >>"$CONDOR_LOCAL/log/master.out" 2>&1 &
     CONDOR_MASTER_PID=$!
+    set +m
 }
 
 # condor_stop_graceful: no new jobs, running ones may finish (condor_off -peaceful);
