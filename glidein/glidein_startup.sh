@@ -190,6 +190,8 @@ finish() {
 
 # stop_child: make sure no workload or condor outlives the pilot.
 stop_child() {
+    # a validation script (or other bounded helper) still running
+    [[ -n ${RUN_WITH_TIMEOUT_PID-} ]] && kill -TERM "$RUN_WITH_TIMEOUT_PID" 2>/dev/null
     [[ -n $G_CHILD ]] || return 0
     if kill -0 "$G_CHILD" 2>/dev/null; then
         if [[ $G_MODE == condor ]]; then

@@ -146,13 +146,17 @@ _flush_sleep() {
 _flush_loop() {
     local url=$1 token_file=$2 token="" backoff=0 pending_since=-1 max_lines
     local deadline=0 final=0 max_time main_pid=$$
-    trap 'final=1' TERM
-    trap '' INT HUP
+    # A TERM to the whole process group must not stop the flusher: the pilot may
+    # drain for hours and its records must keep flowing. The pilot asks for the
+    # final flush through the `final` file; if the pilot dies, see below.
+    trap '' TERM INT HUP
     max_lines=$_FLUSH_BATCH_RECORDS
     read -r token <"$token_file" 2>/dev/null
+    url=${url//\\/\\\\}
+    url=${url//\"/\\\"}
     (
         umask 077
-        printf 'url = "%s"\nheader = "Authorization: Bearer %s"\n' "$url" "$token" \
+        printf 'url = "%s"\nheader = "Authorization: Bearer %s"\n' "$url" "${token//[^A-Za-z0-9._~+\/=-]/}" \
             >"$_LOG_DIR/curl.conf"
     )
     echo running >"$_LOG_DIR/flusher.state"

@@ -13,12 +13,14 @@ run_with_timeout() {
     shift
     "$@" &
     pid=$!
+    RUN_WITH_TIMEOUT_PID=$pid
     while kill -0 "$pid" 2>/dev/null; do
         if ((waited >= secs * 10)); then
             kill -TERM "$pid" 2>/dev/null
             sleep 2
             kill -KILL "$pid" 2>/dev/null
             wait "$pid" 2>/dev/null
+            RUN_WITH_TIMEOUT_PID=""
             return 124
         fi
         sleep 0.1
@@ -26,6 +28,7 @@ run_with_timeout() {
     done
     wait "$pid"
     rc=$?
+    RUN_WITH_TIMEOUT_PID=""
     return "$rc"
 }
 

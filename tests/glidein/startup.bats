@@ -91,6 +91,24 @@ stored() { echo "$BATS_TEST_TMPDIR/srv/stored.ndjson"; }
     ! grep -qa 'sleep.61[.]5' /proc/[0-9]*/cmdline   # the workload's process group was stopped too
 }
 
+@test "SIGTERM to the whole process group (a batch system's kill): records still flushed" {
+    start_ingest ok
+    pilot_args
+    GLIDEIN_CONDOR=none GLIDEIN_WORKLOAD='sleep 62.5; echo never' \
+        setsid "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}" >out 2>err &
+    pid=$!
+    for ((i = 0; i < 100; i++)); do
+        grep -q workload.start "$(stored)" 2>/dev/null && break
+        sleep 0.1
+    done
+    kill -TERM -- "-$pid"
+    wait "$pid" && status=0 || status=$?
+    [ "$status" -eq 13 ]
+    [ "$(field "$(stored)" glidein.end reason)" = signalled ]
+    check_records "$(stored)"
+    ! grep -q 'not delivered' out
+}
+
 @test "a dead log server never stalls the glidein; records end up on stdout" {
     start_ingest hang
     pilot_args
