@@ -112,7 +112,7 @@ assert len(spool) == 45
 @test "a server that is down: backoff, then the final flush gives up in time" {
     start_ingest ok
     stop_ingest
-    run flush_run 5 3 2
+    run flush_run 5 3 1
     echo "$output"
     [ "$status" -eq 0 ]
     [[ $output =~ final_flush_s=([0-9]+) ]]

@@ -109,6 +109,18 @@ stored() { echo "$BATS_TEST_TMPDIR/srv/stored.ndjson"; }
     ! grep -q 'not delivered' out
 }
 
+@test "the max walltime stops the workload; heartbeats while it runs" {
+    start_ingest ok
+    pilot_args
+    GLIDEIN_CONDOR=none GLIDEIN_WORKLOAD='sleep 63.5; echo never' GLIDEIN_HEARTBEAT_SECONDS=1 \
+        SECONDS=0 run "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}" --max-walltime 3
+    [ "$status" -eq 0 ]
+    [ "$SECONDS" -lt 20 ]
+    run events "$(stored)"
+    [[ $output == *glidein.heartbeat*glidein.walltime*workload.end*glidein.end* ]]
+    [ "$(field "$(stored)" glidein.end reason)" = ok ]
+}
+
 @test "a dead log server never stalls the glidein; records end up on stdout" {
     start_ingest hang
     pilot_args
