@@ -246,10 +246,10 @@ log_start() {
     printf '%-18s= %s\n' glidein_id "$G_ID" entry "$G_ENTRY" factory "$G_FACTORY" \
         collector "$G_COLLECTOR" log_url "$G_LOG_URL" mode "$G_MODE" \
         retire_after "$G_RETIRE_AFTER" max_walltime "$G_MAX_WALLTIME" work_dir "$G_WORK"
-    printf 'Running on %s as %s, PID %s\n' "$(hostname 2>/dev/null)" "$(id 2>/dev/null)" "$$"
+    printf 'Running on %s as %s, PID %s\n' "$HOSTNAME" "$(id 2>/dev/null)" "$$"
     log_event info glidein.start msg="glidein starting" entry="$G_ENTRY" \
         factory="$G_FACTORY" collector="$G_COLLECTOR" mode="$G_MODE" \
-        host="$(hostname 2>/dev/null)" user="$(id -un 2>/dev/null)" pid:="$$" \
+        host="$HOSTNAME" user="$(id -un 2>/dev/null)" pid:="$$" \
         os="$os" kernel="$(uname -r 2>/dev/null)" bash="$BASH_VERSION" \
         work_dir="$G_WORK" retire_after:="$G_RETIRE_AFTER" \
         max_walltime:="$G_MAX_WALLTIME" pilot_version:="$G_VERSION"

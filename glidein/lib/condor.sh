@@ -137,7 +137,14 @@ condor_write_config() {
         printf '# Written by aglidein glidein_startup.sh for glidein %s\n' "$G_ID"
         printf 'RELEASE_DIR = %s\n' "$CONDOR_DIR"
         printf 'BIN = $(RELEASE_DIR)/bin\nSBIN = $(RELEASE_DIR)/sbin\n'
-        printf 'LIB = $(RELEASE_DIR)/lib\nLIBEXEC = $(RELEASE_DIR)/libexec\n'
+        # A tarball has lib/ and libexec/; a system (RPM/deb) install keeps them in
+        # lib64/condor or lib/condor and libexec/condor.
+        local dir lib=lib libexec=libexec
+        for dir in lib64/condor lib/condor; do
+            [[ -d $CONDOR_DIR/$dir ]] && { lib=$dir; break; }
+        done
+        [[ -d $CONDOR_DIR/libexec/condor ]] && libexec=libexec/condor
+        printf 'LIB = $(RELEASE_DIR)/%s\nLIBEXEC = $(RELEASE_DIR)/%s\n' "$lib" "$libexec"
         printf 'LOCAL_DIR = %s\n' "$CONDOR_LOCAL"
         printf 'LOG = $(LOCAL_DIR)/log\nSPOOL = $(LOCAL_DIR)/spool\n'
         printf 'EXECUTE = $(LOCAL_DIR)/execute\nLOCK = $(LOCAL_DIR)/lock\nRUN = $(LOCAL_DIR)/run\n'
@@ -245,7 +252,9 @@ condor_check_blackhole() {
     _condor_bin condor_status || return 0
     out=$(run_with_timeout 60 "$CONDOR_BIN" -startd -constraint "AglideinId =?= \"$G_ID\"" \
         -af GLIDEIN_BLACKHOLE RecentJobBusyTimeCount RecentJobBusyTimeAvg 2>/dev/null)
-    if [[ ${out,,} == true* ]]; then
+    # one line per slot (the partitionable slot and its dynamic slots)
+    out=$(printf '%s\n' "$out" | grep -i '^true' | head -n 1)
+    if [[ -n $out ]]; then
         CONDOR_BLACKHOLE=1
         local _ count avg
         read -r _ count avg <<<"$out"
