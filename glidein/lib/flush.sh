@@ -102,7 +102,8 @@ _flush_retry_after() {
 }
 
 # _flush_reject_lines: copy the batch lines a 400 names into rejected.ndjson.
-# The server numbers lines from 1.
+# The server numbers lines from 1. Returns 1 when the 400 names no line (the
+# request as a whole was refused).
 _flush_reject_lines() {
     local resp rest=() n=0 want=" " line
     resp=$(<"$_LOG_DIR/response.body")
@@ -110,6 +111,7 @@ _flush_reject_lines() {
         want+="${BASH_REMATCH[1]} "
         resp=${resp#*"${BASH_REMATCH[0]}"}
     done
+    [[ $want == " " ]] && return 1
     while IFS= read -r line; do
         ((n++))
         [[ $want == *" $n "* ]] && rest+=("$line")
@@ -200,8 +202,17 @@ _flush_loop() {
                 max_lines=$_FLUSH_BATCH_RECORDS
                 ;;
             400)
-                _flush_reject_lines
-                _flush_advance
+                if _flush_reject_lines; then
+                    _flush_advance
+                elif [[ $_FLUSH_GZIP != 0 ]]; then
+                    # the body itself was refused (e.g. its gzip): go uncompressed
+                    _flush_diag "server refused the request body ($(<"$_LOG_DIR/response.body")); posting uncompressed from now on"
+                    _FLUSH_GZIP=0
+                else
+                    _flush_diag "server refused the whole batch ($(<"$_LOG_DIR/response.body")); kept in rejected.ndjson"
+                    cat "$_LOG_DIR/batch.ndjson" >>"$_LOG_DIR/rejected.ndjson"
+                    _flush_advance
+                fi
                 backoff=0
                 ;;
             401 | 403)

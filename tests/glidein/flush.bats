@@ -89,6 +89,15 @@ assert len(spool) == 45
     [ "$(wc -l <"$BATS_TEST_TMPDIR/spool/rejected.ndjson")" -eq 1 ]
 }
 
+@test "a 400 that refuses the body as a whole: retried uncompressed, nothing lost" {
+    start_ingest badgzip,ok
+    run flush_run 5 10
+    [ "$status" -eq 0 ]
+    [[ $output == *"unsent=0"* ]]
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/srv/stored.ndjson")" -eq 5 ]
+    grep -q '^ok 200 lines=5 dup=0 enc=identity$' "$BATS_TEST_TMPDIR/srv/requests.log"
+}
+
 @test "401 stops posting and keeps the spool" {
     start_ingest ok other-token
     run flush_run 5 10

@@ -9,6 +9,7 @@ per request (the last step repeats) and records what it got:
 - DIR/requests.log: one line per request: step, status, lines, duplicates, encoding.
 
 Steps: `ok` (store, 200 or 400 naming bad lines), `drop` (close without answering),
+`badgzip` (400 without line numbers, as for a body that is not valid gzip),
 `hang` (never answer), `500`, `401`, `429:N` / `503:N` (with Retry-After: N),
 `413>K` (413 while a batch has more than K lines; the step stays until one passes).
 """
@@ -114,6 +115,9 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             if step == "hang":
                 time.sleep(600)
                 return 0, 0
+            if step == "badgzip":
+                self.reply(400, {"error": "body is not valid gzip"}, {})
+                return 400, 0
             if step in ("500", "401"):
                 self.reply(int(step), {"error": "scripted"}, {})
                 return int(step), 0
