@@ -64,6 +64,18 @@ validate_fail() {
     exit 1
 }
 
+# validate_fail_advertised REASON [fields]: a promise the startd would advertise
+# (cores, memory, GPUs) is not kept: a failure, except in no-condor mode
+# (GLIDEIN_CONDOR=none), where nothing is advertised, so only a warning.
+validate_fail_advertised() {
+    if [[ ${GLIDEIN_CONDOR-} == none ]]; then
+        local reason=$1
+        shift
+        validate_warn "$reason (no-condor mode: nothing is advertised)" "$@"
+    fi
+    validate_fail "$@"
+}
+
 # validate_publish NAME VALUE: advertise NAME=VALUE in the startd ad.
 validate_publish() {
     if [[ -n ${GLIDEIN_VALIDATE_ATTRS-} ]]; then

@@ -37,13 +37,13 @@ fi
 
 if [[ -z $method ]]; then
     [[ $want =~ ^[1-9][0-9]*$ ]] &&
-        validate_fail "the entry promises $want GPU(s) but there is no way to find them (no nvidia-smi, no condor_gpu_discovery)" required:="$want"
+        validate_fail_advertised "the entry promises $want GPU(s) but there is no way to find them (no nvidia-smi, no condor_gpu_discovery)" required:="$want"
     validate_skip "no GPU tooling on this node" detected:=0
 fi
 validate_publish GLIDEIN_GPUS_DETECTED "$count"
 [[ -n $names ]] && validate_publish GLIDEIN_GPU_NAMES "$names"
 if [[ $want =~ ^[0-9]+$ ]] && ((count < want)); then
-    validate_fail "found $count GPU(s), the entry promises $want" detected:="$count" \
+    validate_fail_advertised "found $count GPU(s), the entry promises $want" detected:="$count" \
         required:="$want" method="$method" names="$names"
 fi
 validate_pass detected:="$count" required="$want" method="$method" names="$names"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Cores and memory of the node against the entry's GLIDEIN_CPUS / GLIDEIN_MaxMemMBs.
 # A node with fewer cores or less memory than the entry advertises would get jobs
-# it cannot run, so a shortfall fails. "auto", "node" and "slot" skip the CPU test.
+# it cannot run, so a shortfall fails (a warning in no-condor mode, where nothing is
+# advertised). "auto", "node" and "slot" skip the CPU test.
 #   GLIDEIN_PROC_ROOT (env, tests): where cpuinfo and meminfo are read (/proc)
 #   GLIDEIN_CGROUP_ROOT (env, tests): cgroup v2 root for memory.max (/sys/fs/cgroup)
 # shellcheck source=SCRIPTDIR/../lib/validate.sh
@@ -47,7 +48,7 @@ if [[ $want_mem =~ ^[0-9]+$ ]] && ((mem_mb < want_mem)); then
 fi
 if ((${#problems[@]})); then
     reason=$(IFS=';'; printf '%s' "${problems[*]}")
-    validate_fail "node too small: ${reason//;/; }" "${fields[@]}"
+    validate_fail_advertised "node too small: ${reason//;/; }" "${fields[@]}"
 fi
 validate_publish GLIDEIN_NODE_CORES "$cores"
 validate_publish GLIDEIN_NODE_MEMORY_MB "$mem_mb"

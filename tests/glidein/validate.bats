@@ -50,6 +50,9 @@ result() { field record.json "validate.$1" result; }
     printf "GLIDEIN_MaxMemMBs='2000'\n" >attrs
     GLIDEIN_CGROUP_ROOT=$PWD/cg check resources
     [ "$status" -eq 1 ]   # the cgroup limit (1 GiB) wins over MemTotal
+    GLIDEIN_CGROUP_ROOT=$PWD/cg GLIDEIN_CONDOR=none check resources
+    [ "$status" -eq 0 ]   # no-condor mode advertises nothing: a warning
+    [ "$(result resources)" = warn ]
 }
 
 @test "cvmfs: required repos fail, optional ones warn, found ones are advertised" {
@@ -90,6 +93,9 @@ SH
     PATH=$PWD/bin:$PATH check gpus
     [ "$status" -eq 1 ]
     [[ $(cat reason) == "found 2 GPU(s), the entry promises 4" ]]
+    PATH=$PWD/bin:$PATH GLIDEIN_CONDOR=none check gpus
+    [ "$status" -eq 0 ]
+    [ "$(result gpus)" = warn ]
     rm bin/nvidia-smi
     PATH=$PWD/bin:/usr/bin:/bin check gpus
     [ "$status" -eq 1 ]   # GPUs promised, no way to find them
