@@ -184,6 +184,7 @@ condor_write_config() {
             condor_published_attr "$name" || continue
             case $name in
                 AglideinId | AglideinEntry | AglideinFactory | GLIDEIN_START_TIME | GLIDEIN_ToRetire | GLIDEIN_ToDie) continue ;;
+                GLIDEIN_BLACKHOLE_NUMJOBS | GLIDEIN_BLACKHOLE_RATE) continue ;; # the black-hole block's
             esac
             classad_value "${GLIDEIN_ATTR[$name]}"
             printf '%s = %s\n' "$name" "$CLASSAD_V"

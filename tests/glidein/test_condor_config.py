@@ -1,15 +1,18 @@
 """The pilot's generated condor config, evaluated the way the startd would.
 
-There is no condor here, so the config written by glidein/lib/condor.sh is parsed
-(macros expanded as condor does: a self-reference takes the previous value) and the
-START, black-hole and shutdown expressions are evaluated with classad2 on sample
-startd ads.
+There is no condor daemon here, so the config written by glidein/lib/condor.sh is read
+by HTCondor's own config machinery (htcondor2.param, in a subprocess with
+CONDOR_CONFIG pointing at it: macros, STARTD.-prefixed knobs and self-references
+expanded as the startd would see them), and the START, black-hole and shutdown
+expressions are evaluated with classad2 on sample startd ads.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,10 +21,9 @@ from aglidein.classads import AdValue, Expr, parse_expr
 
 GLIDEIN = Path(__file__).resolve().parents[2] / "glidein"
 NOW = 1_800_000_000
-MACRO = re.compile(r"\$\(([A-Za-z0-9_.]+)\)")
 
 
-def render_config(tmp_path: Path, attrs: dict[str, str]) -> str:
+def render_config(tmp_path: Path, attrs: dict[str, str]) -> Path:
     """Run condor_write_config from the pilot's libs with these entry attrs."""
     attrs_file = tmp_path / "attrs"
     quoted = {name: "'" + value.replace("'", "'\\''") + "'" for name, value in attrs.items()}
@@ -44,45 +46,51 @@ def render_config(tmp_path: Path, attrs: dict[str, str]) -> str:
     assert token_copy.read_text() == "eyJ.token\n"
     assert token_copy.stat().st_mode & 0o777 == 0o600
     assert (work / "tokens.d").stat().st_mode & 0o777 == 0o700
-    return (work / "condor_config").read_text()
+    return work / "condor_config"
 
 
-def parse_config(text: str) -> dict[str, str]:
-    """Config assignments in order; STARTD.X counts as X, other prefixes are dropped."""
-    values: dict[str, str] = {"DOLLAR": "$"}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", "use ")):
+# Runs with CONDOR_CONFIG set: the startd's view of the knobs (STARTD.X wins over X),
+# every STARTD_ATTRS / STARTD_LATCH_EXPRS entry included.
+DUMP = """
+import json, sys
+import htcondor2
+def get(name):
+    for key in ("STARTD." + name, name):
+        try:
+            value = htcondor2.param[key]
+        except KeyError:
             continue
-        name, sep, value = line.partition("=")
-        assert sep, f"not an assignment: {line!r}"
-        name, value = name.strip(), value.strip()
-        if "." in name:
-            prefix, _, name = name.partition(".")
-            if prefix != "STARTD":
-                continue
-        values[name] = value.replace(f"$({name})", values.get(name, ""))
-    return values
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return None
+names = ["START", "STARTD_ATTRS", "STARTD_LATCH_EXPRS", "DAEMON_SHUTDOWN", *sys.argv[1:]]
+lists = (get("STARTD_ATTRS") or "") + "," + (get("STARTD_LATCH_EXPRS") or "")
+names += [n.strip() for n in lists.replace(" ", ",").split(",") if n.strip()]
+print(json.dumps({name: get(name) for name in names}))
+"""
 
 
-def expand(value: str, values: dict[str, str]) -> str:
-    """Expand $(X) macros, recursively."""
-    return MACRO.sub(lambda m: expand(values.get(m.group(1), ""), values), value)
+def parse_config(config: Path, *extra: str) -> dict[str, str]:
+    """The config as HTCondor reads it: name -> expanded value (absent names left out)."""
+    env = {**os.environ, "CONDOR_CONFIG": str(config)}
+    out = subprocess.run(
+        [sys.executable, "-c", DUMP, *extra], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    return {name: value for name, value in json.loads(out).items() if value is not None}
 
 
 def startd_ad(values: dict[str, str], **stats: AdValue) -> dict[str, AdValue]:
     """The slot ad: every STARTD_ATTRS / STARTD_LATCH_EXPRS entry plus the stats."""
-    names = expand(values["STARTD_ATTRS"], values) + "," + values.get("STARTD_LATCH_EXPRS", "")
+    names = values["STARTD_ATTRS"] + "," + values.get("STARTD_LATCH_EXPRS", "")
     ad: dict[str, AdValue] = {}
     for name in filter(None, (n.strip() for n in names.split(","))):
-        ad[name] = parse_expr(expand(values[name], values))
+        ad[name] = parse_expr(values[name])
     ad.update(stats)
     return ad
 
 
 def evaluate(values: dict[str, str], name: str, **stats: AdValue) -> object:
     """Evaluate config expression `name` against the slot ad at time NOW."""
-    text = expand(values[name], values).replace("time()", str(NOW))
+    text = values[name].replace("time()", str(NOW))
     ad: dict[str, AdValue] = {}
     for key, value in startd_ad(values, **stats).items():
         ad[key] = (
@@ -185,7 +193,12 @@ def test_identity_and_entry_attrs_are_advertised(tmp_path: Path) -> None:
                 "OTHER_ATTR": "x",
                 "GLIDEIN_STARTD_ATTRS": "OTHER_ATTR",
             },
-        )
+        ),
+        "SEC_DEFAULT_AUTHENTICATION",
+        "NUM_CPUS",
+        "MEMORY",
+        "COLLECTOR_HOST",
+        "SEC_TOKEN_DIRECTORY",
     )
     ad = startd_ad(values)
     assert evaluate(values, "AglideinId") == "glidein-1"
