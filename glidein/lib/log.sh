@@ -162,7 +162,7 @@ _log_append() {
     read -r seq <"$_LOG_DIR/seq" 2>/dev/null
     [[ $seq =~ ^-?[0-9]+$ ]] || seq=$(($(wc -l <"$_LOG_DIR/records.ndjson") + 1000000))
     ((seq++))
-    printf '%s\n' "$seq" >"$_LOG_DIR/seq"
+    printf '%s\n' "$seq" >|"$_LOG_DIR/seq"   # >|: even if the caller set noclobber
     printf '{"seq":%s,%s}\n' "$seq" "$body" >>"$_LOG_DIR/records.ndjson"
     rm -f "$lock"
     _LOG_SEQ=$seq
