@@ -264,12 +264,12 @@ run_validation() {
     local scripts=() seen=" "
     skip=${skip//,/ }
     for name in $order; do
-        [[ -x $G_HOME/validate/$name.sh ]] && scripts+=("$G_HOME/validate/$name.sh") && seen+="$name "
+        [[ -r $G_HOME/validate/$name.sh ]] && scripts+=("$G_HOME/validate/$name.sh") && seen+="$name "
     done
     for script in "$G_HOME"/validate/*.sh; do
         name=${script##*/}
         name=${name%.sh}
-        [[ $seen == *" $name "* || ! -x $script ]] || scripts+=("$script")
+        [[ $seen == *" $name "* || ! -r $script ]] || scripts+=("$script")
     done
     export GLIDEIN_ATTRS_FILE=$G_ATTRS GLIDEIN_WORK_DIR=$G_WORK GLIDEIN_COLLECTOR=$G_COLLECTOR
     export GLIDEIN_VALIDATE_ATTRS=$G_WORK/validated.attrs GLIDEIN_CONDOR=$G_MODE
@@ -284,7 +284,8 @@ run_validation() {
             continue
         fi
         rm -f "$GLIDEIN_VALIDATE_RESULT"
-        run_with_timeout "${GLIDEIN_VALIDATE_TIMEOUT:-300}" "$script" </dev/null
+        # run with bash: a copy that lost its execute bit still runs
+        run_with_timeout "${GLIDEIN_VALIDATE_TIMEOUT:-300}" bash "$script" </dev/null
         rc=$?
         if ((rc != 0)); then
             reason=""
