@@ -128,3 +128,22 @@ assert len(spool) == 45
     [ "${BASH_REMATCH[1]}" -le 6 ]
     [[ $output == *"unsent=5"* ]]
 }
+
+@test "a pilot killed with -9: the orphaned flusher still delivers, then exits" {
+    start_ingest ok
+    echo secret >"$BATS_TEST_TMPDIR/token"
+    GLIDEIN_LOG_BATCH_SECONDS=30 bash -c '
+        . "$1/lib/util.sh"; . "$1/lib/log.sh"; . "$1/lib/flush.sh"
+        log_init "$2/spool"
+        flusher_start "$3" "$2/token"
+        echo "$FLUSHER_PID" >"$2/flusher.pid"
+        for ((i = 0; i < 7; i++)); do log_event info test.rec i:=$i; done
+        kill -KILL $$' _ "$GLIDEIN" "$BATS_TEST_TMPDIR" "$INGEST_URL" || true
+    flusher=$(cat "$BATS_TEST_TMPDIR/flusher.pid")
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$flusher" 2>/dev/null || break
+        sleep 0.1
+    done
+    ! kill -0 "$flusher" 2>/dev/null
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/srv/stored.ndjson")" -eq 7 ]
+}
