@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, TypeAlias
 
 import classad2
-import htcondor2  # noqa: F401  -- registers stringListMember & co. with classad2
+import htcondor2  # registers stringListMember & co. with classad2; Submit for expand_submit
 
 __all__ = [
     "ERROR",
@@ -26,6 +26,7 @@ __all__ = [
     "Special",
     "ad_from_json",
     "ad_from_mapping",
+    "expand_submit",
     "is_true",
     "iter_json_ads",
     "iter_long_ads",
@@ -222,3 +223,25 @@ def _is_literal(tree: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def expand_submit(
+    commands: Mapping[str, str], rows: Iterable[Mapping[str, str]] = ()
+) -> list[dict[str, str]]:
+    """Expand a submit description offline, once per itemdata row (one when no rows).
+
+    Keys come back as htcondor2.Submit spells them (`+X` becomes `MY.X`); the itemdata
+    variables themselves are left out. Raises ValueError for a description htcondor2
+    refuses.
+    """
+    try:
+        submit = htcondor2.Submit(dict(commands))
+        keys = list(submit.keys())
+        out: list[dict[str, str]] = []
+        for row in list(rows) or [{}]:
+            for name, value in row.items():
+                submit[name] = value
+            out.append({key: submit.expand(key) for key in keys})
+        return out
+    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"cannot expand submit description: {exc}") from exc

@@ -1,0 +1,398 @@
+"""The simulation behind the fake pool: glideins idle → running → completed by entry
+behaviour, startd slots for running glideins, user jobs arriving, matching and finishing.
+
+Time comes from an injected clock; every call into the pool first brings the
+simulation up to `clock.now()`, so a test can run a day of cycles in seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from aglidein.classads import AdValue, expand_submit
+from aglidein.clock import Clock
+from aglidein.condor.api import JobAction, SubmitDescription
+from aglidein.condor.fake_schedd import FakeJob, FakeSchedd, JobStatus
+from aglidein.condor.local_runner import LocalRunner
+from aglidein.condor.scenario import EntryBehaviour, JobSpec, Scenario
+from aglidein.condor.submit_table import job_attributes
+from aglidein.condor.userlog import format_event
+from aglidein.errors import CondorError
+
+__all__ = ["Simulation"]
+
+log = structlog.get_logger()
+_SECONDS_ARG = re.compile(r"--(retire-after|max-walltime)\s+(\d+)")
+LOCAL_UNIVERSE = 12
+
+
+@dataclass
+class _Slot:
+    ad: dict[str, AdValue]
+    job: str | None = None  # "schedd/cluster.proc" of the user job it runs
+
+
+class Simulation:
+    """The state of a simulated pool and the rules that move it."""
+
+    def __init__(self, scenario: Scenario, clock: Clock, *, factory_schedd: str = "local") -> None:
+        self.scenario = scenario
+        self.clock = clock
+        self.started = clock.now()
+        self.rng = random.Random(scenario.seed)
+        self.runner = LocalRunner()
+        self.factory = FakeSchedd(
+            factory_schedd, step=self.step, on_submit=self._submit, on_action=self._act
+        )
+        self.schedds: dict[str, FakeSchedd] = {}
+        self.slots: dict[str, _Slot] = {}
+        self.stuck_removals: set[str] = set()  # entries whose CE never confirms a removal
+        self._last = self.started
+        self._arrived: dict[tuple[str, int], int] = {}
+        for spec in scenario.schedds:
+            schedd = self.schedds[spec.name] = FakeSchedd(spec.name, step=self.step)
+            for block in spec.jobs:
+                self.add_jobs(schedd, block, block.count)
+
+    # --- user jobs ----------------------------------------------------------------------
+
+    def add_jobs(self, schedd: FakeSchedd, spec: JobSpec, count: int) -> None:
+        """Queue `count` idle user jobs like `spec` on `schedd`."""
+        if count <= 0:
+            return
+        now = self.clock.now()
+        cluster = schedd.next_cluster
+        schedd.next_cluster += 1
+        for proc in range(count):
+            ad: dict[str, AdValue] = {
+                "ClusterId": cluster,
+                "ProcId": proc,
+                "GlobalJobId": f"{schedd.name}#{cluster}.{proc}",
+                "Owner": "user",
+                "JobUniverse": 5,
+                "JobStatus": JobStatus.IDLE,
+                "QDate": int(now),
+                "EnteredCurrentStatus": int(now),
+                "RequestCpus": 1,
+                "RequestMemory": 2048,
+                "RequestDisk": 1024,
+            }
+            ad.update(spec.attrs)
+            schedd.jobs[f"{cluster}.{proc}"] = FakeJob(ad=ad, sim={"run_time": spec.run_time})
+
+    def _arrivals(self, now: float) -> None:
+        for spec in self.scenario.schedds:
+            for index, arrival in enumerate(spec.arrivals):
+                elapsed = now - self.started - arrival.start
+                if arrival.stop is not None:
+                    elapsed = min(elapsed, arrival.stop - arrival.start)
+                due = int(elapsed // arrival.every) + 1 if elapsed >= 0 else 0
+                done = self._arrived.get((spec.name, index), 0)
+                if due > done:
+                    self._arrived[(spec.name, index)] = due
+                    self.add_jobs(self.schedds[spec.name], arrival, arrival.count * (due - done))
+
+    # --- the step -----------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Bring the pool up to the clock: arrivals, glidein and user-job transitions."""
+        now = self.clock.now()
+        if now < self._last:
+            return
+        self._arrivals(now)
+        for job in list(self.factory.jobs.values()):
+            self._advance_glidein(job, now)
+        self._finish_user_jobs(now)
+        self._retire(now)
+        self._match(now)
+        self._last = now
+
+    def _behaviour(self, job: FakeJob) -> EntryBehaviour:
+        return self.scenario.behaviour(str(job.ad.get("AglideinEntry", "")))
+
+    def _jitter(self, seconds: float, behaviour: EntryBehaviour) -> float:
+        spread = behaviour.jitter
+        return max(0.0, seconds * self.rng.uniform(1 - spread, 1 + spread))
+
+    def _advance_glidein(self, job: FakeJob, now: float) -> None:
+        status = job.status
+        if status == JobStatus.REMOVED:
+            entry = str(job.ad.get("AglideinEntry", ""))
+            if entry not in self.stuck_removals and now > job.sim.get("removed_at", now):
+                del self.factory.jobs[job.job_id]
+            return
+        if status == JobStatus.IDLE and job.sim["start_at"] <= now:
+            self._start(job, now)
+        elif status == JobStatus.RUNNING:
+            if job.ad.get("JobUniverse") == LOCAL_UNIVERSE:
+                code = self.runner.poll(job.job_id)
+                if code is not None:
+                    self._terminate(job, now, code)
+            elif job.sim["end_at"] <= now:
+                self._terminate(job, max(job.sim["end_at"], job.sim["started_at"]), None)
+
+    def _start(self, job: FakeJob, now: float) -> None:
+        behaviour = self._behaviour(job)
+        when = job.sim["start_at"]
+        outage = behaviour.outage_at(when - self.started)
+        if outage is not None and not outage.hold:
+            job.sim["start_at"] = self.started + outage.end + self._jitter(60, behaviour)
+            return
+        if outage is not None or self.rng.random() < behaviour.hold_rate:
+            self.hold(job, when, behaviour.hold_reason, behaviour.hold_reason_code)
+            return
+        job.ad.update(
+            JobStatus=JobStatus.RUNNING,
+            EnteredCurrentStatus=int(when),
+            JobCurrentStartDate=int(when),
+            GridJobStatus="RUNNING",
+        )
+        job.sim["started_at"] = when
+        self._log(job, 1, when, "Job executing on host: <127.0.0.1:0?sim>")
+        if job.ad.get("JobUniverse") == LOCAL_UNIVERSE:
+            problem = self.runner.start(
+                job.job_id,
+                str(job.ad.get("Cmd", "")),
+                str(job.ad.get("Args", "")),
+                str(job.ad.get("Environment", "")),
+                _str_or_none(job.ad.get("Out")),
+                _str_or_none(job.ad.get("Err")),
+            )
+            if problem is not None:
+                self.hold(job, now, problem, 6)
+            return
+        run_time = self._jitter(behaviour.run_time, behaviour)
+        walltime = job.sim.get("max_walltime")
+        roll = self.rng.random()
+        fate = "ok"
+        if roll < behaviour.failure_rate:
+            fate, run_time = "failed", min(run_time, 60.0)
+        elif roll < behaviour.failure_rate + behaviour.silent_rate:
+            fate = "silent"
+        elif roll < behaviour.failure_rate + behaviour.silent_rate + behaviour.black_hole:
+            fate = "black_hole"
+        job.sim["fate"] = fate
+        job.sim["end_at"] = when + (min(run_time, walltime) if walltime else run_time)
+        if fate in ("ok", "black_hole"):
+            self._add_slots(job, behaviour, black_hole=fate == "black_hole")
+
+    def hold(self, job: FakeJob, when: float, reason: str, code: int, subcode: int = 0) -> None:
+        """Put a glidein on hold (a system hold unless `code` is 1, held by the user)."""
+        self._stop(job)
+        holds = _int(job.ad.get("NumSystemHolds")) + (0 if code == 1 else 1)
+        job.ad.update(
+            JobStatus=JobStatus.HELD,
+            EnteredCurrentStatus=int(when),
+            HoldReason=reason,
+            HoldReasonCode=code,
+            HoldReasonSubCode=subcode,
+            NumSystemHolds=holds,
+            GridJobStatus="HELD",
+        )
+        self._log(job, 12, when, "Job was held.", reason, f"Code {code} Subcode {subcode}")
+
+    def _terminate(self, job: FakeJob, when: float, code: int | None) -> None:
+        self._stop(job)
+        fate = job.sim.get("fate", "ok")
+        if code is None:
+            behaviour = self._behaviour(job)
+            code = {"failed": behaviour.exit_code, "black_hole": 12}.get(fate, 0)
+        if code < 0:
+            body = f"(0) Abnormal termination (signal {-code})"
+        else:
+            body = f"(1) Normal termination (return value {code})"
+        job.ad.update(JobStatus=JobStatus.COMPLETED, ExitCode=code, EnteredCurrentStatus=int(when))
+        self._log(job, 5, when, "Job terminated.", body)
+        del self.factory.jobs[job.job_id]  # completed jobs leave the queue
+
+    def _stop(self, job: FakeJob) -> None:
+        self.runner.stop(job.job_id)
+        glidein = job.ad.get("AglideinId")
+        for name in [n for n, s in self.slots.items() if s.ad.get("AglideinId") == glidein]:
+            self._release_slot(name)
+            del self.slots[name]
+
+    # --- slots and user jobs ------------------------------------------------------------
+
+    def _add_slots(self, job: FakeJob, behaviour: EntryBehaviour, *, black_hole: bool) -> None:
+        glidein = str(job.ad.get("AglideinId", job.job_id))
+        for index in range(1, self.scenario.slots_per_glidein + 1):
+            name = f"slot{index}@glidein_{glidein}@{job.ad.get('AglideinEntry', 'sim')}"
+            self.slots[name] = _Slot(
+                ad={
+                    "MyType": "Machine",
+                    "Name": name,
+                    "Machine": f"glidein-{glidein}",
+                    "State": "Unclaimed",
+                    "Activity": "Idle",
+                    "Start": not black_hole,
+                    "Cpus": behaviour.cpus,
+                    "Memory": behaviour.memory,
+                    "GPUs": 0,
+                    "SlotType": "Static",
+                    "AglideinId": glidein,
+                    "AglideinEntry": job.ad.get("AglideinEntry", ""),
+                    "AglideinGroup": job.ad.get("AglideinGroup", ""),
+                    "AglideinFactory": job.ad.get("AglideinFactory", ""),
+                    "AglideinBlackHole": black_hole,
+                    "AglideinRetireTime": job.sim["started_at"] + job.sim.get("retire_after", 1e12),
+                    "DaemonStartTime": int(job.sim["started_at"]),
+                }
+            )
+
+    def _release_slot(self, name: str) -> None:
+        slot = self.slots[name]
+        if slot.job is None:
+            return
+        schedd_name, _, job_id = slot.job.partition("/")
+        user_job = self.schedds[schedd_name].jobs.get(job_id)
+        if user_job is not None:  # its glidein went away: the job goes back to idle
+            user_job.ad.update(JobStatus=JobStatus.IDLE, EnteredCurrentStatus=int(self._last))
+            user_job.ad.pop("RemoteHost", None)
+        slot.job = None
+
+    def _finish_user_jobs(self, now: float) -> None:
+        for slot in self.slots.values():
+            if slot.job is None:
+                continue
+            schedd_name, _, job_id = slot.job.partition("/")
+            user_job = self.schedds[schedd_name].jobs.get(job_id)
+            if user_job is None or user_job.sim.get("end_at", now) <= now:
+                self.schedds[schedd_name].jobs.pop(job_id, None)
+                slot.job = None
+                slot.ad.update(State="Unclaimed", Activity="Idle")
+
+    def _retire(self, now: float) -> None:
+        retiring: set[str] = set()
+        for slot in self.slots.values():
+            if now >= float(slot.ad["AglideinRetireTime"]):  # type: ignore[arg-type]
+                slot.ad.update(Activity="Retiring", Start=False)
+                if slot.job is None:
+                    retiring.add(str(slot.ad["AglideinId"]))
+        for job in list(self.factory.jobs.values()):
+            glidein = str(job.ad.get("AglideinId"))
+            if glidein in retiring and job.status == JobStatus.RUNNING:
+                busy = any(
+                    s.job for s in self.slots.values() if s.ad.get("AglideinId") == glidein
+                )
+                if not busy:  # a retired glidein with no job left exits cleanly
+                    self._terminate(job, now, 0 if job.sim.get("fate") == "ok" else None)
+
+    def _match(self, now: float) -> None:
+        free = [
+            (name, slot)
+            for name, slot in self.slots.items()
+            if slot.job is None and slot.ad.get("Start") is True
+        ]
+        if not free:
+            return
+        for schedd in self.schedds.values():
+            for user_job in list(schedd.jobs.values()):
+                if not free:
+                    return
+                if user_job.status != JobStatus.IDLE:
+                    continue
+                name, slot = free.pop(0)
+                slot.job = f"{schedd.name}/{user_job.job_id}"
+                slot.ad.update(State="Claimed", Activity="Busy")
+                user_job.sim["end_at"] = now + float(user_job.sim.get("run_time", 3600.0))
+                user_job.ad.update(
+                    JobStatus=JobStatus.RUNNING,
+                    EnteredCurrentStatus=int(now),
+                    JobCurrentStartDate=int(now),
+                    RemoteHost=name,
+                )
+
+    # --- the factory schedd's hooks ----------------------------------------------------
+
+    def _submit(self, schedd: FakeSchedd, description: SubmitDescription) -> list[FakeJob]:
+        now = self.clock.now()
+        try:
+            rows = expand_submit(description.as_dict(), description.itemdata)
+            ads = [job_attributes(row) for row in rows]
+        except ValueError as exc:
+            raise CondorError(f"submit refused: {exc}") from None
+        entry = str(ads[0].get("AglideinEntry", "")) if ads else ""
+        behaviour = self.scenario.behaviour(entry)
+        outage = behaviour.outage_at(now - self.started)
+        if (outage is not None and outage.refuse_submit) or (
+            self.rng.random() < behaviour.submit_failure_rate
+        ):
+            raise CondorError(f"submit to entry {entry} refused (simulated)")
+        cluster = schedd.next_cluster
+        jobs = []
+        for proc, ad in enumerate(ads):
+            ad.update(
+                ClusterId=cluster,
+                ProcId=proc,
+                JobStatus=JobStatus.IDLE,
+                QDate=int(now),
+                EnteredCurrentStatus=int(now),
+                NumSystemHolds=0,
+                Owner="aglidein",
+            )
+            job = FakeJob(ad=ad)
+            job.sim["start_at"] = now + self._jitter(behaviour.queue_time, behaviour)
+            for name, seconds in _SECONDS_ARG.findall(str(ad.get("Args", ""))):
+                job.sim[name.replace("-", "_")] = float(seconds)
+            self._log(job, 0, now, "Job submitted from host: <127.0.0.1:0?sim>")
+            jobs.append(job)
+        return jobs
+
+    def _act(self, schedd: FakeSchedd, job: FakeJob, action: JobAction, reason: str) -> bool:
+        now = self.clock.now()
+        status = job.status
+        if action is JobAction.REMOVE:
+            if status != JobStatus.REMOVED:
+                self._stop(job)
+                job.ad.update(JobStatus=JobStatus.REMOVED, EnteredCurrentStatus=int(now))
+                job.sim["removed_at"] = now
+                self._log(job, 9, now, "Job was aborted.", reason or "via condor_rm")
+            return True
+        if action is JobAction.REMOVE_X:
+            if status != JobStatus.REMOVED:
+                return False
+            del schedd.jobs[job.job_id]
+            return True
+        if action is JobAction.RELEASE:
+            if status != JobStatus.HELD:
+                return False
+            job.ad.update(JobStatus=JobStatus.IDLE, EnteredCurrentStatus=int(now))
+            for attr in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
+                job.ad.pop(attr, None)
+            behaviour = self._behaviour(job)
+            job.sim["start_at"] = now + self._jitter(behaviour.queue_time, behaviour)
+            self._log(job, 13, now, "Job was released.", reason or "via condor_release")
+            return True
+        if action is JobAction.HOLD:
+            if status not in (JobStatus.IDLE, JobStatus.RUNNING):
+                return False
+            self.hold(job, now, reason or "via condor_hold", 1)
+            return True
+        return False
+
+    def _log(self, job: FakeJob, code: int, when: float, text: str, *body: str) -> None:
+        path = job.ad.get("UserLog")
+        if not isinstance(path, str) or not path:
+            return
+        cluster, proc = _int(job.ad.get("ClusterId")), _int(job.ad.get("ProcId"))
+        event = format_event(code, cluster, proc, when, text, *body)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(event)
+        except OSError as exc:
+            log.warning("fake.userlog_failed", path=path, error=str(exc))
+
+
+def _str_or_none(value: AdValue | None) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _int(value: AdValue | None) -> int:
+    return int(value) if isinstance(value, int | float) else 0

@@ -1,0 +1,80 @@
+"""HTCondor job event logs (the `log =` file of a glidein cluster): write and read.
+
+The simulated schedd writes the events HTCondor writes; the provisioner reads the
+termination events of either to count glidein exits by reason (DESIGN §6).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["JobEnd", "format_event", "parse_job_ends", "read_new_job_ends"]
+
+_HEADER = re.compile(r"^(\d{3}) \((\d+)\.(\d+)\.\d+\) (\S+ \S+) (.*)$")
+_NORMAL = re.compile(r"Normal termination \(return value (-?\d+)\)")
+_SIGNAL = re.compile(r"Abnormal termination \(signal (\d+)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    """A `005 Job terminated` event: exit code, or the signal that ended it."""
+
+    cluster: int
+    proc: int
+    exit_code: int | None
+    signal: int | None
+
+
+def format_event(code: int, cluster: int, proc: int, when: float, text: str, *body: str) -> str:
+    """One event in HTCondor's user-log text format, `...` line included."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(when))
+    lines = [f"{code:03d} ({cluster:03d}.{proc:03d}.000) {stamp} {text}"]
+    lines += [f"\t{line}" for line in body]
+    return "\n".join(lines) + "\n...\n"
+
+
+def parse_job_ends(text: str) -> Iterator[JobEnd]:
+    """The termination events in a chunk of user-log text (whole events only)."""
+    for block in text.split("...\n"):
+        lines = block.strip("\n").splitlines()
+        if not lines:
+            continue
+        header = _HEADER.match(lines[0].strip())
+        if header is None or header.group(1) != "005":
+            continue
+        body = "\n".join(lines[1:])
+        normal = _NORMAL.search(body)
+        killed = _SIGNAL.search(body)
+        yield JobEnd(
+            cluster=int(header.group(2)),
+            proc=int(header.group(3)),
+            exit_code=int(normal.group(1)) if normal else None,
+            signal=int(killed.group(1)) if killed else None,
+        )
+
+
+def read_new_job_ends(path: Path, offset: int) -> tuple[list[JobEnd], int]:
+    """Termination events appended to `path` since `offset`, and the new offset.
+
+    Stops at the last complete event so a half-written one is read next time; a file
+    shorter than `offset` (rotated) is read from the start.
+    """
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            if size < offset:
+                offset = 0
+            handle.seek(offset)
+            data = handle.read().decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], offset
+    end = data.rfind("...\n")
+    if end < 0:
+        return [], offset
+    complete = data[: end + 4]
+    return list(parse_job_ends(complete)), offset + len(complete.encode("utf-8"))

@@ -1,0 +1,212 @@
+"""Submit descriptions for glideins (DESIGN §6), one per cluster, pure data.
+
+Every glidein job carries `+AglideinFactory/Entry/Group/Id/Batch/Credential`; the pilot
+gets a fixed command line and its input files; credentials are referenced by path
+(`scitokens_file`, `x509userproxy`, the SSH key of a batch entry). No token or key
+material is put in the description: per-glidein tokens travel as 0600 files.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from aglidein.condor.api import SubmitDescription
+from aglidein.config import Config, EntryConfig, GlideinSettings
+
+__all__ = [
+    "GlideinFiles",
+    "PilotFiles",
+    "condor_value",
+    "grid_resource",
+    "render_attrs_file",
+    "render_submit",
+    "shell_quote",
+]
+
+# itemdata columns: the glidein id and its two token files
+QUEUE_VARS = ("AglideinId", "AglideinIdtoken", "AglideinLogToken")
+
+
+@dataclass(frozen=True, slots=True)
+class PilotFiles:
+    """What every glidein of an entry gets: script, `glidein/` tarball, attrs file."""
+
+    startup: str  # glidein_startup.sh
+    tarball: str  # glidein-<sha256>.tar.gz
+    attrs_file: str  # the entry's attrs, NAME='value' lines
+
+
+@dataclass(frozen=True, slots=True)
+class GlideinFiles:
+    """One glidein's id and its token files (already written, 0600)."""
+
+    glidein_id: str
+    idtoken_file: str
+    log_token_file: str
+
+
+def shell_quote(value: str) -> str:
+    """A single-quoted shell word (`'` becomes `'\\''`)."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def render_attrs_file(entry: EntryConfig) -> str:
+    """The attrs file: one `NAME='value'` a line, sorted by name."""
+    lines = []
+    for name in sorted(entry.attrs):
+        value = entry.attrs[name]
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        lines.append(f"{name}={shell_quote(text)}")
+    return "".join(line + "\n" for line in lines)
+
+
+def condor_value(value: str | int | float | bool) -> str:
+    """A Python scalar as a ClassAd literal for a `+Attr` submit command."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def grid_resource(entry: EntryConfig, ssh_key: str | None = None) -> str | None:
+    """The `grid_resource` of a grid entry (None for `local`)."""
+    gatekeeper = (entry.gatekeeper or "").strip()
+    if entry.gridtype == "condor":
+        parts = gatekeeper.split()
+        host = parts[0]
+        collector = parts[1] if len(parts) > 1 else f"{host.split(':')[0]}:9619"
+        return f"condor {host} {collector}"
+    if entry.gridtype == "batch":
+        resource = f"batch {entry.batch_system} {gatekeeper}"
+        return f"{resource} --rgahp-key {ssh_key}" if ssh_key else resource
+    if entry.gridtype == "arc":
+        return f"arc {gatekeeper}"
+    return None
+
+
+def render_submit(
+    config: Config,
+    entry: EntryConfig,
+    group: str,
+    batch: str,
+    glideins: Sequence[GlideinFiles],
+    pilot: PilotFiles,
+    log_url: str,
+    output_dir: str,
+) -> SubmitDescription:
+    """One cluster of glideins for (entry, group), tagged with `batch`."""
+    if entry.gridtype == "unsupported":
+        raise ValueError(f"entry {entry.name}: gridtype unsupported cannot be submitted")
+    if not glideins:
+        raise ValueError("a submission needs at least one glidein")
+    settings = entry.effective_glidein(config.factory)
+    credential_path: str | None = None
+    credential_name: str = "idtoken" if entry.auth is None else entry.auth.method
+    if entry.auth is not None and entry.auth.credential is not None:
+        credential_name = entry.auth.credential
+        credential_path = config.credential(entry.auth.credential).path
+    method = entry.auth.method if entry.auth is not None else None
+    local = entry.gridtype == "local"
+
+    inputs = [pilot.tarball, pilot.attrs_file, "$(AglideinIdtoken)", "$(AglideinLogToken)"]
+    if settings.condor_tarball:
+        inputs.append(settings.condor_tarball)
+    commands: list[tuple[str, str]] = []
+    resource = grid_resource(entry, credential_path if method == "ssh" else None)
+    if resource is None:
+        commands.append(("universe", "local"))
+    else:
+        commands += [("universe", "grid"), ("grid_resource", resource)]
+    commands += [
+        ("executable", pilot.startup),
+        ("arguments", _arguments(config, entry, settings, pilot, log_url, local)),
+        ("transfer_executable", "true"),
+        ("transfer_input_files", ",".join(inputs)),
+        ("should_transfer_files", "YES"),
+        ("when_to_transfer_output", "ON_EXIT"),
+        ("output", f"{output_dir}/$(AglideinId).out"),
+        ("error", f"{output_dir}/$(AglideinId).err"),
+        ("log", f"{output_dir}/glideins.log"),
+        ("notification", "never"),
+    ]
+    if local and not settings.condor_tarball:
+        commands.append(("environment", '"GLIDEIN_CONDOR=none"'))
+    if method == "scitoken" and credential_path:
+        commands.append(("scitokens_file", credential_path))
+    elif method == "x509" and credential_path:
+        commands.append(("x509userproxy", credential_path))
+    commands += _walltime(entry, settings)
+    commands += [
+        ("+AglideinFactory", condor_value(config.factory.name)),
+        ("+AglideinEntry", condor_value(entry.name)),
+        ("+AglideinGroup", condor_value(group)),
+        ("+AglideinId", '"$(AglideinId)"'),
+        ("+AglideinBatch", condor_value(batch)),
+        ("+AglideinCredential", condor_value(credential_name)),
+    ]
+    reserved = {name.lower() for name, _ in commands}
+    for name, value in entry.submit_attrs.items():
+        if name.lower() in reserved:
+            raise ValueError(f"entry {entry.name}: submit_attrs may not override {name}")
+        text = condor_value(value) if name.startswith("+") else _plain(value)
+        commands.append((name, text))
+    rows = tuple(
+        {
+            "AglideinId": g.glidein_id,
+            "AglideinIdtoken": g.idtoken_file,
+            "AglideinLogToken": g.log_token_file,
+        }
+        for g in glideins
+    )
+    return SubmitDescription(commands=tuple(commands), queue_vars=QUEUE_VARS, itemdata=rows)
+
+
+def _plain(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _arguments(
+    config: Config,
+    entry: EntryConfig,
+    settings: GlideinSettings,
+    pilot: PilotFiles,
+    log_url: str,
+    local: bool,
+) -> str:
+    def sandbox(path: str) -> str:
+        # local-universe jobs run where they are; grid jobs see transferred basenames
+        return path if local else PurePosixPath(path).name
+
+    idtoken = "$(AglideinIdtoken)" if local else "$(AglideinId).idtoken"
+    log_token = "$(AglideinLogToken)" if local else "$(AglideinId).logtoken"
+    args = [
+        "--id $(AglideinId)",
+        f"--entry {entry.name}",
+        f"--factory {config.factory.name}",
+        f"--collector {config.pool.collector}",
+        f"--log-url {log_url}",
+        f"--idtoken {idtoken}",
+        f"--log-token {log_token}",
+        f"--attrs {sandbox(pilot.attrs_file)}",
+        f"--glidein-tarball {sandbox(pilot.tarball)}",
+    ]
+    if settings.condor_tarball:
+        args.append(f"--condor-tarball {sandbox(settings.condor_tarball)}")
+    args.append(f"--retire-after {math.ceil(settings.retire_after)}")
+    args.append(f"--max-walltime {math.ceil(settings.max_walltime)}")
+    return " ".join(args)
+
+
+def _walltime(entry: EntryConfig, settings: GlideinSettings) -> list[tuple[str, str]]:
+    seconds = math.ceil(settings.max_walltime)
+    if entry.gridtype in ("condor", "arc"):
+        return [("+maxWallTime", str(math.ceil(seconds / 60)))]  # minutes, as HTCondor-CE reads it
+    if entry.gridtype == "batch":
+        return [("batch_runtime", str(seconds))]
+    return []

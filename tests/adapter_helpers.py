@@ -1,0 +1,82 @@
+"""Configs and doubles for the adapter tests (condor, submit, provisioner, cycle)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aglidein.config import Config, parse_config_text
+
+__all__ = ["ENTRY_KINDS", "make_config", "write_secret"]
+
+ENTRY_KINDS: dict[str, dict[str, Any]] = {
+    "CE": {
+        "gridtype": "condor",
+        "gatekeeper": "ce1.example.org ce1.example.org:9619",
+        "auth": {"method": "scitoken", "credential": "osg"},
+        "attrs": {"GLIDEIN_Site": "SiteA", "GLIDEIN_CPUS": 8, "GLIDEIN_MaxMemMBs": 16000},
+    },
+    "BATCH": {
+        "gridtype": "batch",
+        "gatekeeper": "pilot@login.example.org",
+        "batch_system": "slurm",
+        "auth": {"method": "ssh", "credential": "sshkey"},
+        "attrs": {"GLIDEIN_Site": "SiteB", "GLIDEIN_CPUS": 4},
+    },
+    "ARC": {
+        "gridtype": "arc",
+        "gatekeeper": "https://arc.example.org:443/arex",
+        "auth": {"method": "x509", "credential": "proxy"},
+        "attrs": {"GLIDEIN_Site": "SiteC", "GLIDEIN_CPUS": 1},
+    },
+    "IDT": {
+        "gridtype": "condor",
+        "gatekeeper": "ce2.example.org",
+        "auth": {"method": "idtoken"},
+        "attrs": {"GLIDEIN_Site": "SiteD"},
+    },
+    "LOCAL": {"gridtype": "local", "attrs": {"GLIDEIN_Site": "Local", "NOTE": "it's local"}},
+}
+
+
+def write_secret(path: Path, text: str = "secret-key-bytes\n") -> Path:
+    """A 0600 file (signing keys, credentials)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def make_config(
+    tmp_path: Path,
+    entries: dict[str, dict[str, Any]] | None = None,
+    *,
+    factory: dict[str, Any] | None = None,
+    pool: dict[str, Any] | None = None,
+    groups: list[dict[str, Any]] | None = None,
+) -> Config:
+    """A valid config with state under `tmp_path`; entries by name -> settings."""
+    key = write_secret(tmp_path / "keys" / "POOL")
+    credentials = []
+    for name, kind in (("osg", "scitoken"), ("sshkey", "ssh"), ("proxy", "x509")):
+        path = write_secret(tmp_path / "creds" / name)
+        credentials.append({"name": name, "type": kind, "path": str(path)})
+    entries = entries if entries is not None else {"CE": ENTRY_KINDS["CE"]}
+    data: dict[str, Any] = {
+        "factory": {"name": "test-factory", "state_dir": str(tmp_path / "state"), **(factory or {})},
+        "pool": {
+            "collector": "cm.example.org:9618",
+            "trust_domain": "cm.example.org",
+            "signing_key": str(key),
+            **(pool or {}),
+        },
+        "groups": groups
+        if groups is not None
+        else [{"name": "main", "schedds": ["schedd1"], "match": "true"}],
+        "entries": [{"name": name, **settings} for name, settings in entries.items()],
+        "credentials": credentials,
+    }
+    return parse_config_text(yaml.safe_dump(data)).config

@@ -1,0 +1,163 @@
+"""Glidein submit descriptions (DESIGN §6), checked with htcondor2.Submit offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import htcondor2
+import pytest
+from adapter_helpers import ENTRY_KINDS, make_config
+
+from aglidein.condor.submit_table import job_attributes
+from aglidein.core.submit import (
+    GlideinFiles,
+    PilotFiles,
+    render_attrs_file,
+    render_submit,
+    shell_quote,
+)
+
+PILOT = PilotFiles(
+    startup="/opt/aglidein/glidein_startup.sh",
+    tarball="/var/lib/aglidein/glidein-0123abcd.tar.gz",
+    attrs_file="/var/lib/aglidein/glideins/E/attrs",
+)
+LOG_URL = "https://factory.example.org/api/v1/logs"
+SECRET_MARKERS = ("secret-key-bytes", "eyJ")
+
+
+def _glideins(tmp_path: Path, n: int = 2) -> list[GlideinFiles]:
+    return [
+        GlideinFiles(
+            glidein_id=f"id-{i}",
+            idtoken_file=str(tmp_path / "tokens" / f"id-{i}.idtoken"),
+            log_token_file=str(tmp_path / "tokens" / f"id-{i}.logtoken"),
+        )
+        for i in range(n)
+    ]
+
+
+def _expanded(description: object, tmp_path: Path) -> list[dict[str, str]]:
+    """Every proc's commands as htcondor2.Submit expands them."""
+    commands = dict(description.commands)  # type: ignore[attr-defined]
+    submit = htcondor2.Submit(commands)
+    rows = [dict(r) for r in description.itemdata]  # type: ignore[attr-defined]
+    submit.setQArgs(
+        ",".join(description.queue_vars)  # type: ignore[attr-defined]
+        + " from (\n"
+        + "".join(" ".join(r.values()) + "\n" for r in rows)
+        + ")"
+    )
+    items = list(submit.itemdata())
+    assert items == rows
+    out = []
+    for item in items:
+        for name, value in item.items():
+            submit[name] = value
+        out.append({key: submit.expand(key) for key in commands if not key.startswith("+")}
+                   | {key: submit.expand("MY." + key[1:]) for key in commands if key.startswith("+")})
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(ENTRY_KINDS))
+def test_every_gridtype_carries_the_design_attributes_and_files(kind: str, tmp_path: Path) -> None:
+    config = make_config(tmp_path, {kind: ENTRY_KINDS[kind]})
+    entry = config.entry(kind)
+    glideins = _glideins(tmp_path)
+    description = render_submit(
+        config, entry, "main", "batch-1", glideins, PILOT, LOG_URL, "/state/glideins/" + kind
+    )
+    assert description.count == 2
+    procs = _expanded(description, tmp_path)
+    for glidein, proc in zip(glideins, procs, strict=True):
+        ad = job_attributes(proc)
+        assert ad["AglideinFactory"] == "test-factory"
+        assert ad["AglideinEntry"] == kind
+        assert ad["AglideinGroup"] == "main"
+        assert ad["AglideinId"] == glidein.glidein_id
+        assert ad["AglideinBatch"] == "batch-1"
+        assert isinstance(ad["AglideinCredential"], str) and ad["AglideinCredential"]
+        inputs = str(ad["TransferInput"]).split(",")
+        assert PILOT.tarball in inputs and PILOT.attrs_file in inputs
+        assert glidein.idtoken_file in inputs and glidein.log_token_file in inputs
+        assert ad["Cmd"] == PILOT.startup
+        args = str(ad["Args"]).split()
+        flags = dict(zip(args[::2], args[1::2], strict=True))
+        assert flags["--id"] == glidein.glidein_id
+        assert flags["--entry"] == kind
+        assert flags["--factory"] == "test-factory"
+        assert flags["--collector"] == "cm.example.org:9618"
+        assert flags["--log-url"] == LOG_URL
+        assert Path(flags["--idtoken"]).name == Path(glidein.idtoken_file).name
+        assert Path(flags["--log-token"]).name == Path(glidein.log_token_file).name
+        assert Path(flags["--glidein-tarball"]).name == Path(PILOT.tarball).name
+        assert Path(flags["--attrs"]).name == "attrs"
+        assert flags["--max-walltime"] == str(48 * 3600)
+        assert flags["--retire-after"] == str(6 * 3600)
+        assert ad["Out"] == f"/state/glideins/{kind}/{glidein.glidein_id}.out"
+        assert ad["Err"] == f"/state/glideins/{kind}/{glidein.glidein_id}.err"
+        assert str(ad["UserLog"]).startswith(f"/state/glideins/{kind}/")
+        text = repr(proc)
+        assert not any(marker in text for marker in SECRET_MARKERS)
+
+
+def test_grid_resources_and_credentials_per_gridtype(tmp_path: Path) -> None:
+    config = make_config(tmp_path, dict(ENTRY_KINDS))
+    rendered = {
+        name: dict(
+            render_submit(
+                config, config.entry(name), "g", "b", _glideins(tmp_path, 1), PILOT, LOG_URL, "/o"
+            ).commands
+        )
+        for name in ENTRY_KINDS
+    }
+    creds = tmp_path / "creds"
+    assert rendered["CE"]["grid_resource"] == "condor ce1.example.org ce1.example.org:9619"
+    assert rendered["CE"]["scitokens_file"] == str(creds / "osg")
+    assert rendered["CE"]["+maxWallTime"] == str(48 * 60)
+    assert rendered["IDT"]["grid_resource"] == "condor ce2.example.org ce2.example.org:9619"
+    assert "scitokens_file" not in rendered["IDT"] and "x509userproxy" not in rendered["IDT"]
+    assert rendered["BATCH"]["grid_resource"] == (
+        f"batch slurm pilot@login.example.org --rgahp-key {creds / 'sshkey'}"
+    )
+    assert rendered["BATCH"]["batch_runtime"] == str(48 * 3600)
+    assert rendered["ARC"]["grid_resource"] == "arc https://arc.example.org:443/arex"
+    assert rendered["ARC"]["x509userproxy"] == str(creds / "proxy")
+    assert rendered["LOCAL"]["universe"] == "local"
+    assert "grid_resource" not in rendered["LOCAL"]
+    assert rendered["LOCAL"]["environment"] == '"GLIDEIN_CONDOR=none"'
+
+
+def test_condor_tarball_and_submit_attrs_pass_through(tmp_path: Path) -> None:
+    settings = {
+        **ENTRY_KINDS["CE"],
+        "glidein": {"condor_tarball": "/opt/condor.tar.gz", "max_walltime": "2h"},
+        "submit_attrs": {"+maxMemory": 16000, "+Queue": "short", "request_cpus": 8},
+    }
+    config = make_config(tmp_path, {"CE": settings})
+    description = render_submit(
+        config, config.entry("CE"), "g", "b", _glideins(tmp_path, 1), PILOT, LOG_URL, "/o"
+    )
+    (proc,) = _expanded(description, tmp_path)
+    ad = job_attributes(proc)
+    assert "/opt/condor.tar.gz" in str(ad["TransferInput"]).split(",")
+    assert "--condor-tarball condor.tar.gz" in str(ad["Args"])
+    assert "--max-walltime 7200" in str(ad["Args"])
+    assert ad["maxMemory"] == 16000 and ad["Queue"] == "short" and ad["RequestCpus"] == 8
+    assert ad["maxWallTime"] == 120
+
+
+def test_submit_attrs_cannot_override_identity(tmp_path: Path) -> None:
+    settings = {**ENTRY_KINDS["CE"], "submit_attrs": {"+AglideinFactory": "other"}}
+    config = make_config(tmp_path, {"CE": settings})
+    with pytest.raises(ValueError, match="AglideinFactory"):
+        render_submit(
+            config, config.entry("CE"), "g", "b", _glideins(tmp_path, 1), PILOT, LOG_URL, "/o"
+        )
+
+
+def test_attrs_file_is_single_quoted_name_value_lines(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"LOCAL": ENTRY_KINDS["LOCAL"]})
+    text = render_attrs_file(config.entry("LOCAL"))
+    assert text == "GLIDEIN_Site='Local'\nNOTE='it'\\''s local'\n"
+    assert shell_quote("a b") == "'a b'"
