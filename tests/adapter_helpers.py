@@ -66,7 +66,11 @@ def make_config(
         credentials.append({"name": name, "type": kind, "path": str(path)})
     entries = entries if entries is not None else {"CE": ENTRY_KINDS["CE"]}
     data: dict[str, Any] = {
-        "factory": {"name": "test-factory", "state_dir": str(tmp_path / "state"), **(factory or {})},
+        "factory": {
+            "name": "test-factory",
+            "state_dir": str(tmp_path / "state"),
+            **(factory or {}),
+        },
         "pool": {
             "collector": "cm.example.org:9618",
             "trust_domain": "cm.example.org",

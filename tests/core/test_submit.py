@@ -6,8 +6,8 @@ from pathlib import Path
 
 import htcondor2
 import pytest
-from adapter_helpers import ENTRY_KINDS, make_config
 
+from adapter_helpers import ENTRY_KINDS, make_config
 from aglidein.condor.submit_table import job_attributes
 from aglidein.core.submit import (
     GlideinFiles,
@@ -54,8 +54,10 @@ def _expanded(description: object, tmp_path: Path) -> list[dict[str, str]]:
     for item in items:
         for name, value in item.items():
             submit[name] = value
-        out.append({key: submit.expand(key) for key in commands if not key.startswith("+")}
-                   | {key: submit.expand("MY." + key[1:]) for key in commands if key.startswith("+")})
+        out.append(
+            {key: submit.expand(key) for key in commands if not key.startswith("+")}
+            | {key: submit.expand("MY." + key[1:]) for key in commands if key.startswith("+")}
+        )
     return out
 
 
@@ -76,10 +78,13 @@ def test_every_gridtype_carries_the_design_attributes_and_files(kind: str, tmp_p
         assert ad["AglideinGroup"] == "main"
         assert ad["AglideinId"] == glidein.glidein_id
         assert ad["AglideinBatch"] == "batch-1"
-        assert isinstance(ad["AglideinCredential"], str) and ad["AglideinCredential"]
+        assert isinstance(ad["AglideinCredential"], str)
+        assert ad["AglideinCredential"]
         inputs = str(ad["TransferInput"]).split(",")
-        assert PILOT.tarball in inputs and PILOT.attrs_file in inputs
-        assert glidein.idtoken_file in inputs and glidein.log_token_file in inputs
+        assert PILOT.tarball in inputs
+        assert PILOT.attrs_file in inputs
+        assert glidein.idtoken_file in inputs
+        assert glidein.log_token_file in inputs
         assert ad["Cmd"] == PILOT.startup
         args = str(ad["Args"]).split()
         flags = dict(zip(args[::2], args[1::2], strict=True))
@@ -116,7 +121,8 @@ def test_grid_resources_and_credentials_per_gridtype(tmp_path: Path) -> None:
     assert rendered["CE"]["scitokens_file"] == str(creds / "osg")
     assert rendered["CE"]["+maxWallTime"] == str(48 * 60)
     assert rendered["IDT"]["grid_resource"] == "condor ce2.example.org ce2.example.org:9619"
-    assert "scitokens_file" not in rendered["IDT"] and "x509userproxy" not in rendered["IDT"]
+    assert "scitokens_file" not in rendered["IDT"]
+    assert "x509userproxy" not in rendered["IDT"]
     assert rendered["BATCH"]["grid_resource"] == (
         f"batch slurm pilot@login.example.org --rgahp-key {creds / 'sshkey'}"
     )
@@ -143,7 +149,9 @@ def test_condor_tarball_and_submit_attrs_pass_through(tmp_path: Path) -> None:
     assert "/opt/condor.tar.gz" in str(ad["TransferInput"]).split(",")
     assert "--condor-tarball condor.tar.gz" in str(ad["Args"])
     assert "--max-walltime 7200" in str(ad["Args"])
-    assert ad["maxMemory"] == 16000 and ad["Queue"] == "short" and ad["RequestCpus"] == 8
+    assert ad["maxMemory"] == 16000
+    assert ad["Queue"] == "short"
+    assert ad["RequestCpus"] == 8
     assert ad["maxWallTime"] == 120
 
 

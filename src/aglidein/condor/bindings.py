@@ -152,10 +152,7 @@ def _locate_impl(collector: str, names: list[str]) -> list[tuple[str, str]]:
     import htcondor2
 
     pool = htcondor2.Collector(collector)
-    if names:
-        constraint = " || ".join(f"Name == {_quote(n)}" for n in names)
-    else:
-        constraint = "true"
+    constraint = " || ".join(f"Name == {_quote(n)}" for n in names) if names else "true"
     ads = pool.query(htcondor2.AdType.Schedd, constraint, ["Name", "MyAddress"])
     return [(str(ad["Name"]), str(ad["MyAddress"])) for ad in ads]
 
@@ -359,7 +356,9 @@ class BindingsPool:
 
     def __init__(self, config: Callable[[], Config], *, max_workers: int = 4) -> None:
         self._config = config
-        self._caller = _Caller(lambda: config().factory.deadlines, anyio.CapacityLimiter(max_workers))
+        self._caller = _Caller(
+            lambda: config().factory.deadlines, anyio.CapacityLimiter(max_workers)
+        )
 
     def collector(self) -> Collector:
         """The collector of `pool.collector`."""

@@ -13,7 +13,10 @@ simulate a restart against the same schedd.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
+
+import anyio
 
 from aglidein.classads import is_true
 from aglidein.clock import Clock, SystemClock
@@ -101,8 +104,14 @@ class FakePool:
         return schedd
 
     async def aclose(self) -> None:
-        """Stop the processes of local-universe glideins."""
-        self.sim.runner.stop_all(grace=2.0)
+        """Stop the processes of local-universe glideins (TERM, then KILL after 5 s)."""
+        runner = self.sim.runner
+        runner.signal_all(signal.SIGTERM)
+        for _ in range(100):  # up to 5 s for the pilots to flush their logs and exit
+            if not runner.reap():
+                break
+            await anyio.sleep(0.05)
+        runner.stop_all()
 
 
 def _is_pool(pool: FakePool) -> Pool:

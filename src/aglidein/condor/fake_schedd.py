@@ -13,6 +13,7 @@ from typing import Any
 
 from aglidein.classads import AdValue, Expr, ExprSyntaxError, is_true, parse_expr
 from aglidein.condor.api import ActResult, Ad, JobAction, SubmitDescription, SubmitResult
+from aglidein.condor.submit_table import classad_literal
 from aglidein.errors import CondorError
 
 __all__ = ["FakeJob", "FakeSchedd", "JobStatus"]
@@ -179,11 +180,9 @@ class FakeSchedd:
         """Set `attr` to the ClassAd expression `value`; the number of jobs edited."""
         self._check()
         try:
-            expr = parse_expr(value)
-        except ExprSyntaxError as exc:
+            new = classad_literal(value, attr)
+        except ValueError as exc:
             raise CondorError(f"edit {attr}: {exc}") from None
-        evaluated = expr.evaluate()
-        new: AdValue = evaluated if isinstance(evaluated, str | int | float | bool) else expr
         edited = 0
         for job_id in job_ids:
             job = self.jobs.get(job_id)

@@ -277,9 +277,7 @@ class Simulation:
         for job in list(self.factory.jobs.values()):
             glidein = str(job.ad.get("AglideinId"))
             if glidein in retiring and job.status == JobStatus.RUNNING:
-                busy = any(
-                    s.job for s in self.slots.values() if s.ad.get("AglideinId") == glidein
-                )
+                busy = any(s.job for s in self.slots.values() if s.ad.get("AglideinId") == glidein)
                 if not busy:  # a retired glidein with no job left exits cleanly
                     self._terminate(job, now, 0 if job.sim.get("fate") == "ok" else None)
 
@@ -338,6 +336,10 @@ class Simulation:
             )
             job = FakeJob(ad=ad)
             job.sim["start_at"] = now + self._jitter(behaviour.queue_time, behaviour)
+            if str(ad.pop("SubmitCommand_hold", "false")).strip().lower() == "true":
+                ad.update(
+                    JobStatus=JobStatus.HELD, HoldReason="submitted on hold", HoldReasonCode=1
+                )
             for name, seconds in _SECONDS_ARG.findall(str(ad.get("Args", ""))):
                 job.sim[name.replace("-", "_")] = float(seconds)
             self._log(job, 0, now, "Job submitted from host: <127.0.0.1:0?sim>")

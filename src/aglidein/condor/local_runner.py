@@ -101,6 +101,17 @@ class LocalRunner:
         for job_id in list(self._procs):
             self.stop(job_id, grace=grace)
 
+    def signal_all(self, signum: int) -> None:
+        """Send `signum` to every process group."""
+        for proc in self._procs.values():
+            _signal_group(proc, signum)
+
+    def reap(self) -> int:
+        """Forget processes that ended; how many are still alive."""
+        for job_id in [j for j, p in self._procs.items() if p.poll() is not None]:
+            del self._procs[job_id]
+        return len(self._procs)
+
     @property
     def pids(self) -> list[int]:
         """Pids of the live processes."""
@@ -111,7 +122,7 @@ def _open_output(path: str | None) -> int | IO[bytes]:
     if not path or path == "/dev/null":
         return subprocess.DEVNULL
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return open(path, "ab")  # noqa: SIM115 -- handed to the child, closed right after
+    return open(path, "ab")
 
 
 def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from aglidein.classads import AdValue, ExprSyntaxError, parse_expr
 
-__all__ = ["UNIVERSES", "job_attributes"]
+__all__ = ["UNIVERSES", "classad_literal", "job_attributes"]
 
 UNIVERSES = {"vanilla": 5, "scheduler": 7, "grid": 9, "java": 10, "local": 12, "container": 5}
 
@@ -58,7 +58,7 @@ def job_attributes(commands: Mapping[str, str]) -> dict[str, AdValue]:
         lower = name.lower()
         if lower.startswith(("my.", "+")):
             attr = name[3:] if lower.startswith("my.") else name[1:]
-            ad[attr] = _literal(value, attr)
+            ad[attr] = classad_literal(value, attr)
         elif lower == "universe":
             universe = value.strip().lower()
             if universe not in UNIVERSES:
@@ -70,13 +70,13 @@ def job_attributes(commands: Mapping[str, str]) -> dict[str, AdValue]:
                 text = text[1:-1]
             ad[_STRING_COMMANDS[lower]] = text
         elif lower in _EXPR_COMMANDS:
-            ad[_EXPR_COMMANDS[lower]] = _literal(value, _EXPR_COMMANDS[lower])
+            ad[_EXPR_COMMANDS[lower]] = classad_literal(value, _EXPR_COMMANDS[lower])
         else:
             ad[f"SubmitCommand_{lower}"] = value
     return ad
 
 
-def _literal(text: str, attr: str) -> AdValue:
+def classad_literal(text: str, attr: str) -> AdValue:
     """A ClassAd literal as a Python value; anything else stays an expression."""
     stripped = text.strip()
     try:
