@@ -98,6 +98,11 @@ class BackoffSettings(_Model):
     initial: Duration = 300.0
     max: Duration = 3 * 3600.0
     reset_after: Duration = 3600.0
+    # a hold storm: at least hold_storm_min (or all, if fewer) of an entry's glideins, and
+    # at least hold_storm_fraction of them, went on hold within hold_storm_window
+    hold_storm_min: PosInt = 3
+    hold_storm_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    hold_storm_window: Duration = 900.0
 
 
 class FactoryLimits(_Model):
@@ -124,12 +129,16 @@ class GlideinSettings(_Model):
     max_walltime: Duration = 48 * 3600.0
     retire_after: Duration = 6 * 3600.0
     condor_tarball: str | None = None
+    # a running glidein with neither a startd slot nor a log record after this long
+    # "never reported"; many of them back the entry off
+    report_timeout: Duration = 1800.0
 
 
 class GlideinOverride(_Model):
     max_walltime: Duration | None = None
     retire_after: Duration | None = None
     condor_tarball: str | None = None
+    report_timeout: Duration | None = None
 
 
 class FactoryConfig(_Model):

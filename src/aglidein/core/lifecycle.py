@@ -1,0 +1,168 @@
+"""What to do with glideins that are held, stale, draining or stuck in removal (DESIGN §6).
+
+Pure: glideins, config, health and the time in; release and removal requests out.
+
+- held, recoverable: release after `NumSystemHolds × 5 min`, at most `release_per_cycle`
+  per entry, oldest first; held more than 10 times (10 releases done): remove;
+- held, unrecoverable (see `UNRECOVERABLE_HOLD_CODES`): remove;
+- idle longer than 7 days, running longer than 31 days: remove;
+- draining entries: remove idle and held glideins (hard drain: running ones too);
+- a glidein still in the queue as removed after 20 cycles: removex (forcex).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aglidein.config import Config
+from aglidein.core.model import (
+    EntryHealth,
+    Glidein,
+    GlideinState,
+    OperatorState,
+    ReleaseRequest,
+    RemoveRequest,
+)
+
+__all__ = [
+    "FORCEX_AFTER_CYCLES",
+    "MAX_RELEASES",
+    "RELEASE_DELAY_PER_HOLD",
+    "STALE_IDLE",
+    "STALE_RUNNING",
+    "UNRECOVERABLE_HOLD_CODES",
+    "LifecycleActions",
+    "count_removal_cycles",
+    "exit_reason",
+    "plan_lifecycle",
+]
+
+RELEASE_DELAY_PER_HOLD = 300.0
+MAX_RELEASES = 10
+STALE_IDLE = 7 * 86400.0
+STALE_RUNNING = 31 * 86400.0
+FORCEX_AFTER_CYCLES = 20
+
+# HoldReasonCode values a release cannot fix: held by a person (1), a job policy
+# expression (3, 26), a bad credential (4), missing input files such as the glidein's
+# token files (8, 10, 14), submitted on hold (15), no user log (22), inputs too large (30).
+UNRECOVERABLE_HOLD_CODES = frozenset({1, 3, 4, 8, 10, 14, 15, 22, 26, 30})
+
+_EXIT_REASONS = {
+    0: "ok",
+    2: "bad_arguments",
+    10: "validation_failed",
+    11: "condor_failed",
+    12: "black_hole",
+    13: "signalled",
+}
+
+
+def exit_reason(exit_code: int | None, signal: int | None = None) -> str:
+    """The `reason` label of `aglidein_glidein_exits_total` for a glidein's end."""
+    if signal is not None:
+        return "signalled"
+    if exit_code is None:
+        return "other"
+    return _EXIT_REASONS.get(exit_code, "other")
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleActions:
+    """Releases and removals decided for this cycle."""
+
+    releases: tuple[ReleaseRequest, ...] = ()
+    removals: tuple[RemoveRequest, ...] = ()
+
+
+def count_removal_cycles(
+    previous: Mapping[str, int], glideins: Iterable[Glidein]
+) -> dict[str, int]:
+    """Cycles each glidein has been seen in the removed state (job id -> count)."""
+    return {
+        g.job_id: previous.get(g.job_id, 0) + 1 for g in glideins if g.state is GlideinState.REMOVED
+    }
+
+
+def plan_lifecycle(
+    config: Config,
+    glideins: Sequence[Glidein],
+    now: float,
+    *,
+    health: Mapping[str, EntryHealth] | None = None,
+    removal_cycles: Mapping[str, int] | None = None,
+) -> LifecycleActions:
+    """Releases and removals for held, stale, draining and stuck glideins."""
+    health = health or {}
+    removal_cycles = removal_cycles or {}
+    by_entry: dict[str, list[Glidein]] = defaultdict(list)
+    for glidein in glideins:
+        by_entry[glidein.entry].append(glidein)
+    releases: list[ReleaseRequest] = []
+    removals: list[RemoveRequest] = []
+    for entry in sorted(by_entry):
+        entry_health = health.get(entry)
+        draining = entry_health is not None and entry_health.operator is OperatorState.DRAINING
+        hard = draining and entry_health is not None and entry_health.drain_hard
+        release_cap = _release_per_cycle(config, entry)
+        remove: dict[str, list[str]] = defaultdict(list)
+        forcex: list[str] = []
+        ready: list[Glidein] = []
+        for g in by_entry[entry]:
+            reason = _removal_reason(g, now, draining=draining, hard=hard)
+            if g.state is GlideinState.REMOVED:
+                if removal_cycles.get(g.job_id, 0) >= FORCEX_AFTER_CYCLES:
+                    forcex.append(g.job_id)
+            elif reason is not None:
+                remove[reason].append(g.job_id)
+            elif (
+                g.state is GlideinState.HELD
+                and now - g.entered_state >= max(g.num_system_holds, 1) * RELEASE_DELAY_PER_HOLD
+            ):
+                ready.append(g)
+        for reason in sorted(remove):
+            removals.append(
+                RemoveRequest(entry=entry, job_ids=tuple(remove[reason]), reason=reason)
+            )
+        if forcex:
+            removals.append(
+                RemoveRequest(entry=entry, job_ids=tuple(forcex), reason="forcex", force=True)
+            )
+        ready.sort(key=lambda g: (g.entered_state, g.cluster, g.proc))
+        if ready[:release_cap]:
+            releases.append(
+                ReleaseRequest(
+                    entry=entry,
+                    job_ids=tuple(g.job_id for g in ready[:release_cap]),
+                    reason="recoverable_hold",
+                )
+            )
+    return LifecycleActions(releases=tuple(releases), removals=tuple(removals))
+
+
+def _removal_reason(g: Glidein, now: float, *, draining: bool, hard: bool) -> str | None:
+    if g.state is GlideinState.HELD:
+        if g.hold_reason_code in UNRECOVERABLE_HOLD_CODES:
+            return "held_unrecoverable"
+        if g.num_system_holds > MAX_RELEASES:
+            return "held_too_often"
+        return "drain" if draining else None
+    if g.state is GlideinState.IDLE:
+        if now - g.entered_state > STALE_IDLE:
+            return "stale_idle"
+        return "drain" if draining else None
+    if g.state is GlideinState.RUNNING:
+        started = g.job_start if g.job_start is not None else g.entered_state
+        if now - started > STALE_RUNNING:
+            return "stale_running"
+        return "drain" if hard else None
+    return None
+
+
+def _release_per_cycle(config: Config, entry: str) -> int:
+    try:
+        return config.entry(entry).effective_submit(config.factory).release_per_cycle
+    except KeyError:  # an entry no longer in the config: factory defaults
+        return config.factory.submit.release_per_cycle
