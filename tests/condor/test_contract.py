@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from adapter_helpers import make_config
 
+from adapter_helpers import make_config
 from aglidein.clock import ManualClock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.condor.bindings import BindingsPool
