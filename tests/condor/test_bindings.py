@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from adapter_helpers import make_config
+from tests.adapter_helpers import make_config
 from aglidein.condor.api import JobAction, SubmitDescription
 from aglidein.condor.bindings import BindingsPool
 from aglidein.errors import CondorTimeout

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter_helpers import make_config
+from tests.adapter_helpers import make_config
 from aglidein.clock import ManualClock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.condor.bindings import BindingsPool

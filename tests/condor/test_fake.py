@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapter_helpers import ENTRY_KINDS, make_config
+from tests.adapter_helpers import ENTRY_KINDS, make_config
 from aglidein.classads import Expr
 from aglidein.clock import ManualClock
 from aglidein.condor import open_pool

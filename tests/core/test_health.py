@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapter_helpers import ENTRY_KINDS, make_config
+from tests.adapter_helpers import ENTRY_KINDS, make_config
 from aglidein.core.health import (
     HOLD_STORM,
     NEVER_REPORTED,

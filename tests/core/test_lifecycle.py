@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adapter_helpers import make_config
+from tests.adapter_helpers import make_config
 from aglidein.core.lifecycle import (
     count_removal_cycles,
     exit_reason,

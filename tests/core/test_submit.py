@@ -7,7 +7,7 @@ from pathlib import Path
 import htcondor2
 import pytest
 
-from adapter_helpers import ENTRY_KINDS, make_config
+from tests.adapter_helpers import ENTRY_KINDS, make_config
 from aglidein.condor.submit_table import job_attributes
 from aglidein.core.submit import (
     GlideinFiles,
