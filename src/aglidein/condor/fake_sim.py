@@ -240,7 +240,7 @@ class Simulation:
                     "AglideinGroup": job.ad.get("AglideinGroup", ""),
                     "AglideinFactory": job.ad.get("AglideinFactory", ""),
                     "AglideinBlackHole": black_hole,
-                    "AglideinRetireTime": job.sim["started_at"] + job.sim.get("retire_after", 1e12),
+                    "GLIDEIN_ToRetire": job.sim["started_at"] + job.sim.get("retire_after", 1e12),
                     "DaemonStartTime": int(job.sim["started_at"]),
                 }
             )
@@ -270,7 +270,7 @@ class Simulation:
     def _retire(self, now: float) -> None:
         retiring: set[str] = set()
         for slot in self.slots.values():
-            if now >= float(slot.ad["AglideinRetireTime"]):  # type: ignore[arg-type]
+            if now >= float(slot.ad["GLIDEIN_ToRetire"]):  # type: ignore[arg-type]
                 slot.ad.update(Activity="Retiring", Start=False)
                 if slot.job is None:
                     retiring.add(str(slot.ad["AglideinId"]))

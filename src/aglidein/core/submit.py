@@ -130,7 +130,7 @@ def render_submit(
         ("when_to_transfer_output", "ON_EXIT"),
         ("output", f"{output_dir}/$(AglideinId).out"),
         ("error", f"{output_dir}/$(AglideinId).err"),
-        ("log", f"{output_dir}/glideins.log"),
+        ("log", f"{output_dir}/glideins.log"),  # services.exits reads it
         ("notification", "never"),
     ]
     if local and not settings.condor_tarball:

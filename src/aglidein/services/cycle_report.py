@@ -1,0 +1,104 @@
+"""What one cycle shows: the `/api/v1/status` board and the cycle's metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from aglidein.config import Config
+from aglidein.core.health import effective_state
+from aglidein.core.model import (
+    DemandSnapshot,
+    EntryHealth,
+    GlideinCensus,
+    GlideinState,
+    HealthState,
+    Plan,
+    SlotActivity,
+)
+from aglidein.runtime import EntryStatus, Runtime, ScheddStatus
+from aglidein.services.provisioner import EntryOutcome
+
+__all__ = ["publish_cycle"]
+
+_STATES = [s.value for s in GlideinState]
+
+
+def publish_cycle(
+    runtime: Runtime,
+    config: Config,
+    demand: DemandSnapshot,
+    census: GlideinCensus,
+    plan: Plan,
+    health: Mapping[str, EntryHealth],
+    outcomes: Mapping[str, EntryOutcome],
+    now: float,
+    duration: float,
+) -> None:
+    """Update the status board and metrics from one cycle's results."""
+    status = runtime.status
+    metrics = runtime.metrics
+    status.cycle.duration_s = round(duration, 3)
+    metrics.cycle_duration.observe(duration)
+    metrics.cycles.labels(result="frozen" if plan.frozen else "success").inc()
+    metrics.factory_schedd_up.set(1 if census.factory_ok else 0)
+    metrics.collector_up.set(1 if census.collector_ok else 0)
+    status.schedds = [
+        ScheddStatus(
+            name=s.schedd,
+            group=s.group,
+            ok=s.ok,
+            stale_cycles=s.stale_cycles,
+            last_error=s.last_error,
+        )
+        for s in demand.schedds
+    ]
+    status.sync_entries(config)
+    by_state: dict[str, Counter[str]] = {}
+    for glidein in census.glideins:
+        by_state.setdefault(glidein.entry, Counter())[glidein.state.value] += 1
+    black_holes = Counter(s.entry for s in census.slots if s.activity is SlotActivity.BLACK_HOLE)
+    for entry in config.entries:
+        name = entry.name
+        state = effective_state(config, health.get(name), name, now)
+        entry_health = health.get(name)
+        backoff_until = entry_health.backoff_until if entry_health else None
+        counts = by_state.get(name, Counter())
+        board = status.entries.setdefault(name, EntryStatus(name=name))
+        board.health = state.value
+        board.backoff_until = backoff_until if state is HealthState.BACKOFF else None
+        if census.factory_ok:
+            board.glideins = {
+                "idle": counts["idle"],
+                "running": counts["running"],
+                "held": counts["held"],
+                "black_hole": black_holes[name],
+            }
+            for value in _STATES:
+                metrics.glideins.labels(entry=name, state=value).set(counts[value])
+        board.decisions = [_decision_row(d) for d in plan.for_entry(name)]
+        for value in HealthState:
+            metrics.entry_health.labels(entry=name, state=value.value).set(
+                1 if value is state else 0
+            )
+        left = max(0.0, (backoff_until or now) - now) if state is HealthState.BACKOFF else 0.0
+        metrics.entry_backoff.labels(entry=name).set(left)
+        outcome = outcomes.get(name)
+        if outcome is not None and outcome.skipped:
+            board.decisions.append({"skipped": sorted(set(outcome.skipped))})
+    for decision in plan.decisions:
+        labels = {"group": decision.group, "entry": decision.entry}
+        metrics.idle_jobs.labels(**labels).set(decision.matching_jobs)
+        metrics.running_jobs.labels(**labels).set(decision.running_jobs)
+        metrics.requested_idle.labels(**labels).set(decision.requested_idle)
+        metrics.max_glideins.labels(**labels).set(decision.max_glideins)
+        for reason in decision.limited_by:
+            metrics.decisions_limited.labels(**labels, reason=reason).inc()
+
+
+def _decision_row(decision: Any) -> dict[str, Any]:
+    row = dataclasses.asdict(decision)
+    row["limited_by"] = list(decision.limited_by)
+    return row

@@ -1,0 +1,67 @@
+"""Glidein exits, counted from the clusters' HTCondor user logs (DESIGN §6).
+
+Completed grid jobs leave the factory schedd's queue, so their exit codes are read from
+the `log =` file of each entry (`state_dir/glideins/<entry>/glideins.log`), from where
+the last scan stopped; offsets are kept in the state DB so a restart does not count an
+exit twice. Each termination becomes `aglidein_glidein_exits_total{entry,reason}`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+import anyio.to_thread
+import structlog
+
+from aglidein.condor.userlog import JobEnd, read_new_job_ends
+from aglidein.core.lifecycle import exit_reason
+from aglidein.services.metrics import Metrics
+from aglidein.state import StateDB
+
+__all__ = ["USERLOG_NAME", "ExitWatcher"]
+
+log = structlog.get_logger()
+USERLOG_NAME = "glideins.log"
+_OFFSETS_KEY = "userlog_offsets"
+
+
+class ExitWatcher:
+    """Reads new termination events and counts them by entry and reason."""
+
+    def __init__(self, glideins_dir: Path, state: StateDB, metrics: Metrics) -> None:
+        self._root = glideins_dir
+        self._state = state
+        self._metrics = metrics
+        self._offsets: dict[str, int] | None = None
+
+    async def scan(self, entries: Iterable[str]) -> dict[str, Counter[str]]:
+        """Count exits logged since the last scan; reasons by entry."""
+        if self._offsets is None:
+            stored = await self._state.get_json(_OFFSETS_KEY)
+            self._offsets = {str(k): int(v) for k, v in (stored or {}).items()}
+        offsets = dict(self._offsets)
+        names = sorted(entries)
+        found = await anyio.to_thread.run_sync(self._read, names, offsets)
+        out: dict[str, Counter[str]] = {}
+        for entry, ends in found.items():
+            reasons = Counter(exit_reason(e.exit_code, e.signal) for e in ends)
+            for reason, count in reasons.items():
+                self._metrics.glidein_exits.labels(entry=entry, reason=reason).inc(count)
+            if reasons:
+                out[entry] = reasons
+                log.info("glidein.exits", entry=entry, **dict(reasons))
+        if offsets != self._offsets:
+            self._offsets = offsets
+            await self._state.put_json(_OFFSETS_KEY, offsets)
+        return out
+
+    def _read(self, entries: list[str], offsets: dict[str, int]) -> dict[str, list[JobEnd]]:
+        found: dict[str, list[JobEnd]] = {}
+        for entry in entries:
+            path = self._root / entry / USERLOG_NAME
+            ends, offsets[entry] = read_new_job_ends(path, offsets.get(entry, 0))
+            if ends:
+                found[entry] = ends
+        return found

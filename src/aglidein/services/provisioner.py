@@ -1,0 +1,320 @@
+"""The hands of the factory: acts on a Plan against the factory schedd (DESIGN §2, §6).
+
+Entries are served concurrently (a global cap), each one in order: releases, removals,
+submissions in clusters of `cluster_size`. No double submission: a batch id is written
+to the state DB *before* the cluster is sent and travels as `AglideinBatch`; batches
+still pending (a crash, a timed-out submit) are looked up on the factory schedd before
+anything new is sent. Whatever the plan says, nothing is submitted to an entry that is
+not healthy, and no submission goes past an entry or factory limit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import anyio
+import anyio.to_thread
+import structlog
+
+from aglidein.clock import Clock
+from aglidein.condor.api import JobAction, Pool, Schedd
+from aglidein.config import Config, EntryConfig
+from aglidein.core.health import effective_state
+from aglidein.core.model import (
+    EntryHealth,
+    GlideinCensus,
+    GlideinState,
+    HealthState,
+    Plan,
+    ReleaseRequest,
+    RemoveRequest,
+    SubmitRequest,
+)
+from aglidein.core.submit import render_submit
+from aglidein.errors import CondorError, CondorTimeout
+from aglidein.services.glidein_files import PilotKit, TokenWriter
+from aglidein.services.metrics import Metrics
+from aglidein.state import StateDB
+
+__all__ = ["EntryOutcome", "Provisioner"]
+
+log = structlog.get_logger()
+
+
+@dataclass
+class EntryOutcome:
+    """What happened to one entry this cycle."""
+
+    submitted: int = 0
+    submit_error: str | None = None
+    removed: int = 0
+    released: int = 0
+    skipped: list[str] = field(default_factory=list)  # why submissions were not sent
+
+
+@dataclass
+class _Budget:
+    """Glideins the factory may still add this cycle (shared by every entry)."""
+
+    total: int
+    idle: int
+
+
+class Provisioner:
+    """Submits, removes and releases glideins for a Plan."""
+
+    def __init__(
+        self,
+        config: Callable[[], Config],
+        pool: Pool,
+        state: StateDB,
+        metrics: Metrics,
+        clock: Clock,
+        kit: PilotKit,
+        tokens: TokenWriter,
+        *,
+        log_url: Callable[[], str] | None = None,
+        max_entries: int = 8,
+    ) -> None:
+        self._config = config
+        self._pool = pool
+        self._state = state
+        self._metrics = metrics
+        self._clock = clock
+        self._kit = kit
+        self._tokens = tokens
+        self._log_url = log_url or (lambda: config().http.base_url() + "/api/v1/logs")
+        self._limiter = anyio.CapacityLimiter(max_entries)
+        self.recovered = False
+
+    def factory_schedd(self) -> Schedd:
+        """The schedd that holds the glideins."""
+        return self._pool.schedd(self._config().pool.factory_schedd)
+
+    async def recover(self) -> bool:
+        """Settle batches left pending (crash, timed-out submit) from the factory schedd.
+
+        True when nothing is pending any more; until then nothing new is submitted.
+        """
+        pending = await self._state.pending_batches()
+        if not pending:
+            self.recovered = True
+            return True
+        config = self._config()
+        batches = " || ".join(f'AglideinBatch == "{b["batch"]}"' for b in pending)
+        constraint = f'AglideinFactory == "{config.factory.name}" && ({batches})'
+        try:
+            ads = await self.factory_schedd().query(constraint, ["AglideinBatch", "ClusterId"])
+        except CondorError as exc:
+            log.warning("provision.recover_failed", pending=len(pending), error=str(exc))
+            self.recovered = False
+            return False
+        found: dict[str, int] = {}
+        for ad in ads:
+            cluster = ad.get("ClusterId")
+            found[str(ad.get("AglideinBatch"))] = cluster if isinstance(cluster, int) else -1
+        for batch in pending:
+            name = str(batch["batch"])
+            if name in found:
+                await self._state.finish_batch(name, "submitted", cluster=found[name])
+                log.info("provision.batch_found", batch=name, entry=batch["entry"])
+            else:
+                await self._state.finish_batch(name, "failed", detail="not on the factory schedd")
+                log.info("provision.batch_absent", batch=name, entry=batch["entry"])
+        self.recovered = True
+        return True
+
+    async def act(
+        self, plan: Plan, health: Mapping[str, EntryHealth], census: GlideinCensus
+    ) -> dict[str, EntryOutcome]:
+        """Carry out the plan's releases, removals and submissions; outcomes by entry."""
+        config = self._config()
+        outcomes: dict[str, EntryOutcome] = {}
+        if plan.frozen or not census.factory_ok:
+            log.warning("provision.frozen", cycle=plan.cycle, reason="pool_unreachable")
+            return outcomes
+        can_submit = self.recovered or await self.recover()
+        live = [
+            g
+            for g in census.glideins
+            if g.state not in (GlideinState.REMOVED, GlideinState.COMPLETED)
+        ]
+        counts = Counter(g.entry for g in live)
+        idle = Counter(g.entry for g in live if g.state is GlideinState.IDLE)
+        budget = _Budget(
+            total=config.factory.limits.max_glideins - len(live),
+            idle=config.factory.limits.max_idle - sum(idle.values()),
+        )
+        entries = sorted(
+            {r.entry for r in plan.submits}
+            | {r.entry for r in plan.removals}
+            | {r.entry for r in plan.releases}
+        )
+        now = self._clock.now()
+        async with anyio.create_task_group() as tg:
+            for entry in entries:
+                outcome = outcomes[entry] = EntryOutcome()
+                state = effective_state(config, health.get(entry), entry, now)
+                tg.start_soon(
+                    self._act_entry,
+                    config,
+                    entry,
+                    state,
+                    [r for r in plan.releases if r.entry == entry],
+                    [r for r in plan.removals if r.entry == entry],
+                    [r for r in plan.submits if r.entry == entry] if can_submit else [],
+                    (counts[entry], idle[entry]),
+                    budget,
+                    outcome,
+                )
+        if not can_submit and plan.submits:
+            for request in plan.submits:
+                outcomes[request.entry].skipped.append("pending_batches")
+        return outcomes
+
+    async def _act_entry(
+        self,
+        config: Config,
+        entry: str,
+        state: HealthState,
+        releases: Sequence[ReleaseRequest],
+        removals: Sequence[RemoveRequest],
+        submits: Sequence[SubmitRequest],
+        current: tuple[int, int],
+        budget: _Budget,
+        outcome: EntryOutcome,
+    ) -> None:
+        async with self._limiter:
+            schedd = self.factory_schedd()
+            for release in releases:
+                outcome.released += await self._release(schedd, release)
+            for removal in removals:
+                outcome.removed += await self._remove(schedd, removal)
+            if not submits:
+                return
+            if state is not HealthState.OK:
+                outcome.skipped.append(state.value)
+                log.info("provision.skipped", entry=entry, health=state.value)
+                return
+            await self._submit_entry(
+                config, config.entry(entry), schedd, submits, current, budget, outcome
+            )
+
+    async def _release(self, schedd: Schedd, request: ReleaseRequest) -> int:
+        try:
+            result = await schedd.act(JobAction.RELEASE, request.job_ids, reason=request.reason)
+        except CondorError as exc:
+            self._metrics.releases.labels(entry=request.entry, result="failure").inc(
+                len(request.job_ids)
+            )
+            log.warning("provision.release_failed", entry=request.entry, error=str(exc))
+            return 0
+        self._metrics.releases.labels(entry=request.entry, result="success").inc(result.success)
+        if result.failure:
+            self._metrics.releases.labels(entry=request.entry, result="failure").inc(result.failure)
+        log.info("provision.released", entry=request.entry, count=result.success)
+        return result.success
+
+    async def _remove(self, schedd: Schedd, request: RemoveRequest) -> int:
+        action = JobAction.REMOVE_X if request.force else JobAction.REMOVE
+        labels = {"entry": request.entry, "reason": request.reason}
+        try:
+            result = await schedd.act(action, request.job_ids, reason=f"aglidein: {request.reason}")
+        except CondorError as exc:
+            self._metrics.removals.labels(**labels, result="failure").inc(len(request.job_ids))
+            log.warning("provision.remove_failed", **labels, error=str(exc))
+            return 0
+        self._metrics.removals.labels(**labels, result="success").inc(result.success)
+        if result.failure:
+            self._metrics.removals.labels(**labels, result="failure").inc(result.failure)
+        log.info("provision.removed", **labels, count=result.success, force=request.force)
+        return result.success
+
+    async def _submit_entry(
+        self,
+        config: Config,
+        entry: EntryConfig,
+        schedd: Schedd,
+        submits: Sequence[SubmitRequest],
+        current: tuple[int, int],
+        budget: _Budget,
+        outcome: EntryOutcome,
+    ) -> None:
+        settings = entry.effective_submit(config.factory)
+        total, idle = current
+        room = min(
+            settings.max_per_cycle,
+            entry.limits.max_glideins - total,
+            entry.limits.max_idle - idle,
+        )
+        for request in submits:
+            wanted = min(request.count, room, budget.total, budget.idle)
+            if wanted < request.count:
+                outcome.skipped.append("limit")
+            while wanted > 0:
+                size = min(wanted, settings.cluster_size)
+                room -= size
+                budget.total -= size
+                budget.idle -= size
+                wanted -= size
+                error = await self._submit_cluster(config, entry, request.group, size, schedd)
+                if error is not None:
+                    outcome.submit_error = error
+                    return  # one failure ends this entry's submissions for the cycle
+                outcome.submitted += size
+
+    async def _submit_cluster(
+        self, config: Config, entry: EntryConfig, group: str, size: int, schedd: Schedd
+    ) -> str | None:
+        """Submit one cluster; None, or why it failed."""
+        now = self._clock.now()
+        batch = uuid.uuid4().hex
+        ids = [str(uuid.uuid4()) for _ in range(size)]
+        try:
+            pilot = await anyio.to_thread.run_sync(self._kit.pilot_files, entry)
+            files = await anyio.to_thread.run_sync(
+                self._kit.write_tokens, self._tokens, config, entry, ids, now
+            )
+            description = render_submit(
+                config,
+                entry,
+                group,
+                batch,
+                files,
+                pilot,
+                self._log_url(),
+                str(self._kit.entry_dir(entry.name)),
+            )
+        except (OSError, ValueError, CondorError) as exc:
+            self._metrics.submissions.labels(entry=entry.name, result="failure").inc(size)
+            log.error("provision.prepare_failed", entry=entry.name, error=str(exc))
+            return f"prepare: {exc}"
+        await self._state.record_batch(batch, entry.name, group, size, now)
+        try:
+            result = await schedd.submit(description)
+        except CondorTimeout as exc:
+            # the schedd may or may not have it: leave the batch pending, ask next cycle
+            self.recovered = False
+            self._metrics.submissions.labels(entry=entry.name, result="failure").inc(size)
+            log.warning("provision.submit_timeout", entry=entry.name, batch=batch, error=str(exc))
+            return str(exc)
+        except CondorError as exc:
+            await self._state.finish_batch(batch, "failed", detail=str(exc)[:500])
+            await anyio.to_thread.run_sync(self._kit.remove_tokens, entry.name, ids)
+            self._metrics.submissions.labels(entry=entry.name, result="failure").inc(size)
+            log.warning("provision.submit_failed", entry=entry.name, batch=batch, error=str(exc))
+            return str(exc)
+        await self._state.finish_batch(batch, "submitted", cluster=result.cluster)
+        self._metrics.submissions.labels(entry=entry.name, result="success").inc(result.count)
+        log.info(
+            "provision.submitted",
+            entry=entry.name,
+            group=group,
+            batch=batch,
+            cluster=result.cluster,
+            count=result.count,
+        )
+        return None
