@@ -84,3 +84,66 @@ def make_config(
         "credentials": credentials,
     }
     return parse_config_text(yaml.safe_dump(data)).config
+
+
+# --- daemon parts for provisioner and cycle tests --------------------------------------
+
+PLACEHOLDER_PILOT = """#!/bin/sh
+# test stand-in for glidein/glidein_startup.sh: prints its arguments, checks its files
+echo "placeholder pilot $*"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --idtoken|--log-token|--attrs|--glidein-tarball) [ -r "$2" ] || exit 2; shift 2 ;;
+    *) shift ;;
+  esac
+done
+sleep "${PLACEHOLDER_SLEEP:-0}"
+exit "${PLACEHOLDER_EXIT:-0}"
+"""
+
+
+def idtoken_entry(site: str, **extra: Any) -> dict[str, Any]:
+    """A condor-CE entry authenticating with an IDTOKEN (needs no credential item)."""
+    return {
+        "gridtype": "condor",
+        "gatekeeper": f"ce.{site.lower()}.example.org",
+        "auth": {"method": "idtoken"},
+        "attrs": {"GLIDEIN_Site": site, "GLIDEIN_CPUS": 1},
+        **extra,
+    }
+
+
+def placeholder_pilot(tmp_path: Path) -> Path:
+    """A `glidein/` directory whose glidein_startup.sh is a small stand-in."""
+    source = tmp_path / "pilot-src"
+    (source / "lib").mkdir(parents=True, exist_ok=True)
+    script = source / "glidein_startup.sh"
+    script.write_text(PLACEHOLDER_PILOT)
+    script.chmod(0o755)
+    (source / "lib" / "log.sh").write_text("# placeholder\n")
+    return source
+
+
+def make_runtime(config: Config, clock: Any, state_path: Path | None = None) -> Any:
+    """A Runtime around `config` with a state DB in its state_dir."""
+    from aglidein.config import LoadedConfig
+    from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
+    from aglidein.services.metrics import Metrics
+    from aglidein.state import StateDB
+
+    path = state_path or Path(config.factory.state_dir) / "state.db"
+    status = StatusBoard(factory_name=config.factory.name, started=clock.now())
+    status.sync_entries(config)
+    return Runtime(
+        config=ConfigHolder(LoadedConfig(config=config, path=None, warnings=())),
+        metrics=Metrics(),
+        clock=clock,
+        state=StateDB.open(path),
+        status=status,
+    )
+
+
+def metric(runtime: Any, name: str, **labels: str) -> float:
+    """A sample's value from the runtime's registry (0 when absent)."""
+    value = runtime.metrics.registry.get_sample_value(name, labels)
+    return float(value or 0.0)

@@ -27,6 +27,7 @@ from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
 from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
+from aglidein.services.cycle_setup import build_cycle
 from aglidein.services.http import ApiRoute, HttpService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
@@ -78,7 +79,8 @@ def preflight(loaded: LoadedConfig) -> None:
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
-    return Subsystems(workers=[renewer])
+    cycle, routes = build_cycle(runtime, credentials=renewer.states)
+    return Subsystems(workers=[renewer, cycle], routes=routes)
 
 
 class Daemon:

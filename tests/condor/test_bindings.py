@@ -11,10 +11,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from tests.adapter_helpers import make_config
 from aglidein.condor.api import JobAction, SubmitDescription
 from aglidein.condor.bindings import BindingsPool
 from aglidein.errors import CondorTimeout
+from tests.adapter_helpers import make_config
 
 DEADLINE = 2.0
 SLACK = 8.0  # worker start-up on a busy 2-core machine

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.adapter_helpers import make_config
 from aglidein.clock import ManualClock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.condor.bindings import BindingsPool
 from aglidein.condor.fake import FakePool, Scenario
+from tests.adapter_helpers import make_config
 
 REAL_POOL = os.environ.get("AGLIDEIN_TEST_POOL")
 IMPLEMENTATIONS = [

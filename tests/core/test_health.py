@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.adapter_helpers import ENTRY_KINDS, make_config
 from aglidein.core.health import (
     HOLD_STORM,
     NEVER_REPORTED,
@@ -24,6 +23,7 @@ from aglidein.core.model import (
     Slot,
     SlotActivity,
 )
+from tests.adapter_helpers import ENTRY_KINDS, make_config
 
 NOW = 1_800_000_000.0
 

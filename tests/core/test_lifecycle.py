@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.adapter_helpers import make_config
 from aglidein.core.lifecycle import (
     count_removal_cycles,
     exit_reason,
     plan_lifecycle,
 )
 from aglidein.core.model import EntryHealth, Glidein, GlideinState, OperatorState
+from tests.adapter_helpers import make_config
 
 NOW = 1_800_000_000.0
 

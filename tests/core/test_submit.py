@@ -7,7 +7,6 @@ from pathlib import Path
 import htcondor2
 import pytest
 
-from tests.adapter_helpers import ENTRY_KINDS, make_config
 from aglidein.condor.submit_table import job_attributes
 from aglidein.core.submit import (
     GlideinFiles,
@@ -16,6 +15,7 @@ from aglidein.core.submit import (
     render_submit,
     shell_quote,
 )
+from tests.adapter_helpers import ENTRY_KINDS, make_config
 
 PILOT = PilotFiles(
     startup="/opt/aglidein/glidein_startup.sh",

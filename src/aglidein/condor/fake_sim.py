@@ -128,7 +128,8 @@ class Simulation:
             return
         if status == JobStatus.IDLE and job.sim["start_at"] <= now:
             self._start(job, now)
-        elif status == JobStatus.RUNNING:
+            status = job.status  # it may also end within this step
+        if status == JobStatus.RUNNING:
             if job.ad.get("JobUniverse") == LOCAL_UNIVERSE:
                 code = self.runner.poll(job.job_id)
                 if code is not None:

@@ -18,6 +18,7 @@ import anyio
 import anyio.abc
 import structlog
 
+from aglidein.condor.api import Pool
 from aglidein.config import Config
 from aglidein.core.health import (
     SUBMIT_FAILED,
@@ -75,6 +76,7 @@ class CycleService:
         *,
         reported: Reported | None = None,
         credentials: Credentials | None = None,
+        pool: Pool | None = None,
     ) -> None:
         self.runtime = runtime
         self.poller = poller
@@ -83,6 +85,7 @@ class CycleService:
         self.exits = exits
         self._reported = reported
         self._credentials = credentials or (lambda: {})
+        self._pool = pool  # closed when the service stops
         self.health: dict[str, EntryHealth] = {}
         self.memory = PolicyMemory()
         self.cycle = 0
@@ -113,7 +116,16 @@ class CycleService:
     ) -> None:
         """Cycle every `factory.cycle` until `stop()`."""
         await self.load()
+        await self.provisioner.prepare()
         task_status.started()
+        try:
+            await self._loop()
+        finally:
+            if self._pool is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._pool.aclose()
+
+    async def _loop(self) -> None:
         while not self._stop.is_set():
             started = time.monotonic()
             try:

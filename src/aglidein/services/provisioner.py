@@ -34,7 +34,7 @@ from aglidein.core.model import (
     SubmitRequest,
 )
 from aglidein.core.submit import render_submit
-from aglidein.errors import CondorError, CondorTimeout
+from aglidein.errors import AglideinError, CondorError, CondorTimeout
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.metrics import Metrics
 from aglidein.state import StateDB
@@ -89,6 +89,13 @@ class Provisioner:
         self._log_url = log_url or (lambda: config().http.base_url() + "/api/v1/logs")
         self._limiter = anyio.CapacityLimiter(max_entries)
         self.recovered = False
+
+    async def prepare(self) -> None:
+        """Build the pilot files; without a pilot every submission fails (and backs off)."""
+        try:
+            await anyio.to_thread.run_sync(self._kit.prepare)
+        except (AglideinError, OSError) as exc:
+            log.error("provision.pilot_unavailable", error=str(exc))
 
     def factory_schedd(self) -> Schedd:
         """The schedd that holds the glideins."""
@@ -288,7 +295,7 @@ class Provisioner:
                 self._log_url(),
                 str(self._kit.entry_dir(entry.name)),
             )
-        except (OSError, ValueError, CondorError) as exc:
+        except (OSError, ValueError, AglideinError) as exc:
             self._metrics.submissions.labels(entry=entry.name, result="failure").inc(size)
             log.error("provision.prepare_failed", entry=entry.name, error=str(exc))
             return f"prepare: {exc}"

@@ -1,0 +1,86 @@
+"""Assembling the cycle for a daemon: pool, poller, policy, provisioner, exits, routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from aglidein.condor import open_pool
+from aglidein.condor.api import Pool
+from aglidein.condor.bindings import BindingsPool
+from aglidein.config import Config, EntryConfig
+from aglidein.core.model import CredentialState
+from aglidein.core.policy import decide
+from aglidein.credentials import PoolSigningKey, write_glidein_tokens
+from aglidein.logkeys import LogKeyring
+from aglidein.runtime import Runtime
+from aglidein.services.cycle import CycleService, PollerLike
+from aglidein.services.exits import ExitWatcher
+from aglidein.services.glidein_files import PilotKit, TokenWriter
+from aglidein.services.http import ApiRoute
+from aglidein.services.operator import operator_routes
+from aglidein.services.poller import Poller
+from aglidein.services.provisioner import Provisioner
+
+__all__ = ["build_cycle", "pool_for", "token_writer"]
+
+
+def pool_for(runtime: Runtime) -> Pool:
+    """The simulated pool for `pool.simulate`, else the bindings on the live config."""
+    config = runtime.config.current
+    if config.pool.simulate is not None:
+        return open_pool(config, clock=runtime.clock)
+    return BindingsPool(runtime.config)
+
+
+def token_writer(state_dir: Path) -> TokenWriter:
+    """Glidein IDTOKEN (from `pool.signing_key`) and log token, written 0600."""
+
+    def write(
+        config: Config, entry: EntryConfig, glidein_id: str, directory: Path, now: float
+    ) -> tuple[Path, Path]:
+        files = write_glidein_tokens(
+            config,
+            entry,
+            glidein_id,
+            directory,
+            pool_key=PoolSigningKey.load(config.pool.signing_key),
+            log_keys=LogKeyring.load(state_dir),  # re-read: the key may have been rotated
+            now=now,
+        )
+        return files.idtoken, files.log_token
+
+    return write
+
+
+def build_cycle(
+    runtime: Runtime,
+    *,
+    pool: Pool | None = None,
+    poller: PollerLike | None = None,
+    credentials: Callable[[], Mapping[str, CredentialState]] | None = None,
+    kit: PilotKit | None = None,
+    tokens: TokenWriter | None = None,
+) -> tuple[CycleService, list[ApiRoute]]:
+    """The cycle service and its operator routes, with production parts by default."""
+    pool = pool or pool_for(runtime)
+    state_dir = runtime.state_dir
+    provisioner = Provisioner(
+        runtime.config,
+        pool,
+        runtime.state,
+        runtime.metrics,
+        runtime.clock,
+        kit or PilotKit(state_dir),
+        tokens or token_writer(state_dir),
+    )
+    cycle = CycleService(
+        runtime,
+        poller or Poller(runtime.config, pool, runtime.metrics, runtime.clock),
+        decide,
+        provisioner,
+        ExitWatcher(state_dir / "glideins", runtime.state, runtime.metrics),
+        credentials=credentials,
+        pool=pool,
+    )
+    return cycle, operator_routes(cycle)
