@@ -258,14 +258,15 @@ class Provisioner:
             entry.limits.max_idle - idle,
         )
         for request in submits:
-            wanted = min(request.count, room, budget.total, budget.idle)
+            wanted = max(0, min(request.count, room, budget.total, budget.idle))
             if wanted < request.count:
                 outcome.skipped.append("limit")
+            # reserve before the first await: other entries share the factory budget
+            room -= wanted
+            budget.total -= wanted
+            budget.idle -= wanted
             while wanted > 0:
                 size = min(wanted, settings.cluster_size)
-                room -= size
-                budget.total -= size
-                budget.idle -= size
                 wanted -= size
                 error = await self._submit_cluster(config, entry, request.group, size, schedd)
                 if error is not None:
