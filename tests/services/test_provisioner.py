@@ -285,3 +285,32 @@ async def test_a_missing_pilot_fails_submissions_without_crashing(tmp_path: Path
     )
     assert "pilot is missing" in (outcomes["B"].submit_error or "")
     assert await world.pool.schedd("local").query() == []
+
+
+async def test_local_glideins_really_run_the_pilot(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    world.config = make_config(
+        tmp_path,
+        {"L": {"gridtype": "local", "attrs": {"GLIDEIN_Site": "Here"}}},
+        factory={"glidein": {"max_walltime": "1h"}},
+    )
+    await world.provisioner.act(world.plan(SubmitRequest("L", "main", 2)), {}, await world.census())
+    world.clock.advance(300)  # past the queue time: the processes start
+    running = await world.pool.schedd("local").query("JobStatus == 2")
+    assert len(running) == 2
+    assert all(a["JobUniverse"] == 12 for a in running)
+    for _ in range(300):  # the pilots end within seconds; each query polls them
+        if not await world.pool.schedd("local").query():
+            break
+        await anyio.sleep(0.1)
+    entry_dir = Path(world.config.factory.state_dir) / "glideins" / "L"
+    outputs = sorted(entry_dir.glob("*.out"))
+    assert len(outputs) == 2
+    for output in outputs:
+        text = output.read_text()
+        assert f"--id {output.stem}" in text
+        assert "--entry L" in text
+        assert "condor=none" in text  # no-condor mode
+    watcher = ExitWatcher(entry_dir.parent, world.runtime.state, world.runtime.metrics)
+    assert await watcher.scan(["L"]) == {"L": {"ok": 2}}
+    await world.pool.aclose()
