@@ -9,7 +9,7 @@ import pytest
 from aglidein.classads import Expr
 from aglidein.clock import ManualClock
 from aglidein.condor import open_pool
-from aglidein.condor.api import JobAction, Pool
+from aglidein.condor.api import JobAction, Pool, SubmitDescription
 from aglidein.condor.fake import FakePool, load_scenario
 from aglidein.condor.userlog import read_new_job_ends
 from aglidein.core.submit import GlideinFiles, PilotFiles, render_submit
@@ -41,7 +41,9 @@ async def _submit(pool: FakePool, tmp_path: Path, entry: str, n: int, batch: str
         "http://127.0.0.1:1/api/v1/logs",
         str(tmp_path / "glideins" / entry),
     )
-    result = await pool.schedd("local").submit(description)
+    result = await pool.schedd("local").submit(
+        SubmitDescription(description.commands, description.queue_vars, description.itemdata)
+    )
     assert result.count == n
 
 

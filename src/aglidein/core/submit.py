@@ -9,16 +9,16 @@ material is put in the description: per-glidein tokens travel as 0600 files.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import posixpath
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
-from aglidein.condor.api import SubmitDescription
 from aglidein.config import Config, EntryConfig, GlideinSettings
 
 __all__ = [
     "GlideinFiles",
     "PilotFiles",
+    "RenderedSubmit",
     "condor_value",
     "grid_resource",
     "render_attrs_file",
@@ -28,6 +28,21 @@ __all__ = [
 
 # itemdata columns: the glidein id and its two token files
 QUEUE_VARS = ("AglideinId", "AglideinIdtoken", "AglideinLogToken")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedSubmit:
+    """One cluster's submit commands and itemdata rows (becomes a
+    `condor.api.SubmitDescription`; the core does not import condor)."""
+
+    commands: tuple[tuple[str, str], ...]
+    queue_vars: tuple[str, ...]
+    itemdata: tuple[Mapping[str, str], ...]
+
+    @property
+    def count(self) -> int:
+        """How many glideins (procs) it makes."""
+        return len(self.itemdata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +112,7 @@ def render_submit(
     pilot: PilotFiles,
     log_url: str,
     output_dir: str,
-) -> SubmitDescription:
+) -> RenderedSubmit:
     """One cluster of glideins for (entry, group), tagged with `batch`."""
     if entry.gridtype == "unsupported":
         raise ValueError(f"entry {entry.name}: gridtype unsupported cannot be submitted")
@@ -162,7 +177,7 @@ def render_submit(
         }
         for g in glideins
     )
-    return SubmitDescription(commands=tuple(commands), queue_vars=QUEUE_VARS, itemdata=rows)
+    return RenderedSubmit(commands=tuple(commands), queue_vars=QUEUE_VARS, itemdata=rows)
 
 
 def _plain(value: str | int | float | bool) -> str:
@@ -181,7 +196,7 @@ def _arguments(
 ) -> str:
     def sandbox(path: str) -> str:
         # local-universe jobs run where they are; grid jobs see transferred basenames
-        return path if local else PurePosixPath(path).name
+        return path if local else posixpath.basename(path)
 
     idtoken = "$(AglideinIdtoken)" if local else "$(AglideinId).idtoken"
     log_token = "$(AglideinLogToken)" if local else "$(AglideinId).logtoken"

@@ -20,7 +20,7 @@ import anyio.to_thread
 import structlog
 
 from aglidein.clock import Clock
-from aglidein.condor.api import JobAction, Pool, Schedd
+from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.config import Config, EntryConfig
 from aglidein.core.health import effective_state
 from aglidein.core.model import (
@@ -286,7 +286,7 @@ class Provisioner:
             files = await anyio.to_thread.run_sync(
                 self._kit.write_tokens, self._tokens, config, entry, ids, now
             )
-            description = render_submit(
+            rendered = render_submit(
                 config,
                 entry,
                 group,
@@ -295,6 +295,11 @@ class Provisioner:
                 pilot,
                 self._log_url(),
                 str(self._kit.entry_dir(entry.name)),
+            )
+            description = SubmitDescription(
+                commands=rendered.commands,
+                queue_vars=rendered.queue_vars,
+                itemdata=rendered.itemdata,
             )
         except (OSError, ValueError, AglideinError) as exc:
             self._metrics.submissions.labels(entry=entry.name, result="failure").inc(size)
