@@ -128,3 +128,17 @@ async def test_collector_query_times_out(tmp_path: Path, silent_port: int) -> No
     assert isinstance(error, CondorTimeout)
     assert elapsed < DEADLINE + SLACK
     assert worst_gap < 1.0
+
+
+async def test_workers_start_under_python_dash_m_aglidein(
+    tmp_path: Path, silent_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """anyio's workers re-run the parent's __main__: `python -m aglidein` must allow it."""
+    import sys
+
+    import aglidein.__main__ as entry
+
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", entry.__file__, raising=False)
+    pool = _pool(tmp_path, silent_port)
+    with pytest.raises(CondorTimeout):
+        await pool.schedd(f"127.0.0.1:{silent_port}").query()
