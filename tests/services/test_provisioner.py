@@ -314,3 +314,18 @@ async def test_local_glideins_really_run_the_pilot(tmp_path: Path) -> None:
     watcher = ExitWatcher(entry_dir.parent, world.runtime.state, world.runtime.metrics)
     assert await watcher.scan(["L"]) == {"L": {"ok": 2}}
     await world.pool.aclose()
+
+
+async def test_token_files_of_finished_glideins_are_deleted(tmp_path: Path) -> None:
+    import os
+
+    world = World(tmp_path)
+    await world.provisioner.act(world.plan(SubmitRequest("B", "main", 2)), {}, await world.census())
+    tokens = Path(world.config.factory.state_dir) / "glideins" / "B" / "tokens"
+    assert len(list(tokens.iterdir())) == 4
+    world.clock.advance(3 * 3600)  # both glideins ran and left the queue
+    old = os.stat(next(tokens.iterdir())).st_mtime - 3600
+    for path in tokens.iterdir():
+        os.utime(path, (old, old))
+    await world.provisioner.act(world.plan(), {}, await world.census())
+    assert list(tokens.iterdir()) == []

@@ -180,7 +180,18 @@ class Provisioner:
         if not can_submit and plan.submits:
             for request in plan.submits:
                 outcomes[request.entry].skipped.append("pending_batches")
+        await self.prune_tokens(census)
         return outcomes
+
+    async def prune_tokens(self, census: GlideinCensus) -> int:
+        """Delete token files of glideins the factory schedd no longer has."""
+        if not census.factory_ok:
+            return 0
+        live = {g.glidein_id for g in census.glideins}
+        removed = await anyio.to_thread.run_sync(self._kit.prune_tokens, live)
+        if removed:
+            log.info("provision.tokens_pruned", count=removed)
+        return removed
 
     async def _act_entry(
         self,
