@@ -90,7 +90,7 @@ def make_config(
 
 PLACEHOLDER_PILOT = """#!/bin/sh
 # test stand-in for glidein/glidein_startup.sh: prints its arguments, checks its files
-echo "placeholder pilot $* condor=${GLIDEIN_CONDOR:-}"
+echo "placeholder pilot $* condor=${GLIDEIN_CONDOR:-} cwd=$(pwd)"
 while [ $# -gt 0 ]; do
   case "$1" in
     --idtoken|--log-token|--attrs|--glidein-tarball) [ -r "$2" ] || exit 2; shift 2 ;;

@@ -311,6 +311,7 @@ async def test_local_glideins_really_run_the_pilot(tmp_path: Path) -> None:
         assert f"--id {output.stem}" in text
         assert "--entry L" in text
         assert "condor=none" in text  # no-condor mode
+        assert f"cwd={entry_dir}" in text  # runs in its entry directory, not ours
     watcher = ExitWatcher(entry_dir.parent, world.runtime.state, world.runtime.metrics)
     assert await watcher.scan(["L"]) == {"L": {"ok": 2}}
     await world.pool.aclose()

@@ -163,6 +163,7 @@ class Simulation:
                 str(job.ad.get("Environment", "")),
                 _str_or_none(job.ad.get("Out")),
                 _str_or_none(job.ad.get("Err")),
+                cwd=_local_workdir(job),
             )
             if problem is not None:
                 self.hold(job, now, problem, 6)
@@ -399,3 +400,12 @@ def _str_or_none(value: AdValue | None) -> str | None:
 
 def _int(value: AdValue | None) -> int:
     return int(value) if isinstance(value, int | float) else 0
+
+
+def _local_workdir(job: FakeJob) -> str | None:
+    """Where a local-universe job runs: its Iwd, else beside its output file."""
+    iwd = _str_or_none(job.ad.get("Iwd"))
+    if iwd:
+        return iwd
+    out = _str_or_none(job.ad.get("Out"))
+    return str(Path(out).parent) if out and out != "/dev/null" else None
