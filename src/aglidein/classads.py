@@ -243,5 +243,5 @@ def expand_submit(
                 submit[name] = value
             out.append({key: submit.expand(key) for key in keys})
         return out
-    except (KeyError, RuntimeError, TypeError, ValueError) as exc:
+    except (htcondor2.HTCondorException, KeyError, RuntimeError, TypeError, ValueError) as exc:
         raise ValueError(f"cannot expand submit description: {exc}") from exc
