@@ -88,3 +88,12 @@ def test_glideins_that_never_report(tmp_path: Path) -> None:
     assert assess_entries(config, {}, glideins, [slot], NOW) == {"CE": NEVER_REPORTED}
     assert assess_entries(config, {}, glideins, [slot], NOW, reported={"g1", "g2"}) == {}
     assert assess_entries(config, {}, glideins, [], NOW - 200) == {}  # not long enough yet
+
+
+def test_no_condor_glideins_are_not_judged_without_log_records(tmp_path: Path) -> None:
+    local = {"gridtype": "local", "attrs": {}, "glidein": {"report_timeout": "10m"}}
+    config = make_config(tmp_path, {"L": local})
+    glideins = [_g(i, GlideinState.RUNNING, NOW - 700, entry="L") for i in range(4)]
+    assert assess_entries(config, {}, glideins, [], NOW) == {}
+    assert assess_entries(config, {}, glideins, [], NOW, reported=set()) == {"L": NEVER_REPORTED}
+    assert assess_entries(config, {}, glideins, [], NOW, reported={"g0", "g1", "g2", "g3"}) == {}

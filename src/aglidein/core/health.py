@@ -117,10 +117,15 @@ def assess_entries(
     slots: Sequence[Slot],
     now: float,
     *,
-    reported: Collection[str] = (),
+    reported: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Entries in trouble this cycle (entry -> reason): hold storms, glideins that never
-    reported. Entries already backed off, disabled or draining are not assessed."""
+    reported. Entries already backed off, disabled or draining are not assessed.
+
+    `reported` holds the glideins that posted log records; None when that is unknown,
+    and then glideins that run without a startd (a `local` entry without a condor
+    tarball: no-condor mode) are not judged at all.
+    """
     settings = config.factory.backoff
     with_slot = {s.glidein_id for s in slots}
     by_entry: dict[str, list[Glidein]] = defaultdict(list)
@@ -137,14 +142,18 @@ def assess_entries(
         if _many(len(held), len(live), settings):
             out[entry] = HOLD_STORM
             continue
-        timeout = config.entry(entry).effective_glidein(config.factory).report_timeout
+        entry_config = config.entry(entry)
+        glidein = entry_config.effective_glidein(config.factory)
+        if reported is None and entry_config.gridtype == "local" and not glidein.condor_tarball:
+            continue  # no startd by design and no log records to look at
+        heard = with_slot | set(reported or ())
         running = [g for g in live if g.state is GlideinState.RUNNING]
         silent = [
             g
             for g in running
-            if now - (g.job_start if g.job_start is not None else g.entered_state) >= timeout
-            and g.glidein_id not in with_slot
-            and g.glidein_id not in reported
+            if now - (g.job_start if g.job_start is not None else g.entered_state)
+            >= glidein.report_timeout
+            and g.glidein_id not in heard
         ]
         if silent and _many(len(silent), len(running), settings):
             out[entry] = NEVER_REPORTED

@@ -164,7 +164,7 @@ class CycleService:
         changed: set[str] = set()
         if census.factory_ok:
             self._removal_cycles = count_removal_cycles(self._removal_cycles, census.glideins)
-            reported = await self._reported() if self._reported is not None else set()
+            reported = await self._reported() if self._reported is not None else None
             if census.collector_ok:
                 for entry, reason in assess_entries(
                     config, self.health, census.glideins, census.slots, now, reported=reported
