@@ -278,3 +278,18 @@ async def test_operator_routes_persist_and_config_disabled_wins(tmp_path: Path) 
     assert saved["A"].operator is OperatorState.DRAINING
     assert saved["A"].drain_hard
     state.close()
+
+
+def test_stored_health_reads_what_a_daemon_left(tmp_path: Path) -> None:
+    from aglidein.core.model import EntryHealth
+    from aglidein.services.cycle import stored_health
+
+    assert stored_health(tmp_path) == {}
+
+    async def save() -> None:
+        state = StateDB.open(tmp_path / "state.db")
+        await state.save_health(EntryHealth("A", backoff_until=123.0, failures=2))
+        state.close()
+
+    anyio.run(save)
+    assert stored_health(tmp_path)["A"].backoff_until == 123.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from types import MappingProxyType
 from typing import Protocol
 
@@ -43,11 +44,27 @@ from aglidein.runtime import Runtime
 from aglidein.services.cycle_report import publish_cycle
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.provisioner import EntryOutcome, Provisioner
+from aglidein.state import StateDB
 
-__all__ = ["CycleService", "Decide", "PollerLike"]
+__all__ = ["CycleService", "Decide", "PollerLike", "stored_health"]
 
 log = structlog.get_logger()
 _MEMORY_KEY = "policy_memory"
+
+
+def stored_health(state_dir: Path) -> dict[str, EntryHealth]:
+    """Entry health as a daemon left it in `state_dir` (for `aglidein plan`); {} if none.
+
+    Synchronous: for commands, not for code running in the event loop.
+    """
+    path = state_dir / "state.db"
+    if not path.exists():
+        return {}
+    state = StateDB.open(path)
+    try:
+        return anyio.run(state.load_health)
+    finally:
+        state.close()
 
 
 class PollerLike(Protocol):
