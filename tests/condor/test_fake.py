@@ -181,3 +181,15 @@ async def test_edit_sets_classad_values(tmp_path: Path) -> None:
     (ad,) = await factory.query('Foo == "bar"', ["Foo", "Bar"])
     assert ad["Foo"] == "bar"
     assert isinstance(ad["Bar"], Expr)
+
+
+def test_scaled_clock_runs_faster_than_its_base() -> None:
+    from aglidein.condor.fake import ScaledClock
+
+    base = ManualClock()
+    clock = ScaledClock(60, base)
+    start = clock.now()
+    base.advance(10)
+    assert clock.now() - start == 600
+    with pytest.raises(ValueError, match="speed"):
+        ScaledClock(0)

@@ -26,9 +26,36 @@ from aglidein.condor.fake_sim import Simulation
 from aglidein.condor.scenario import Scenario, load_scenario
 from aglidein.errors import CondorError
 
-__all__ = ["FakeCollector", "FakePool", "FakeSchedd", "Scenario", "Simulation", "load_scenario"]
+__all__ = [
+    "FakeCollector",
+    "FakePool",
+    "FakeSchedd",
+    "ScaledClock",
+    "Scenario",
+    "Simulation",
+    "load_scenario",
+]
 
 _ADDRESS_PREFIX = "<sim:"
+
+
+class ScaledClock:
+    """Wall time sped up `speed` times from the moment it is made (a fast demo).
+
+    Give the same clock to the daemon (`Daemon(clock=...)`) and the pool, so decisions,
+    backoffs and the simulation agree on the time.
+    """
+
+    def __init__(self, speed: float, base: Clock | None = None) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        self.speed = speed
+        self._base = base or SystemClock()
+        self._start = self._base.now()
+
+    def now(self) -> float:
+        """The sped-up time."""
+        return self._start + (self._base.now() - self._start) * self.speed
 
 
 class FakeCollector:

@@ -12,8 +12,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import structlog
-
 from aglidein.classads import AdValue, expand_submit
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, SubmitDescription
@@ -21,12 +19,11 @@ from aglidein.condor.fake_schedd import FakeJob, FakeSchedd, JobStatus
 from aglidein.condor.local_runner import LocalRunner
 from aglidein.condor.scenario import EntryBehaviour, JobSpec, Scenario
 from aglidein.condor.submit_table import job_attributes
-from aglidein.condor.userlog import format_event
+from aglidein.condor.userlog import append_event, format_event
 from aglidein.errors import CondorError
 
 __all__ = ["Simulation"]
 
-log = structlog.get_logger()
 _SECONDS_ARG = re.compile(r"--(retire-after|max-walltime)\s+(\d+)")
 LOCAL_UNIVERSE = 12
 
@@ -382,16 +379,9 @@ class Simulation:
 
     def _log(self, job: FakeJob, code: int, when: float, text: str, *body: str) -> None:
         path = job.ad.get("UserLog")
-        if not isinstance(path, str) or not path:
-            return
-        cluster, proc = _int(job.ad.get("ClusterId")), _int(job.ad.get("ProcId"))
-        event = format_event(code, cluster, proc, when, text, *body)
-        try:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(event)
-        except OSError as exc:
-            log.warning("fake.userlog_failed", path=path, error=str(exc))
+        if isinstance(path, str) and path:
+            cluster, proc = _int(job.ad.get("ClusterId")), _int(job.ad.get("ProcId"))
+            append_event(path, format_event(code, cluster, proc, when, text, *body))
 
 
 def _str_or_none(value: AdValue | None) -> str | None:

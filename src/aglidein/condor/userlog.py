@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["JobEnd", "format_event", "parse_job_ends", "read_new_job_ends"]
+import structlog
 
+__all__ = ["JobEnd", "append_event", "format_event", "parse_job_ends", "read_new_job_ends"]
+
+log = structlog.get_logger()
 _HEADER = re.compile(r"^(\d{3}) \((\d+)\.(\d+)\.\d+\) (\S+ \S+) (.*)$")
 _NORMAL = re.compile(r"Normal termination \(return value (-?\d+)\)")
 _SIGNAL = re.compile(r"Abnormal termination \(signal (\d+)\)")
@@ -35,6 +38,16 @@ def format_event(code: int, cluster: int, proc: int, when: float, text: str, *bo
     lines = [f"{code:03d} ({cluster:03d}.{proc:03d}.000) {stamp} {text}"]
     lines += [f"\t{line}" for line in body]
     return "\n".join(lines) + "\n...\n"
+
+
+def append_event(path: str | Path, event: str) -> None:
+    """Append one event to a user log (a failure is logged, not raised: the job goes on)."""
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(event)
+    except OSError as exc:
+        log.warning("userlog.write_failed", path=str(path), error=str(exc))
 
 
 def parse_job_ends(text: str) -> Iterator[JobEnd]:
