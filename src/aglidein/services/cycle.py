@@ -110,7 +110,7 @@ class CycleService:
         self._removal_cycles: dict[str, int] = {}
         self._loaded = False
         self._stop = anyio.Event()
-        self._lock = anyio.Lock()  # one cycle or operator change at a time
+        self._lock = anyio.Lock()  # one cycle at a time
 
     # --- lifecycle of the service ------------------------------------------------------
 
@@ -266,21 +266,23 @@ class CycleService:
     ) -> EntryHealth:
         """Enable, disable or drain an entry; persisted at once."""
         await self.load()
-        async with self._lock:
-            current = self.health.get(entry) or EntryHealth(entry=entry)
-            updated = with_operator(current, operator, hard=hard)
-            if operator is OperatorState.ENABLED:
-                updated = dataclasses.replace(updated, backoff_until=None, failures=0)
-            self.health[entry] = updated
-            await self.runtime.state.save_health(updated)
-            config = self.runtime.config.current
-            state = effective_state(config, updated, entry, self.runtime.clock.now())
-            status = self.runtime.status.entries.get(entry)
-            if status is not None:
-                status.health = state.value
-                status.backoff_until = updated.backoff_until
-            log.info("entry.operator", entry=entry, operator=operator.value, hard=hard)
-            return updated
+        # No waiting for a cycle in progress: the change is made without an await in
+        # between, so a cycle updating the same entry builds on it; the provisioner
+        # reads entry health when it acts.
+        current = self.health.get(entry) or EntryHealth(entry=entry)
+        updated = with_operator(current, operator, hard=hard)
+        if operator is OperatorState.ENABLED:
+            updated = dataclasses.replace(updated, backoff_until=None, failures=0)
+        self.health[entry] = updated
+        await self.runtime.state.save_health(updated)
+        config = self.runtime.config.current
+        state = effective_state(config, updated, entry, self.runtime.clock.now())
+        status = self.runtime.status.entries.get(entry)
+        if status is not None:
+            status.health = state.value
+            status.backoff_until = updated.backoff_until
+        log.info("entry.operator", entry=entry, operator=operator.value, hard=hard)
+        return self.health[entry]
 
 
 def _with_lifecycle(plan: Plan, lifecycle: LifecycleActions) -> Plan:
