@@ -330,3 +330,29 @@ async def test_token_files_of_finished_glideins_are_deleted(tmp_path: Path) -> N
         os.utime(path, (old, old))
     await world.provisioner.act(world.plan(), {}, await world.census())
     assert list(tokens.iterdir()) == []
+
+
+async def test_local_glidein_runs_the_real_pilot_in_no_condor_mode(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    from aglidein.services.glidein_files import default_pilot_source
+
+    monkeypatch.setenv("GLIDEIN_WORKLOAD", "true")  # inherited by local-universe jobs
+    world = World(tmp_path)
+    world.config = make_config(
+        tmp_path, {"L": {"gridtype": "local", "attrs": {"GLIDEIN_Site": "Here"}}}
+    )
+    world.kit = PilotKit(Path(world.config.factory.state_dir), default_pilot_source())
+    world.provisioner = world.new_provisioner()
+    await world.provisioner.act(world.plan(SubmitRequest("L", "main", 1)), {}, await world.census())
+    world.clock.advance(300)
+    for _ in range(600):
+        if not await world.pool.schedd("local").query():
+            break
+        await anyio.sleep(0.1)
+    entry_dir = Path(world.config.factory.state_dir) / "glideins" / "L"
+    watcher = ExitWatcher(entry_dir.parent, world.runtime.state, world.runtime.metrics)
+    assert await watcher.scan(["L"]) == {"L": {"ok": 1}}
+    (output,) = entry_dir.glob("*.out")
+    assert '"event":"glidein.end"' in output.read_text()
+    await world.pool.aclose()
