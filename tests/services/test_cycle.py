@@ -293,3 +293,30 @@ def test_stored_health_reads_what_a_daemon_left(tmp_path: Path) -> None:
 
     anyio.run(save)
     assert stored_health(tmp_path)["A"].backoff_until == 123.0
+
+
+async def test_unreachable_factory_schedd_or_collector_freezes_every_action(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path, {"A": idtoken_entry("SiteA")})
+    clock = ManualClock()
+    pool = FakePool(_scenario(), clock=clock)
+    factory = Factory(tmp_path, config, pool, clock)
+    for _ in range(2):
+        await factory.cycle.run_cycle()
+        clock.advance(300)
+    before = await pool.schedd("local").query("true", ["ClusterId", "ProcId"])
+    assert before
+    pool.sim.schedds["schedd1"].jobs.clear()  # zero demand ...
+    pool.factory.down = True  # ... seen while the factory schedd is unreachable
+    for _ in range(12):
+        plan = await factory.cycle.run_cycle()
+        assert plan.frozen
+        clock.advance(300)
+    pool.factory.down = False
+    pool.collector().down = True  # type: ignore[attr-defined]
+    plan = await factory.cycle.run_cycle()
+    assert plan.frozen
+    assert len(await pool.schedd("local").query()) == len(before)
+    assert factory.runtime.status.as_json()["entries"][0]["health"] == "ok"
+    factory.close()

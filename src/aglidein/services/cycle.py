@@ -50,6 +50,7 @@ __all__ = ["CycleService", "Decide", "PollerLike", "stored_health"]
 
 log = structlog.get_logger()
 _MEMORY_KEY = "policy_memory"
+_BATCH_RETENTION = 7 * 86400.0
 
 
 def stored_health(state_dir: Path) -> dict[str, EntryHealth]:
@@ -216,6 +217,8 @@ class CycleService:
         for name in sorted(changed):
             await runtime.state.save_health(self.health[name])
         self.memory = plan.memory
+        if self.cycle % 100 == 1:  # finished batches are only kept for a while
+            await runtime.state.prune_batches(now - _BATCH_RETENTION)
         await runtime.state.put_json(
             _MEMORY_KEY, [[g, e, n] for (g, e), n in sorted(self.memory.zero_demand_cycles.items())]
         )
