@@ -46,7 +46,7 @@ from aglidein.services.exits import ExitWatcher
 from aglidein.services.provisioner import EntryOutcome, Provisioner
 from aglidein.state import StateDB
 
-__all__ = ["CycleService", "Decide", "PollerLike", "stored_health"]
+__all__ = ["CycleService", "Decide", "PollerLike", "Reported", "stored_health"]
 
 log = structlog.get_logger()
 _MEMORY_KEY = "policy_memory"

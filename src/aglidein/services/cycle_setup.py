@@ -14,7 +14,7 @@ from aglidein.core.policy import decide
 from aglidein.credentials import PoolSigningKey, write_glidein_tokens
 from aglidein.logkeys import LogKeyring
 from aglidein.runtime import Runtime
-from aglidein.services.cycle import CycleService, PollerLike
+from aglidein.services.cycle import CycleService, PollerLike, Reported
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.http import ApiRoute
@@ -61,8 +61,13 @@ def build_cycle(
     credentials: Callable[[], Mapping[str, CredentialState]] | None = None,
     kit: PilotKit | None = None,
     tokens: TokenWriter | None = None,
+    reported: Reported | None = None,
 ) -> tuple[CycleService, list[ApiRoute]]:
-    """The cycle service and its operator routes, with production parts by default."""
+    """The cycle service and its operator routes, with production parts by default.
+
+    `reported` (async, the ids of glideins that posted log records) lets entry health
+    tell a glidein that logs but runs no startd from one that never reported.
+    """
     pool = pool or pool_for(runtime)
     state_dir = runtime.state_dir
     provisioner = Provisioner(
@@ -81,6 +86,7 @@ def build_cycle(
         provisioner,
         ExitWatcher(state_dir / "glideins", runtime.state, runtime.metrics),
         credentials=credentials,
+        reported=reported,
         pool=pool,
     )
     return cycle, operator_routes(cycle)
