@@ -28,6 +28,7 @@ from aglidein.logkeys import read_private_file
 from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.http import ApiRoute, HttpService
+from aglidein.services.logs import LogService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
@@ -78,7 +79,13 @@ def preflight(loaded: LoadedConfig) -> None:
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
-    return Subsystems(workers=[renewer])
+    logs = LogService(runtime)
+    return Subsystems(
+        stores=[logs],
+        workers=[renewer, logs.closer],
+        routes=logs.routes(),
+        ready_checks=[logs.ready],
+    )
 
 
 class Daemon:

@@ -1,0 +1,440 @@
+"""The log store's one writer thread: group commit, deduplication, background FTS
+indexing and retention, all on one SQLite connection.
+
+Requests enqueue batches; the writer takes every queued batch, stores them in one
+transaction, and settles each request's future only after COMMIT returned. With WAL
+and `synchronous=NORMAL` a committed transaction survives a crash of the process; with
+`FULL` also a power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import queue
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import orjson
+import structlog
+
+from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
+from aglidein.errors import StoreError, StoreFull
+from aglidein.store.api import IngestResult
+from aglidein.store.ranges import SeenSet
+
+__all__ = ["GlideinState", "Job", "Writer", "store_error"]
+
+log = structlog.get_logger()
+
+ERROR_LEVEL = 3  # index of "error" in LEVELS
+MAX_GROUP_RECORDS = 50_000
+FTS_STEP_BATCHES = 400
+FTS_PENDING_MAX = 20_000  # batches whose messages are kept in memory for the indexer
+MAINTENANCE_EVERY = 30.0
+
+
+def store_error(exc: sqlite3.Error, what: str) -> StoreError:
+    """Map a sqlite3 error: disk or page limit full → StoreFull, else StoreError."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "full" in str(exc):
+        return StoreFull(f"log store is full: {exc}")
+    return StoreError(f"log store {what} failed: {exc}")
+
+
+@dataclass
+class GlideinState:
+    """What the writer keeps in memory about one glidein (mirrors its row)."""
+
+    id: int
+    name: str
+    entry: str
+    seen: SeenSet
+    first_ts: float | None = None
+    last_ts: float | None = None
+    last_received: float = 0.0
+    record_count: int = 0
+    bytes: int = 0
+    last_error: str | None = None
+    last_error_ts: float | None = None
+    ended: bool = False
+
+    def row(self) -> tuple[object, ...]:
+        """The values of its `glideins` row."""
+        return (
+            self.id,
+            self.name,
+            self.entry,
+            self.first_ts,
+            self.last_ts,
+            self.last_received,
+            self.record_count,
+            self.bytes,
+            self.last_error,
+            self.last_error_ts,
+            int(self.ended),
+            self.seen.pack(),
+        )
+
+
+@dataclass
+class Job:
+    """One request's batch waiting for the writer."""
+
+    glidein: str
+    entry: str
+    batch: ParsedBatch
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[IngestResult]
+    result: IngestResult | BaseException | None = None
+
+
+@dataclass
+class _Pending:
+    """A committed batch not yet in the full-text index."""
+
+    batch_id: int
+    received: float
+    text: str
+
+
+@dataclass
+class Writer:
+    """The writer thread's state; `run()` is the thread body."""
+
+    conn: sqlite3.Connection
+    glideins: dict[str, GlideinState]
+    next_batch: int
+    fts_indexed: int
+    synchronous: Callable[[], str]
+    maintenance: Callable[[Writer], None]
+    now: Callable[[], float] = time.time
+    jobs: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
+    last_committed: int = 0
+    index_lag_s: float = 0.0
+    last_error: str | None = None
+    on_commit: Callable[[int], None] = lambda batch_id: None
+    _pending: deque[_Pending] = field(default_factory=deque)
+    _pending_dropped: bool = False
+    _sync_mode: str = ""
+    _glidein_seq: int = 0
+
+    def __post_init__(self) -> None:
+        self._glidein_seq = max((g.id for g in self.glideins.values()), default=0)
+        self.last_committed = self.next_batch - 1
+        self._pending_dropped = self.fts_indexed < self.last_committed
+
+    # --- thread body ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Take jobs until a None arrives; commit them in groups; index and maintain."""
+        last_fts = last_maintenance = time.monotonic()
+        while True:
+            backlog = self.fts_indexed < self.last_committed
+            group, stop = self._take(timeout=0.05 if backlog else 1.0)
+            if group:
+                self._commit_group(group)
+            now = time.monotonic()
+            if self.fts_indexed < self.last_committed and (
+                self.jobs.empty() or now - last_fts > 0.25
+            ):
+                self._fts_step()
+                last_fts = now
+            if now - last_maintenance >= MAINTENANCE_EVERY:
+                last_maintenance = now
+                self._maintain()
+            self._update_lag()
+            if stop:
+                break
+        self._drain_fts()
+
+    def _take(self, timeout: float) -> tuple[list[Job], bool]:
+        """Every queued job (up to MAX_GROUP_RECORDS records) and whether None was seen."""
+        try:
+            item = self.jobs.get(timeout=timeout)
+        except queue.Empty:
+            return [], False
+        group: list[Job] = []
+        records = 0
+        while item is not None:
+            group.append(item)
+            records += len(item.batch)
+            if records >= MAX_GROUP_RECORDS:
+                return group, False
+            try:
+                item = self.jobs.get_nowait()
+            except queue.Empty:
+                return group, False
+        return group, True
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def _commit_group(self, group: list[Job]) -> None:
+        undo: dict[str, GlideinState | None] = {}
+        batch_rows: list[tuple[object, ...]] = []
+        data_rows: list[tuple[int, bytes]] = []
+        pending: list[_Pending] = []
+        received = self.now()
+        first_batch = self.next_batch
+        for job in group:
+            state = self._glidein(job, undo)
+            new = _new_indexes(state.seen, job.batch)
+            dupes = len(job.batch) - len(new)
+            job.result = IngestResult(accepted=len(new), duplicates=dupes)
+            if not new:
+                continue
+            batch_id = self.next_batch
+            self.next_batch += 1
+            row, data, text = self._batch_row(batch_id, state, job.batch, new, received)
+            batch_rows.append(row)
+            data_rows.append((batch_id, data))
+            pending.append(_Pending(batch_id, received, text))
+        try:
+            self._apply_sync()
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_rows
+            )
+            self.conn.executemany("INSERT INTO batch_data VALUES (?, ?)", data_rows)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO glideins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.glideins[name].row() for name in undo],
+            )
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            self._undo(undo)
+            self.next_batch = first_batch
+            error = store_error(exc, "write")
+            self.last_error = str(error)
+            log.error("logs.store_write_failed", error=str(exc), batches=len(group))
+            self._settle(group, error)
+            return
+        self.last_error = None
+        if batch_rows:
+            self.last_committed = self.next_batch - 1
+            if len(self._pending) < FTS_PENDING_MAX and not self._pending_dropped:
+                self._pending.extend(pending)
+            else:
+                self._pending_dropped = True
+        self._settle(group, None)
+        if batch_rows:
+            self.on_commit(self.last_committed)
+
+    def _glidein(self, job: Job, undo: dict[str, GlideinState | None]) -> GlideinState:
+        state = self.glideins.get(job.glidein)
+        if state is None:
+            state = GlideinState(
+                id=self._next_glidein_id(),
+                name=job.glidein,
+                entry=job.entry,
+                seen=SeenSet(),
+            )
+            self.glideins[job.glidein] = state
+            undo.setdefault(job.glidein, None)
+        elif job.glidein not in undo:
+            saved = copy.copy(state)
+            saved.seen = state.seen.copy()
+            undo[job.glidein] = saved
+        return state
+
+    def _next_glidein_id(self) -> int:
+        self._glidein_seq += 1
+        return self._glidein_seq
+
+    def _batch_row(
+        self,
+        batch_id: int,
+        state: GlideinState,
+        batch: ParsedBatch,
+        new: range | list[int],
+        received: float,
+    ) -> tuple[tuple[object, ...], bytes, str]:
+        seqs, tss, levels, events, lines, msgs = (
+            batch.seqs,
+            batch.ts,
+            batch.levels,
+            batch.events,
+            batch.lines,
+            batch.msgs,
+        )
+        if isinstance(new, range) and len(new) == len(seqs):
+            chosen_lines, chosen_ts, chosen_levels, chosen_events = lines, tss, levels, events
+            chosen_msgs = msgs
+        else:
+            chosen_lines = [lines[i] for i in new]
+            chosen_ts = [tss[i] for i in new]
+            chosen_levels = [levels[i] for i in new]
+            chosen_events = [events[i] for i in new]
+            chosen_msgs = [msgs[i] for i in new]
+        level_bits = 0
+        for level in set(chosen_levels):
+            level_bits |= 1 << level
+        event_set = set(chosen_events)
+        data = b"\n".join(chosen_lines)
+        min_ts, max_ts = min(chosen_ts), max(chosen_ts)
+        state.record_count += len(chosen_lines)
+        state.bytes += len(data)
+        state.first_ts = min_ts if state.first_ts is None else min(state.first_ts, min_ts)
+        state.last_ts = max_ts if state.last_ts is None else max(state.last_ts, max_ts)
+        state.last_received = received
+        if level_bits & ~(LEVEL_BITS["debug"] | LEVEL_BITS["info"] | LEVEL_BITS["warning"]):
+            for i, level in enumerate(chosen_levels):
+                ts = chosen_ts[i]
+                if level >= ERROR_LEVEL and (
+                    state.last_error_ts is None or ts >= state.last_error_ts
+                ):
+                    state.last_error_ts = ts
+                    state.last_error = chosen_msgs[i] or chosen_events[i]
+        if not state.ended and not event_set.isdisjoint(END_EVENTS):
+            state.ended = True
+        row = (
+            batch_id,
+            state.id,
+            received,
+            min_ts,
+            max_ts,
+            level_bits,
+            " " + " ".join(sorted(event_set)) + " ",
+            len(chosen_lines),
+            len(data),
+        )
+        return row, data, "\n".join(chosen_msgs)
+
+    def _undo(self, undo: dict[str, GlideinState | None]) -> None:
+        for name, saved in undo.items():
+            if saved is None:
+                self.glideins.pop(name, None)
+            else:
+                self.glideins[name] = saved
+
+    def _settle(self, group: list[Job], error: BaseException | None) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
+        for job in group:
+            if error is not None:
+                job.result = error
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, jobs in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                loop.call_soon_threadsafe(_resolve, jobs)
+
+    def _apply_sync(self) -> None:
+        mode = self.synchronous()
+        if mode != self._sync_mode:
+            self.conn.execute(f"PRAGMA synchronous = {mode}")
+            self._sync_mode = mode
+
+    # --- full-text index -----------------------------------------------------------------
+
+    def _fts_step(self, budget: int = FTS_STEP_BATCHES) -> None:
+        rows: list[tuple[int, str]] = []
+        received: list[float] = []
+        if self._pending_dropped:
+            rows, received = self._unindexed_from_db(budget)
+            if not rows:
+                self._pending_dropped = False
+        else:
+            while self._pending and len(rows) < budget:
+                item = self._pending.popleft()
+                if item.batch_id > self.fts_indexed:
+                    rows.append((item.batch_id, item.text))
+                    received.append(item.received)
+        if not rows:
+            self.fts_indexed = self.last_committed
+            return
+        top = rows[-1][0]
+        try:
+            self.conn.execute("BEGIN")
+            self.conn.executemany("INSERT INTO batch_fts (rowid, msg) VALUES (?, ?)", rows)
+            self.conn.execute("UPDATE meta SET value = ? WHERE key = 'fts_indexed'", (top,))
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            log.error("logs.index_failed", error=str(exc))
+            self._pending_dropped = True
+            return
+        self.fts_indexed = top
+
+    def _unindexed_from_db(self, budget: int) -> tuple[list[tuple[int, str]], list[float]]:
+        cur = self.conn.execute(
+            "SELECT b.id, b.received, d.lines FROM batches b JOIN batch_data d ON d.id = b.id"
+            " WHERE b.id > ? ORDER BY b.id LIMIT ?",
+            (self.fts_indexed, budget),
+        )
+        rows: list[tuple[int, str]] = []
+        received: list[float] = []
+        for batch_id, when, data in cur:
+            rows.append((batch_id, batch_text(data)))
+            received.append(when)
+        return rows, received
+
+    def _update_lag(self) -> None:
+        if self.fts_indexed >= self.last_committed:
+            self.index_lag_s = 0.0
+            return
+        if self._pending and not self._pending_dropped:
+            oldest = self._pending[0].received
+        else:
+            row = self.conn.execute(
+                "SELECT received FROM batches WHERE id > ? ORDER BY id LIMIT 1",
+                (self.fts_indexed,),
+            ).fetchone()
+            oldest = row[0] if row else self.now()
+        self.index_lag_s = max(0.0, self.now() - oldest)
+
+    def _drain_fts(self, deadline_s: float = 5.0) -> None:
+        end = time.monotonic() + deadline_s
+        while self.fts_indexed < self.last_committed and time.monotonic() < end:
+            before = self.fts_indexed
+            self._fts_step(2000)
+            if self.fts_indexed == before:
+                break
+
+    def _maintain(self) -> None:
+        try:
+            self.maintenance(self)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            log.error("logs.maintenance_failed", error=str(exc))
+
+
+def batch_text(data: bytes) -> str:
+    """The full-text document of a stored batch: its messages, one per line."""
+    return "\n".join(str(orjson.loads(line).get("msg", "")) for line in data.split(b"\n"))
+
+
+def _new_indexes(seen: SeenSet, batch: ParsedBatch) -> range | list[int]:
+    """Indexes of the batch's records not stored before; marks them seen."""
+    seqs = batch.seqs
+    if not seqs:
+        return range(0)
+    if batch.increasing and seqs[0] > seen.top:
+        if seqs[-1] - seqs[0] == len(seqs) - 1:
+            seen.add_run(seqs[0], seqs[-1])
+        else:
+            for seq in seqs:
+                seen.add(seq)
+        return range(len(seqs))
+    new: list[int] = []
+    for i, seq in enumerate(seqs):
+        if seq not in seen:
+            seen.add(seq)
+            new.append(i)
+    return new
+
+
+def _resolve(jobs: list[Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if isinstance(job.result, BaseException):
+            job.future.set_exception(job.result)
+        elif job.result is not None:
+            job.future.set_result(job.result)
