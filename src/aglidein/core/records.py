@@ -39,6 +39,7 @@ _TS_RE = re.compile(
 )
 _EVENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*\Z", re.ASCII)
 _SCALARS = frozenset({str, int, float, bool})
+_TS_ERROR = "ts must be an RFC 3339 UTC timestamp, e.g. 2026-01-01T00:00:00Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,22 +90,49 @@ class _TsParser:
         self._seconds: dict[str, float] = {}
 
     def parse(self, text: str) -> float:
-        if not _TS_RE.match(text):
-            raise ValueError("ts must be an RFC 3339 UTC timestamp, e.g. 2026-01-01T00:00:00Z")
-        head = text[:19]
-        base = self._seconds.get(head)
+        base = self._seconds.get(text[:19])
         if base is None:
-            try:
-                base = datetime.fromisoformat(head.replace("t", "T") + "+00:00").timestamp()
-            except ValueError:
-                raise ValueError(f"ts {text!r} is not a valid date and time") from None
-            if len(self._seconds) > 4096:
-                self._seconds.clear()
-            self._seconds[head] = base
-        if text[19] == ".":
-            frac = text[19:-1] if text[-1] in "Zz" else text[19:-6]
-            return base + float(frac)
+            base = self._second(text)
+        frac = _tail_fraction(text[19:])
+        if frac is None:
+            raise ValueError(_TS_ERROR)
+        return base + frac
+
+    def _second(self, text: str) -> float:
+        if not _TS_RE.match(text):
+            raise ValueError(_TS_ERROR)
+        head = text[:19]
+        try:
+            base = datetime.fromisoformat(head.replace("t", "T") + "+00:00").timestamp()
+        except ValueError:
+            raise ValueError(f"ts {text!r} is not a valid date and time") from None
+        if len(self._seconds) > 4096:
+            self._seconds.clear()
+        self._seconds[head] = base
         return base
+
+
+_TAILS: dict[str, float] = {"Z": 0.0, "z": 0.0, "+00:00": 0.0, "-00:00": 0.0}
+
+
+def _tail_fraction(tail: str) -> float | None:
+    """The fraction of a second in `.123Z`, `Z`, `.5+00:00`; None when malformed."""
+    known = _TAILS.get(tail)
+    if known is not None:
+        return known
+    if tail[-1:] in ("Z", "z") and tail[-1:]:
+        frac = tail[:-1]
+    elif tail[-6:] in ("+00:00", "-00:00"):
+        frac = tail[:-6]
+    else:
+        return None
+    digits = frac[1:]
+    if frac[:1] != "." or not (0 < len(digits) <= 9 and digits.isascii() and digits.isdigit()):
+        return None
+    value = float(frac)
+    if len(_TAILS) < 20_000:
+        _TAILS[tail] = value
+    return value
 
 
 def level_mask(levels: list[str]) -> int:
@@ -118,42 +146,61 @@ def level_mask(levels: list[str]) -> int:
 def parse_batch(body: bytes, *, max_fields: int, max_bytes: int) -> ParsedBatch:
     """Parse an NDJSON body; blank lines are skipped and not counted."""
     out = ParsedBatch()
-    last_seq = -1
     ts_parser = _TsParser()
     events: set[str] = set()
-    for number, raw in enumerate(body.split(b"\n"), start=1):
-        if raw[-1:] == b"\r":
-            raw = raw[:-1]
-        if not raw.strip():
-            continue
+    rows: list[tuple[int, float, int, str, str, bytes]] = []
+    errors = out.errors
+    raws = body.split(b"\n")
+    objs = _load_all(raws, max_bytes)
+    for number, raw in enumerate(raws, start=1):
+        obj = objs[number - 1] if objs is not None else None
+        if obj is None:
+            if raw[-1:] == b"\r":
+                raw = raw[:-1]
+            if not raw.strip():
+                continue
         try:
-            seq, ts, level, event, msg, line = _parse_line(
-                raw, max_fields, max_bytes, ts_parser, events
-            )
+            rows.append(_check(obj, raw, max_fields, max_bytes, ts_parser, events))
         except ValueError as exc:
-            out.errors.append(LineError(number, str(exc)))
-            continue
-        if seq <= last_seq:
-            out.increasing = False
-        last_seq = seq
-        out.seqs.append(seq)
-        out.ts.append(ts)
-        out.levels.append(level)
-        out.events.append(event)
-        out.msgs.append(msg)
-        out.lines.append(line)
+            errors.append(LineError(number, str(exc)))
+    if rows:
+        seqs, ts, levels, evs, msgs, lines = zip(*rows, strict=True)
+        out.seqs, out.ts, out.levels = list(seqs), list(ts), list(levels)
+        out.events, out.msgs, out.lines = list(evs), list(msgs), list(lines)
+        out.increasing = all(a < b for a, b in zip(seqs, seqs[1:], strict=False))
     return out
 
 
-def _parse_line(
-    raw: bytes, max_fields: int, max_bytes: int, ts_parser: _TsParser, events: set[str]
-) -> tuple[int, float, int, str, str, bytes]:
-    if len(raw) > max_bytes:
-        raise ValueError(f"record is {len(raw)} bytes, more than record_max_bytes ({max_bytes})")
+def _load_all(raws: list[bytes], max_bytes: int) -> list[object] | None:
+    """Every line decoded with one orjson call when all are plain JSON objects."""
+    if not raws[-1].strip():
+        raws.pop()
+    if not raws or any(not r or r[0] != 123 or len(r) > max_bytes for r in raws):  # 123 = "{"
+        return None
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc}") from None
+        objs: list[object] = orjson.loads(b"[" + b",".join(raws) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    return objs if len(objs) == len(raws) else None
+
+
+def _check(
+    obj: object,
+    raw: bytes,
+    max_fields: int,
+    max_bytes: int,
+    ts_parser: _TsParser,
+    events: set[str],
+) -> tuple[int, float, int, str, str, bytes]:
+    if obj is None:
+        if len(raw) > max_bytes:
+            raise ValueError(
+                f"record is {len(raw)} bytes, more than record_max_bytes ({max_bytes})"
+            )
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
     if type(obj) is not dict:
         raise ValueError("a record must be a JSON object")
     seq = obj.get("seq")
@@ -183,10 +230,9 @@ def _parse_line(
     fields = len(obj) - (5 if "msg" in obj else 4)
     if fields > max_fields:
         raise ValueError(f"{fields} fields, more than record_max_fields ({max_fields})")
-    for value in obj.values():
-        if type(value) not in _SCALARS:
-            key = next(k for k, v in obj.items() if v is value)
-            raise ValueError(f"field {key!r} must be a string, number or boolean")
+    if not _SCALARS.issuperset(map(type, obj.values())):
+        key = next(k for k, v in obj.items() if type(v) not in _SCALARS)
+        raise ValueError(f"field {key!r} must be a string, number or boolean")
     if "" in obj:
         raise ValueError("field names must not be empty")
     if dropped:
