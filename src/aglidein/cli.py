@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "aglidein.commands.credentials",
     "aglidein.commands.plan",
     "aglidein.commands.import_gwms",
+    "aglidein.commands.logs",
 ]
 
 

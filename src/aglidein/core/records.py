@@ -8,6 +8,7 @@ so the store never re-serialises a record.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -167,7 +168,7 @@ def parse_batch(body: bytes, *, max_fields: int, max_bytes: int) -> ParsedBatch:
         seqs, ts, levels, evs, msgs, lines = zip(*rows, strict=True)
         out.seqs, out.ts, out.levels = list(seqs), list(ts), list(levels)
         out.events, out.msgs, out.lines = list(evs), list(msgs), list(lines)
-        out.increasing = all(a < b for a, b in zip(seqs, seqs[1:], strict=False))
+        out.increasing = all(a < b for a, b in itertools.pairwise(seqs))
     return out
 
 
