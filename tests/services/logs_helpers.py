@@ -50,13 +50,13 @@ class LogServer:
         }
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+async def eventually(condition: Callable[[], bool], within_s: float = 10.0) -> None:
     """Wait until `condition()` holds (a liveness bound, not a speed claim)."""
-    for _ in range(int(timeout / 0.05)):
+    for _ in range(int(within_s / 0.05)):
         if condition():
             return
         await anyio.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout} s")
+    raise AssertionError(f"condition not met within {within_s} s")
 
 
 def ndjson(seqs: range | list[int], *, level: str = "info", msg: str = "step {seq}") -> bytes:
