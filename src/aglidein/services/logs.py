@@ -185,7 +185,9 @@ class LogService:
         try:
             limit = _int(params, "limit", 1000, 1, 100_000)
             cursor = params.get("cursor") or None
-            if cursor is not None and not cursor.isdigit():
+            if cursor is not None and not (
+                cursor.isascii() and cursor.isdigit() and int(cursor) < 1 << 63
+            ):
                 raise BadQuery("cursor must come from next_cursor")
             page = await self.store.glideins(
                 entry=params.get("entry") or None, limit=limit, cursor=cursor

@@ -38,9 +38,12 @@ class Cursor:
     def decode(cls, text: str) -> Cursor:
         """Parse `encode()`'s form; ValueError on anything else."""
         batch, sep, line = text.partition(".")
-        if not sep or not batch.isdigit() or not line.isdigit():
+        if not (sep and text.isascii() and batch.isdigit() and line.isdigit()) or len(text) > 40:
             raise ValueError(f"bad cursor {text!r}")
-        return cls(int(batch), int(line))
+        position = cls(int(batch), int(line))
+        if position.batch >= 1 << 63 or position.line >= 1 << 63:
+            raise ValueError(f"bad cursor {text!r}")
+        return position
 
 
 @dataclass(frozen=True, slots=True)
