@@ -41,12 +41,17 @@ def batch(
 @asynccontextmanager
 async def open_store(
     path: Path,
-    settings: LogsConfig | None = None,
+    settings: LogsConfig | dict[str, LogsConfig] | None = None,
     now: Callable[[], float] | None = None,
     **kw: object,
 ) -> AsyncIterator[SqliteLogStore]:
-    cfg = settings or LogsConfig()
-    store = SqliteLogStore(path / "logs.db", lambda: cfg, now=now or (lambda: TS0), **kw)  # type: ignore[arg-type]
+    holder = settings if isinstance(settings, dict) else {"logs": settings or LogsConfig()}
+    store = SqliteLogStore(
+        path / "logs.db",
+        lambda: holder["logs"],
+        now=now or (lambda: TS0),
+        **kw,  # type: ignore[arg-type]
+    )
     async with anyio.create_task_group() as tg:
         await tg.start(store.run)
         try:
@@ -164,9 +169,7 @@ async def test_retention_by_age_and_by_size(tmp_path: Path) -> None:
         await store.ingest("old", "E", batch(list(range(100))))
         clock["now"] += 7200
         await store.ingest("new", "E", batch(list(range(100))))
-        writer = store._writer
-        assert writer is not None
-        store._maintain(writer)  # what the writer does every 30 s
+        await store.maintain()  # what the writer does every 30 s
         names = [g.glidein for g in (await store.glideins()).glideins]
         assert names == ["new"]
         assert await all_seqs(store, "old") == []
@@ -175,25 +178,19 @@ async def test_retention_by_age_and_by_size(tmp_path: Path) -> None:
 
 async def test_size_retention_drops_least_recent_glideins_first(tmp_path: Path) -> None:
     clock = {"now": TS0}
-    settings = LogsConfig(max_bytes=10**12)
-    async with open_store(tmp_path, settings, now=lambda: clock["now"]) as store:
+    settings = {"logs": LogsConfig(max_bytes=10**12)}
+    async with open_store(tmp_path, now=lambda: clock["now"], settings=settings) as store:
         for i in range(6):
             clock["now"] += 10
             await store.ingest(f"g{i}", "E", batch(list(range(300)), msg="x" * 300 + " {seq}"))
-        writer = store._writer
-        assert writer is not None
-        from aglidein.store import retention
-
-        retention.enforce(
-            writer,
-            now=clock["now"],
-            retention_s=10**9,
-            max_bytes=retention.used_bytes(writer.conn) // 2,
-        )
+        await wait_indexed(store)
+        await store.maintain()
+        used = store.stats().size_bytes
+        settings["logs"] = LogsConfig(max_bytes=used * 7 // 10)
+        await store.maintain()
         names = [g.glidein for g in (await store.glideins()).glideins]
-    assert names
+    assert 0 < len(names) < 6
     assert names == [f"g{i}" for i in range(6 - len(names), 6)]
-    assert len(names) < 6
 
 
 async def test_full_disk_is_a_store_full_error_not_corruption(tmp_path: Path) -> None:

@@ -15,13 +15,14 @@ import orjson
 
 from aglidein.core.records import LEVEL_BITS, parse_ts
 from aglidein.store.api import Cursor, GlideinPage, GlideinSummary, LogPage, LogQuery
+from aglidein.store.writer import LINE_BITS
 
 __all__ = ["fts_query", "list_glideins", "query_terms", "search"]
 
 SILENT_AFTER_S = 900.0
 _TERM_RE = re.compile(r"[^\W_]+\*?")
-_WORD_RE = re.compile(r"[^\W_]+")
 LINE_END = 1 << 31
+LINE_MASK = (1 << LINE_BITS) - 1
 
 
 def query_terms(q: str) -> list[str]:
@@ -40,18 +41,6 @@ def fts_query(terms: list[str]) -> str:
     return " AND ".join(parts)
 
 
-def _msg_matches(msg: str, terms: list[str]) -> bool:
-    words = set(_WORD_RE.findall(msg.lower()))
-    for term in terms:
-        if term.endswith("*"):
-            stem = term[:-1]
-            if not any(w.startswith(stem) for w in words):
-                return False
-        elif term not in words:
-            return False
-    return True
-
-
 def search(conn: sqlite3.Connection, query: LogQuery, index_lag_s: float) -> LogPage:
     """One page of records matching `query`, read in one transaction."""
     conn.execute("BEGIN")
@@ -64,6 +53,24 @@ def search(conn: sqlite3.Connection, query: LogQuery, index_lag_s: float) -> Log
 def _search(conn: sqlite3.Connection, query: LogQuery, index_lag_s: float) -> LogPage:
     top = conn.execute("SELECT max(id) FROM batches").fetchone()[0] or 0
     end = Cursor(top, LINE_END)
+    where, params = _batch_filters(query)
+    terms = query_terms(query.q) if query.q else []
+    if terms:
+        rows = _fts_batches(conn, query, terms, where, params)
+    else:
+        rows = _scan_batches(conn, query, where, params)
+    records: list[dict[str, Any]] = []
+    cursors: list[Cursor] = []
+    for position, record in _matching(rows, query):
+        records.append(record)
+        cursors.append(position)
+        if len(records) >= query.limit:
+            break
+    next_cursor = cursors[-1] if len(records) >= query.limit else None
+    return LogPage(records, cursors, next_cursor, end, index_lag_s)
+
+
+def _batch_filters(query: LogQuery) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     if query.glidein is not None:
@@ -87,40 +94,79 @@ def _search(conn: sqlite3.Connection, query: LogQuery, index_lag_s: float) -> Lo
     if query.until is not None:
         where.append("b.min_ts <= ?")
         params.append(query.until)
-    terms = query_terms(query.q) if query.q else []
-    if terms:
-        where.append("b.id IN (SELECT rowid FROM batch_fts WHERE batch_fts MATCH ?)")
-        params.append(fts_query(terms))
-    cursor = query.cursor
-    if cursor is not None:
-        where.append("b.id <= ?" if query.descending else "b.id >= ?")
-        params.append(cursor.batch)
+    return where, params
+
+
+_BATCH_SELECT = (
+    "SELECT b.id, g.name, g.entry, d.lines FROM batches b"
+    " JOIN glideins g ON g.id = b.glidein_id JOIN batch_data d ON d.id = b.id"
+)
+
+
+def _scan_batches(
+    conn: sqlite3.Connection, query: LogQuery, where: list[str], params: list[Any]
+) -> Iterator[tuple[int, str, str, bytes, list[int] | None]]:
+    """Batches matching the metadata filters, in order; every line is a candidate."""
+    if query.cursor is not None:
+        where = [*where, "b.id <= ?" if query.descending else "b.id >= ?"]
+        params = [*params, query.cursor.batch]
     order = "DESC" if query.descending else "ASC"
-    sql = (
-        "SELECT b.id, g.name, g.entry, d.lines FROM batches b"
-        " JOIN glideins g ON g.id = b.glidein_id JOIN batch_data d ON d.id = b.id"
-        f" WHERE {' AND '.join(where) or '1'} ORDER BY b.id {order}"
-    )
-    records: list[dict[str, Any]] = []
-    cursors: list[Cursor] = []
-    for position, record in _matching(conn.execute(sql, params), query, terms):
-        records.append(record)
-        cursors.append(position)
-        if len(records) >= query.limit:
+    sql = f"{_BATCH_SELECT} WHERE {' AND '.join(where) or '1'} ORDER BY b.id {order}"
+    for batch_id, glidein, entry, data in conn.execute(sql, params):
+        yield batch_id, glidein, entry, data, None
+
+
+def _fts_batches(
+    conn: sqlite3.Connection,
+    query: LogQuery,
+    terms: list[str],
+    where: list[str],
+    params: list[Any],
+) -> Iterator[tuple[int, str, str, bytes, list[int] | None]]:
+    """Batches holding records whose msg matches, with just those lines, in order."""
+    sql = "SELECT rowid FROM batch_fts WHERE batch_fts MATCH ?"
+    fts_params: list[Any] = [fts_query(terms)]
+    if query.cursor is not None:
+        line = min(query.cursor.line, LINE_MASK)
+        sql += " AND rowid < ?" if query.descending else " AND rowid > ?"
+        fts_params.append((query.cursor.batch << LINE_BITS) | line)
+    sql += " ORDER BY rowid DESC" if query.descending else " ORDER BY rowid"
+    batch_sql = f"{_BATCH_SELECT} WHERE {' AND '.join(['b.id = ?', *where])}"
+    current = -1
+    lines: list[int] = []
+    hits = conn.execute(sql, fts_params)
+    while True:
+        chunk = hits.fetchmany(1000)
+        for (rowid,) in chunk:
+            batch_id = rowid >> LINE_BITS
+            if batch_id != current:
+                if lines:
+                    yield from _fetch(conn, batch_sql, current, params, lines)
+                current, lines = batch_id, []
+            lines.append(rowid & LINE_MASK)
+        if not chunk:
             break
-    next_cursor = cursors[-1] if len(records) >= query.limit else None
-    return LogPage(records, cursors, next_cursor, end, index_lag_s)
+    if lines:
+        yield from _fetch(conn, batch_sql, current, params, lines)
+
+
+def _fetch(
+    conn: sqlite3.Connection, sql: str, batch_id: int, params: list[Any], lines: list[int]
+) -> Iterator[tuple[int, str, str, bytes, list[int] | None]]:
+    row = conn.execute(sql, [batch_id, *params]).fetchone()
+    if row is not None:
+        yield row[0], row[1], row[2], row[3], lines
 
 
 def _matching(
-    rows: sqlite3.Cursor, query: LogQuery, terms: list[str]
+    rows: Iterator[tuple[int, str, str, bytes, list[int] | None]], query: LogQuery
 ) -> Iterator[tuple[Cursor, dict[str, Any]]]:
     cursor = query.cursor
     levels = query.levels
-    for batch_id, glidein, entry, data in rows:
+    for batch_id, glidein, entry, data, wanted in rows:
         lines = data.split(b"\n")
-        indexes: Any = range(len(lines))
-        if query.descending:
+        indexes: Any = wanted if wanted is not None else range(len(lines))
+        if query.descending and wanted is None:
             indexes = reversed(indexes)
         for i in indexes:
             if (
@@ -140,8 +186,6 @@ def _matching(
                     continue
                 if query.until is not None and ts > query.until:
                     continue
-            if terms and not _msg_matches(str(record.get("msg", "")), terms):
-                continue
             yield Cursor(batch_id, i), {"glidein": glidein, "entry": entry, **record}
 
 

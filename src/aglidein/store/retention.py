@@ -58,7 +58,7 @@ def enforce(writer: Writer, *, now: float, retention_s: float, max_bytes: int) -
 
 def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int:
     """Delete batches (id, glidein_id, n, bytes) with their data and index entries."""
-    from aglidein.store.writer import batch_text
+    from aglidein.store.writer import batch_msgs, fts_rows
 
     by_id = {g.id: g for g in writer.glideins.values()}
     ids = [(row[0],) for row in rows]
@@ -69,9 +69,9 @@ def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int
         for batch_id in indexed:
             data = conn.execute("SELECT lines FROM batch_data WHERE id = ?", (batch_id,)).fetchone()
             if data is not None:
-                conn.execute(
+                conn.executemany(
                     "INSERT INTO batch_fts (batch_fts, rowid, msg) VALUES ('delete', ?, ?)",
-                    (batch_id, batch_text(data[0])),
+                    fts_rows(batch_id, batch_msgs(data[0])),
                 )
         conn.executemany("DELETE FROM batch_data WHERE id = ?", ids)
         conn.executemany("DELETE FROM batches WHERE id = ?", ids)

@@ -183,6 +183,16 @@ class SqliteLogStore:
             lambda conn: list_glideins(conn, entry=entry, limit=limit, cursor=cursor, now=now)
         )
 
+    async def maintain(self) -> None:
+        """Run retention now (the writer also runs it every 30 s) and wait for it."""
+        writer = self._writer
+        if writer is None:
+            raise StoreError("log store is not open")
+        writer.maintained.clear()
+        writer.maintain_now.set()
+        if not await anyio.to_thread.run_sync(writer.maintained.wait, 120.0):
+            raise StoreError("log store maintenance did not finish")
+
     def stats(self) -> StoreStats:
         """Size, index lag and write health as last seen by the writer."""
         writer = self._writer

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import queue
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import IngestResult
 from aglidein.store.ranges import SeenSet
 
-__all__ = ["GlideinState", "Job", "Writer", "store_error"]
+__all__ = ["LINE_BITS", "GlideinState", "Job", "Writer", "batch_msgs", "fts_rows", "store_error"]
 
 log = structlog.get_logger()
 
@@ -36,6 +37,7 @@ MAX_GROUP_RECORDS = 50_000
 FTS_STEP_BATCHES = 400
 FTS_PENDING_MAX = 20_000  # batches whose messages are kept in memory for the indexer
 MAINTENANCE_EVERY = 30.0
+LINE_BITS = 20  # a batch (≤ 8 MiB) holds far fewer than 2**20 records
 
 
 def store_error(exc: sqlite3.Error, what: str) -> StoreError:
@@ -99,7 +101,7 @@ class _Pending:
 
     batch_id: int
     received: float
-    text: str
+    msgs: list[str]
 
 
 @dataclass
@@ -122,6 +124,8 @@ class Writer:
     _pending_dropped: bool = False
     _sync_mode: str = ""
     _glidein_seq: int = 0
+    maintain_now: threading.Event = field(default_factory=threading.Event)
+    maintained: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._glidein_seq = max((g.id for g in self.glideins.values()), default=0)
@@ -134,20 +138,29 @@ class Writer:
         """Take jobs until a None arrives; commit them in groups; index and maintain."""
         last_fts = last_maintenance = time.monotonic()
         while True:
-            backlog = self.fts_indexed < self.last_committed
-            group, stop = self._take(timeout=0.05 if backlog else 1.0)
+            busy = self.fts_indexed < self.last_committed or self.maintain_now.is_set()
+            group, stop = self._take(timeout=0.05 if busy else 1.0)
             if group:
                 self._commit_group(group)
             now = time.monotonic()
             if self.fts_indexed < self.last_committed and (
                 self.jobs.empty() or now - last_fts > 0.25
             ):
-                self._fts_step()
                 last_fts = now
-            if now - last_maintenance >= MAINTENANCE_EVERY:
+                try:
+                    self._fts_step()
+                except Exception:  # the index trails; ingest must go on
+                    log.exception("logs.index_failed")
+                    self._pending_dropped = True
+            if now - last_maintenance >= MAINTENANCE_EVERY or self.maintain_now.is_set():
                 last_maintenance = now
-                self._maintain()
-            self._update_lag()
+                self.maintain_now.clear()
+                try:
+                    self._maintain()
+                finally:
+                    self.maintained.set()
+            with contextlib.suppress(sqlite3.Error):
+                self._update_lag()
             if stop:
                 break
         self._drain_fts()
@@ -175,25 +188,10 @@ class Writer:
 
     def _commit_group(self, group: list[Job]) -> None:
         undo: dict[str, GlideinState | None] = {}
-        batch_rows: list[tuple[object, ...]] = []
-        data_rows: list[tuple[int, bytes]] = []
-        pending: list[_Pending] = []
-        received = self.now()
         first_batch = self.next_batch
-        for job in group:
-            state = self._glidein(job, undo)
-            new = _new_indexes(state.seen, job.batch)
-            dupes = len(job.batch) - len(new)
-            job.result = IngestResult(accepted=len(new), duplicates=dupes)
-            if not new:
-                continue
-            batch_id = self.next_batch
-            self.next_batch += 1
-            row, data, text = self._batch_row(batch_id, state, job.batch, new, received)
-            batch_rows.append(row)
-            data_rows.append((batch_id, data))
-            pending.append(_Pending(batch_id, received, text))
+        pending: list[_Pending] = []
         try:
+            batch_rows, data_rows = self._prepare(group, undo, pending)
             self._apply_sync()
             self.conn.execute("BEGIN")
             self.conn.executemany(
@@ -205,14 +203,19 @@ class Writer:
                 [self.glideins[name].row() for name in undo],
             )
             self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                self.conn.execute("ROLLBACK")
+        except Exception as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             self._undo(undo)
             self.next_batch = first_batch
-            error = store_error(exc, "write")
+            if isinstance(exc, sqlite3.Error):
+                error = store_error(exc, "write")
+                log.error("logs.store_write_failed", error=str(exc), batches=len(group))
+            else:
+                error = StoreError(f"log store write failed: {exc}")
+                log.exception("logs.writer_failed")
             self.last_error = str(error)
-            log.error("logs.store_write_failed", error=str(exc), batches=len(group))
             self._settle(group, error)
             return
         self.last_error = None
@@ -225,6 +228,28 @@ class Writer:
         self._settle(group, None)
         if batch_rows:
             self.on_commit(self.last_committed)
+
+    def _prepare(
+        self, group: list[Job], undo: dict[str, GlideinState | None], pending: list[_Pending]
+    ) -> tuple[list[tuple[object, ...]], list[tuple[int, bytes]]]:
+        """Deduplicate each job and build the rows to insert (memory changes go in undo)."""
+        batch_rows: list[tuple[object, ...]] = []
+        data_rows: list[tuple[int, bytes]] = []
+        received = self.now()
+        for job in group:
+            state = self._glidein(job, undo)
+            new = _new_indexes(state.seen, job.batch)
+            dupes = len(job.batch) - len(new)
+            job.result = IngestResult(accepted=len(new), duplicates=dupes)
+            if not new:
+                continue
+            batch_id = self.next_batch
+            self.next_batch += 1
+            row, data, msgs = self._batch_row(batch_id, state, job.batch, new, received)
+            batch_rows.append(row)
+            data_rows.append((batch_id, data))
+            pending.append(_Pending(batch_id, received, msgs))
+        return batch_rows, data_rows
 
     def _glidein(self, job: Job, undo: dict[str, GlideinState | None]) -> GlideinState:
         state = self.glideins.get(job.glidein)
@@ -254,7 +279,7 @@ class Writer:
         batch: ParsedBatch,
         new: range | list[int],
         received: float,
-    ) -> tuple[tuple[object, ...], bytes, str]:
+    ) -> tuple[tuple[object, ...], bytes, list[str]]:
         seqs, tss, levels, events, lines, msgs = (
             batch.seqs,
             batch.ts,
@@ -304,7 +329,7 @@ class Writer:
             len(chosen_lines),
             len(data),
         )
-        return row, data, "\n".join(chosen_msgs)
+        return row, data, chosen_msgs
 
     def _undo(self, undo: dict[str, GlideinState | None]) -> None:
         for name, saved in undo.items():
@@ -332,22 +357,21 @@ class Writer:
     # --- full-text index -----------------------------------------------------------------
 
     def _fts_step(self, budget: int = FTS_STEP_BATCHES) -> None:
-        rows: list[tuple[int, str]] = []
-        received: list[float] = []
+        batches: list[tuple[int, list[str]]] = []
         if self._pending_dropped:
-            rows, received = self._unindexed_from_db(budget)
-            if not rows:
+            batches = self._unindexed_from_db(budget)
+            if not batches:
                 self._pending_dropped = False
         else:
-            while self._pending and len(rows) < budget:
+            while self._pending and len(batches) < budget:
                 item = self._pending.popleft()
                 if item.batch_id > self.fts_indexed:
-                    rows.append((item.batch_id, item.text))
-                    received.append(item.received)
-        if not rows:
+                    batches.append((item.batch_id, item.msgs))
+        if not batches:
             self.fts_indexed = self.last_committed
             return
-        top = rows[-1][0]
+        top = batches[-1][0]
+        rows = [row for batch_id, msgs in batches for row in fts_rows(batch_id, msgs)]
         try:
             self.conn.execute("BEGIN")
             self.conn.executemany("INSERT INTO batch_fts (rowid, msg) VALUES (?, ?)", rows)
@@ -361,18 +385,13 @@ class Writer:
             return
         self.fts_indexed = top
 
-    def _unindexed_from_db(self, budget: int) -> tuple[list[tuple[int, str]], list[float]]:
+    def _unindexed_from_db(self, budget: int) -> list[tuple[int, list[str]]]:
         cur = self.conn.execute(
-            "SELECT b.id, b.received, d.lines FROM batches b JOIN batch_data d ON d.id = b.id"
+            "SELECT b.id, d.lines FROM batches b JOIN batch_data d ON d.id = b.id"
             " WHERE b.id > ? ORDER BY b.id LIMIT ?",
             (self.fts_indexed, budget),
         )
-        rows: list[tuple[int, str]] = []
-        received: list[float] = []
-        for batch_id, when, data in cur:
-            rows.append((batch_id, batch_text(data)))
-            received.append(when)
-        return rows, received
+        return [(batch_id, batch_msgs(data)) for batch_id, data in cur]
 
     def _update_lag(self) -> None:
         if self.fts_indexed >= self.last_committed:
@@ -399,15 +418,22 @@ class Writer:
     def _maintain(self) -> None:
         try:
             self.maintenance(self)
-        except sqlite3.Error as exc:
+        except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute("ROLLBACK")
             log.error("logs.maintenance_failed", error=str(exc))
 
 
-def batch_text(data: bytes) -> str:
-    """The full-text document of a stored batch: its messages, one per line."""
-    return "\n".join(str(orjson.loads(line).get("msg", "")) for line in data.split(b"\n"))
+def batch_msgs(data: bytes) -> list[str]:
+    """The messages of a stored batch, one per record."""
+    return [str(orjson.loads(line).get("msg", "")) for line in data.split(b"\n")]
+
+
+def fts_rows(batch_id: int, msgs: list[str]) -> list[tuple[int, str]]:
+    """Full-text index rows of a batch: one per record with a message, rowid =
+    batch id and line number (`rowid >> LINE_BITS` is the batch)."""
+    base = batch_id << LINE_BITS
+    return [(base | i, msg) for i, msg in enumerate(msgs) if msg]
 
 
 def _new_indexes(seen: SeenSet, batch: ParsedBatch) -> range | list[int]:
