@@ -110,6 +110,7 @@ class SqliteLogStore:
             now=self._now,
             on_commit=self._committed,
         )
+        writer.size_bytes = self._size_bytes
         self._writer = writer
         self._thread = threading.Thread(target=writer.run, name="log-store-writer", daemon=True)
         self._closed = False
@@ -199,7 +200,7 @@ class SqliteLogStore:
         if writer is None:
             return StoreStats(self._size_bytes, 0.0, False, "log store is not open")
         return StoreStats(
-            size_bytes=self._size_bytes,
+            size_bytes=writer.size_bytes,
             index_lag_s=writer.index_lag_s,
             writable=writer.last_error is None and not self._closed,
             last_error=writer.last_error,
@@ -248,7 +249,7 @@ class SqliteLogStore:
             retention_s=settings.retention,
             max_bytes=int(settings.max_bytes),
         )
-        self._size_bytes = retention.used_bytes(writer.conn)
+        self._size_bytes = writer.size_bytes = retention.used_bytes(writer.conn)
 
 
 def _load_glideins(conn: sqlite3.Connection) -> dict[str, GlideinState]:

@@ -27,6 +27,7 @@ from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import IngestResult
 from aglidein.store.ranges import SeenSet
+from aglidein.store.retention import used_bytes
 
 __all__ = ["LINE_BITS", "GlideinState", "Job", "Writer", "batch_msgs", "fts_rows", "store_error"]
 
@@ -37,6 +38,7 @@ MAX_GROUP_RECORDS = 50_000
 FTS_STEP_BATCHES = 400
 FTS_PENDING_MAX = 20_000  # batches whose messages are kept in memory for the indexer
 MAINTENANCE_EVERY = 30.0
+SIZE_EVERY = 2.0
 LINE_BITS = 20  # a batch (≤ 8 MiB) holds far fewer than 2**20 records
 
 
@@ -124,6 +126,7 @@ class Writer:
     _pending_dropped: bool = False
     _sync_mode: str = ""
     _glidein_seq: int = 0
+    size_bytes: int = 0
     maintain_now: threading.Event = field(default_factory=threading.Event)
     maintained: threading.Event = field(default_factory=threading.Event)
 
@@ -136,7 +139,7 @@ class Writer:
 
     def run(self) -> None:
         """Take jobs until a None arrives; commit them in groups; index and maintain."""
-        last_fts = last_maintenance = time.monotonic()
+        last_fts = last_maintenance = last_size = time.monotonic()
         while True:
             busy = self.fts_indexed < self.last_committed or self.maintain_now.is_set()
             group, stop = self._take(timeout=0.05 if busy else 1.0)
@@ -161,6 +164,9 @@ class Writer:
                     self.maintained.set()
             with contextlib.suppress(sqlite3.Error):
                 self._update_lag()
+                if now - last_size >= SIZE_EVERY:
+                    last_size = now
+                    self.size_bytes = used_bytes(self.conn)
             if stop:
                 break
         self._drain_fts()
