@@ -96,7 +96,9 @@ async def main_async(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         writer = store._writer
         assert writer is not None
-        while writer.fts_indexed < store.last_batch:
+        for _ in range(100_000):
+            if writer.fts_indexed >= store.last_batch:
+                break
             await anyio.sleep(0.2)
         print(f"full-text index complete {time.perf_counter() - t0:.1f} s after the last commit")
         print(f"database size: {store.stats().size_bytes / 2**30:.2f} GiB (see logs.db)")
