@@ -75,6 +75,7 @@ async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
                 await expect(followed).to_have_count(6, timeout=10_000)
                 await expect(followed.last).to_contain_text("a brand new record")
                 await expect(page.locator("#timeline .mark")).to_have_count(6)
+                await expect(page.locator("#events li")).to_have_text(["test.step ×6 00:00:00"])
                 shot = tmp_path / "viewer.png"
                 await page.screenshot(path=str(shot), full_page=True)
                 print(f"viewer screenshot: {shot}")

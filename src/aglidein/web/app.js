@@ -121,10 +121,29 @@ async function loadGlideins() {
   }
 }
 
+function drawEvents(points) {
+  // One chip per run of the same event, in time order: the glidein's story at a glance.
+  const chips = [];
+  for (const point of points) {
+    const last = chips[chips.length - 1];
+    if (last && last.event === point.event) {
+      last.count += 1;
+      if (LEVELS.indexOf(point.level) > LEVELS.indexOf(last.level)) last.level = point.level;
+    } else {
+      chips.push({ event: point.event, ts: point.ts, level: point.level, count: 1 });
+    }
+  }
+  $("#events").replaceChildren(...chips.slice(-40).map((c) =>
+    el("li", { class: `chip lvl-row-${c.level}`, title: c.ts },
+      el("span", { class: `lvl lvl-${c.level}` }, c.event), c.count > 1 ? ` ×${c.count}` : "",
+      el("small", {}, ` ${c.ts.slice(11, 19)}`))));
+}
+
 function drawTimeline() {
   const box = $("#timeline");
   const points = state.timeline;
   box.replaceChildren();
+  drawEvents(points);
   if (!points.length) return;
   const first = points[0].t, last = points[points.length - 1].t;
   const span = Math.max(1, last - first);
