@@ -135,6 +135,58 @@ def measure(
     return result
 
 
+def index_lag(port: int) -> float:
+    """The daemon's aglidein_log_index_lag_seconds."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found = re.search(r"^aglidein_log_index_lag_seconds (\S+)", text, re.M)
+    return float(found.group(1)) if found else -1.0
+
+
+def sustained(base: str, tokens: Path, rate: int, seconds: int) -> float:
+    """Post `rate` records/s (100-record batches, fresh glideins) for `seconds`;
+    the largest index lag seen."""
+    token_list = tokens.read_text().split()
+    stop = threading.Event()
+    worst = [0.0]
+    port = int(base.rsplit(":", 1)[1])
+
+    def watch() -> None:
+        while not stop.wait(0.25):
+            worst[0] = max(worst[0], index_lag(port))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    seq = 10**9  # above anything the wrk run used
+    interval = 100 / rate
+    with httpx.Client(timeout=10) as client:
+        start = time.monotonic()
+        sent = 0
+        while time.monotonic() - start < seconds:
+            token = token_list[sent % len(token_list)]
+            body = "\n".join(
+                f'{{"seq":{seq + k},"ts":"2026-01-01T00:00:00Z","level":"info",'
+                f'"event":"bench.sustained","msg":"steady load record {seq + k} ok"}}'
+                for k in range(100)
+            )
+            client.post(
+                base + "/api/v1/logs",
+                content=body,
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/x-ndjson",
+                },
+            )
+            sent += 1
+            if sent % len(token_list) == 0:
+                seq += 100
+            delay = start + sent * interval - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+    stop.set()
+    watcher.join()
+    return worst[0]
+
+
 def main() -> None:
     """Run both servers and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -144,6 +196,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--fsync", choices=["normal", "full"], default="normal")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--sustained",
+        type=int,
+        default=10_000,
+        metavar="RATE",
+        help="after the burst, post RATE records/s for 2x duration and report the index lag "
+        "(0 to skip)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install -y wrk")
@@ -182,9 +242,15 @@ def main() -> None:
         body = httpx.get(f"http://127.0.0.1:{port}/api/v1/glideins?limit=100000", timeout=30)
         stored = sum(g["record_count"] for g in body.json()["glideins"])
         results["aglidein"]["stored_records"] = stored
-        lag_text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        found = re.search(r"^aglidein_log_index_lag_seconds (\S+)", lag_text, re.M)
-        results["aglidein"]["index_lag_after_1s"] = float(found.group(1)) if found else -1
+        results["aglidein"]["index_lag_after_1s"] = index_lag(port)
+        t0 = time.monotonic()
+        while index_lag(port) > 0 and time.monotonic() - t0 < 300:
+            time.sleep(0.5)
+        results["aglidein"]["catch_up_s"] = time.monotonic() - t0 + 1.0
+        if args.sustained:
+            results["aglidein"]["sustained_max_lag_s"] = sustained(
+                f"http://127.0.0.1:{port}", tokens, args.sustained, args.duration * 2
+            )
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
@@ -219,8 +285,14 @@ def main() -> None:
     print(
         f"aglidein stored {mine['stored_records']:.0f} records "
         f"(acknowledged {(mine['requests'] - mine['errors']) * 100:.0f}); "
-        f"index lag 1 s after the load: {mine['index_lag_after_1s']:.2f} s"
+        f"index lag 1 s after the load: {mine['index_lag_after_1s']:.2f} s, "
+        f"caught up {mine['catch_up_s']:.1f} s after the load"
     )
+    if "sustained_max_lag_s" in mine:
+        print(
+            f"sustained {args.sustained} records/s for {args.duration * 2}s: "
+            f"max index lag {mine['sustained_max_lag_s']:.2f} s"
+        )
     if "reference" in results:
         ratio = mine["records_per_s"] / results["reference"]["records_per_s"]
         print(f"ratio aglidein/reference: {ratio:.2f}")

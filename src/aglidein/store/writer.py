@@ -35,8 +35,14 @@ log = structlog.get_logger()
 
 ERROR_LEVEL = 3  # index of "error" in LEVELS
 MAX_GROUP_RECORDS = 50_000
-FTS_STEP_BATCHES = 400
-FTS_PENDING_MAX = 20_000  # batches whose messages are kept in memory for the indexer
+FTS_STEP_BATCHES = 400  # when re-reading unindexed batches from the database
+FTS_STEP_RECORDS = 20_000  # index in steps of about this many records ...
+FTS_MAX_AGE_S = 1.0  # ... or once the oldest unindexed record is this old ...
+FTS_IDLE_S = 0.3  # ... or after this long when no request waits
+MERGE_IDLE_S = 5.0
+BURST_RECORDS_PER_S = 30_000  # above this ingest rate the index yields ...
+FTS_BURST_STEP = 5_000  # ... to one step of this many records a second
+FTS_PENDING_MAX = 200_000  # records whose messages are kept in memory for the indexer
 MAINTENANCE_EVERY = 30.0
 SIZE_EVERY = 2.0
 LINE_BITS = 20  # a batch (≤ 8 MiB) holds far fewer than 2**20 records
@@ -126,6 +132,11 @@ class Writer:
     _pending_dropped: bool = False
     _sync_mode: str = ""
     _glidein_seq: int = 0
+    _pending_records: int = 0
+    _rate_records: int = 0
+    _rate_since: float = field(default_factory=time.monotonic)
+    _rate: float = 0.0
+    _unmerged: bool = True
     size_bytes: int = 0
     maintain_now: threading.Event = field(default_factory=threading.Event)
     maintained: threading.Event = field(default_factory=threading.Event)
@@ -146,15 +157,16 @@ class Writer:
             if group:
                 self._commit_group(group)
             now = time.monotonic()
-            if self.fts_indexed < self.last_committed and (
-                self.jobs.empty() or now - last_fts > 0.25
-            ):
+            if self._index_due(now - last_fts):
                 last_fts = now
                 try:
                     self._fts_step()
                 except Exception:  # the index trails; ingest must go on
                     log.exception("logs.index_failed")
                     self._pending_dropped = True
+            elif self._unmerged and self.jobs.empty() and now - last_fts > MERGE_IDLE_S:
+                last_fts = now
+                self._merge_index()
             if now - last_maintenance >= MAINTENANCE_EVERY or self.maintain_now.is_set():
                 last_maintenance = now
                 self.maintain_now.clear()
@@ -227,10 +239,12 @@ class Writer:
         self.last_error = None
         if batch_rows:
             self.last_committed = self.next_batch - 1
-            if len(self._pending) < FTS_PENDING_MAX and not self._pending_dropped:
+            if self._pending_records < FTS_PENDING_MAX and not self._pending_dropped:
                 self._pending.extend(pending)
+                self._pending_records += sum(len(p.msgs) for p in pending)
             else:
                 self._pending_dropped = True
+        self._rate_records += sum(row[7] for row in batch_rows)  # type: ignore[misc]
         self._settle(group, None)
         if batch_rows:
             self.on_commit(self.last_committed)
@@ -362,17 +376,60 @@ class Writer:
 
     # --- full-text index -----------------------------------------------------------------
 
+    def _index_due(self, since_last: float) -> bool:
+        """Index in steps of many records: FTS5 pays per commit (segment flushes and
+        merges), so small frequent steps cost several times more per record. During a
+        burst of ingest the index takes one small step a second and catches up after."""
+        if self.fts_indexed >= self.last_committed:
+            return False
+        if self._ingest_rate() > BURST_RECORDS_PER_S:
+            return since_last >= 1.0
+        if self._pending_dropped or self._pending_records >= FTS_STEP_RECORDS:
+            return True
+        age = self.now() - self._pending[0].received if self._pending else 0.0
+        return age >= FTS_MAX_AGE_S or (self.jobs.empty() and since_last >= FTS_IDLE_S)
+
+    def _ingest_rate(self) -> float:
+        """Records per second committed over roughly the last second."""
+        now = time.monotonic()
+        elapsed = now - self._rate_since
+        if elapsed >= 1.0:
+            self._rate = self._rate_records / elapsed
+            self._rate_records = 0
+            self._rate_since = now
+        return self._rate
+
+    def _merge_index(self) -> None:
+        """While idle, merge full-text segments (ingest defers it with a high automerge)."""
+        try:
+            self.conn.execute("BEGIN")
+            before = self.conn.total_changes
+            self.conn.execute("INSERT INTO batch_fts (batch_fts, rank) VALUES ('merge', 200)")
+            self.conn.execute("COMMIT")
+            self._unmerged = self.conn.total_changes - before > 1
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            log.warning("logs.index_merge_failed", error=str(exc))
+            self._unmerged = False
+
     def _fts_step(self, budget: int = FTS_STEP_BATCHES) -> None:
+        step = FTS_BURST_STEP if self._rate > BURST_RECORDS_PER_S else FTS_STEP_RECORDS
+        if self._pending_dropped and self._rate > BURST_RECORDS_PER_S:
+            budget = max(1, budget // 8)
         batches: list[tuple[int, list[str]]] = []
         if self._pending_dropped:
             batches = self._unindexed_from_db(budget)
             if not batches:
                 self._pending_dropped = False
         else:
-            while self._pending and len(batches) < budget:
+            records = 0
+            while self._pending and records < step:
                 item = self._pending.popleft()
+                self._pending_records -= len(item.msgs)
                 if item.batch_id > self.fts_indexed:
                     batches.append((item.batch_id, item.msgs))
+                    records += len(item.msgs)
         if not batches:
             self.fts_indexed = self.last_committed
             return
@@ -390,6 +447,7 @@ class Writer:
             self._pending_dropped = True
             return
         self.fts_indexed = top
+        self._unmerged = True
 
     def _unindexed_from_db(self, budget: int) -> list[tuple[int, list[str]]]:
         cur = self.conn.execute(
