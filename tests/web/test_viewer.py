@@ -81,3 +81,31 @@ async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
                 print(f"viewer screenshot: {shot}")
             finally:
                 await browser.close()
+
+
+@pytest.mark.browser
+async def test_viewer_signs_in_with_the_read_token(tmp_path: Path) -> None:
+    async with log_server(tmp_path, read_token="s3cret-read") as server:
+        await post(server, "glidein-c", ndjson(range(3), msg="hello {seq}"))
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(server.url + "/")  # a read token is configured: none sent yet
+                await expect(page.locator("#auth")).to_be_visible(timeout=10_000)
+                rows = page.locator("#results tbody tr")
+                await expect(rows).to_have_count(0)
+                await page.fill("#token", "wrong")
+                await page.click("#auth-form button")
+                await expect(page.locator("#auth-error")).not_to_be_empty()
+                await page.goto(server.url + "/?access_token=s3cret-read")
+                await expect(rows).to_have_count(3, timeout=10_000)
+                await expect(page.locator("#auth")).to_be_hidden()
+                await page.locator("#glideins .glidein-link", has_text="glidein-c").click()
+                await expect(page.locator("#follow-state")).to_have_text("live", timeout=10_000)
+                await post(server, "glidein-c", ndjson([3], msg="after sign in"))
+                await expect(page.locator("#follow-records li").last).to_contain_text(
+                    "after sign in", timeout=10_000
+                )
+            finally:
+                await browser.close()
