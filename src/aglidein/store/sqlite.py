@@ -132,6 +132,7 @@ class SqliteLogStore:
         self._closed = True
         self._writer.jobs.put(None)
         self._thread.join()
+        self._fail_stragglers(self._writer)
         with contextlib.suppress(sqlite3.Error):
             self._writer.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._writer.conn.close()
@@ -141,6 +142,17 @@ class SqliteLogStore:
             self._readers.clear()
         self._writer = None
         log.info("logs.store_closed", path=str(self.path))
+
+    @staticmethod
+    def _fail_stragglers(writer: Writer) -> None:
+        """Batches queued after the writer stopped get an error, never silence."""
+        stragglers: list[Job] = []
+        while not writer.jobs.empty():
+            job = writer.jobs.get_nowait()
+            if job is not None:
+                stragglers.append(job)
+        if stragglers:
+            writer.settle(stragglers, StoreError("log store is closing"))
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED

@@ -234,7 +234,7 @@ class Writer:
                 error = StoreError(f"log store write failed: {exc}")
                 log.exception("logs.writer_failed")
             self.last_error = str(error)
-            self._settle(group, error)
+            self.settle(group, error)
             return
         self.last_error = None
         if batch_rows:
@@ -245,7 +245,7 @@ class Writer:
             else:
                 self._pending_dropped = True
         self._rate_records += sum(row[7] for row in batch_rows)  # type: ignore[misc]
-        self._settle(group, None)
+        self.settle(group, None)
         if batch_rows:
             self.on_commit(self.last_committed)
 
@@ -358,7 +358,8 @@ class Writer:
             else:
                 self.glideins[name] = saved
 
-    def _settle(self, group: list[Job], error: BaseException | None) -> None:
+    def settle(self, group: list[Job], error: BaseException | None) -> None:
+        """Wake each job's request with its result (or `error`) on its event loop."""
         by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
         for job in group:
             if error is not None:
