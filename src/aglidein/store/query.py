@@ -15,7 +15,7 @@ import orjson
 
 from aglidein.core.records import LEVEL_BITS, parse_ts
 from aglidein.store.api import Cursor, GlideinPage, GlideinSummary, LogPage, LogQuery
-from aglidein.store.writer import LINE_BITS
+from aglidein.store.indexer import LINE_BITS
 
 __all__ = ["fts_query", "list_glideins", "query_terms", "search"]
 

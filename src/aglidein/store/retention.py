@@ -58,7 +58,7 @@ def enforce(writer: Writer, *, now: float, retention_s: float, max_bytes: int) -
 
 def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int:
     """Delete batches (id, glidein_id, n, bytes) with their data and index entries."""
-    from aglidein.store.writer import batch_msgs, fts_rows
+    from aglidein.store.indexer import batch_msgs, fts_rows
 
     by_id = {g.id: g for g in writer.glideins.values()}
     ids = [(row[0],) for row in rows]

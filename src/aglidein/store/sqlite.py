@@ -32,6 +32,7 @@ from aglidein.store.api import (
     LogQuery,
     StoreStats,
 )
+from aglidein.store.indexer import Indexer
 from aglidein.store.query import list_glideins, search
 from aglidein.store.ranges import SeenSet
 from aglidein.store.schema import migrate
@@ -107,7 +108,7 @@ class SqliteLogStore:
             conn=conn,
             glideins=glideins,
             next_batch=next_batch,
-            fts_indexed=fts_indexed,
+            indexer=Indexer(conn, fts_indexed, next_batch - 1, now=self._now),
             synchronous=lambda: "FULL" if self._settings().fsync == "full" else "NORMAL",
             maintenance=self._maintain,
             now=self._now,
