@@ -238,3 +238,18 @@ async def test_index_catches_up_after_a_burst(tmp_path: Path) -> None:
                     break
                 await anyio.sleep(0.1)
         assert store.stats().index_lag_s < 5
+
+
+async def test_glidein_state_follows_its_records(tmp_path: Path) -> None:
+    clock = {"now": TS0}
+    async with open_store(tmp_path, now=lambda: clock["now"]) as store:
+        await store.ingest("done", "E", batch([1, 2], event="glidein.exit"))
+        await store.ingest("quiet", "E", batch([1]))
+        clock["now"] += 3600
+        await store.ingest("busy", "E", batch([1], level="critical", msg="no cvmfs"))
+        states = {g.glidein: (g.state, g.last_error) for g in (await store.glideins()).glideins}
+    assert states == {
+        "done": ("ended", None),
+        "quiet": ("silent", None),
+        "busy": ("active", "no cvmfs"),
+    }
