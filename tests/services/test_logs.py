@@ -251,3 +251,26 @@ async def test_openapi_documents_the_log_routes(tmp_path: Path) -> None:
     assert {"413", "415", "429", "503"} <= set(logs["post"]["responses"])
     assert "/api/v1/logs/stream" in doc["paths"]
     assert doc["paths"]["/api/v1/glideins"]["get"]["parameters"][1]["schema"]["maximum"] == 100000
+
+
+async def test_full_text_stream_waits_for_the_index(tmp_path: Path) -> None:
+    received: list[dict[str, object]] = []
+    async with log_server(tmp_path) as server:
+
+        async def listen() -> None:
+            async with (
+                httpx.AsyncClient(base_url=server.url, timeout=30) as client,
+                client.stream("GET", "/api/v1/logs/stream", params={"q": "needle"}) as response,
+            ):
+                async for line in response.aiter_lines():
+                    if line.startswith("data: "):
+                        received.append(orjson.loads(line[6:]))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listen)
+            await anyio.sleep(0.5)
+            for i in range(5):
+                await post(server, ndjson([i], msg="hay needle" if i % 2 else "hay"), glidein="g")
+            await eventually(lambda: len(received) >= 2)
+            await server.logs.closer.stop()
+    assert [r["seq"] for r in received] == [1, 3]

@@ -56,6 +56,9 @@ def _search(conn: sqlite3.Connection, query: LogQuery, index_lag_s: float) -> Lo
     where, params = _batch_filters(query)
     terms = query_terms(query.q) if query.q else []
     if terms:
+        # Full text sees only indexed batches: a live tail must not skip past the rest.
+        indexed = conn.execute("SELECT value FROM meta WHERE key = 'fts_indexed'").fetchone()
+        end = min(end, Cursor(int(indexed[0]), LINE_END))
         rows = _fts_batches(conn, query, terms, where, params)
     else:
         rows = _scan_batches(conn, query, where, params)
