@@ -91,6 +91,7 @@ class _TsParser:
         self._seconds: dict[str, float] = {}
 
     def parse(self, text: str) -> float:
+        """Seconds since the epoch; ValueError when not RFC 3339 UTC."""
         base = self._seconds.get(text[:19])
         if base is None:
             base = self._second(text)

@@ -30,8 +30,8 @@ from aglidein.services.logs_query import (
     LOG_PARAMETERS,
     STREAM_PARAMETERS,
     BadQuery,
-    _int,
     glidein_json,
+    int_param,
     parse_log_query,
 )
 from aglidein.store.api import Cursor, LogQuery
@@ -183,7 +183,7 @@ class LogService:
         """`GET /api/v1/glideins`."""
         params = request.query_params
         try:
-            limit = _int(params, "limit", 1000, 1, 100_000)
+            limit = int_param(params, "limit", 1000, 1, 100_000)
             cursor = params.get("cursor") or None
             if cursor is not None and not (
                 cursor.isascii() and cursor.isdigit() and int(cursor) < 1 << 63

@@ -20,6 +20,7 @@ __all__ = [
     "BadQuery",
     "format_ts",
     "glidein_json",
+    "int_param",
     "parse_log_query",
     "parse_time",
 ]
@@ -58,7 +59,8 @@ def parse_time(text: str, now: float) -> float:
         ) from None
 
 
-def _int(params: QueryParams, name: str, default: int, low: int, high: int) -> int:
+def int_param(params: QueryParams, name: str, default: int, low: int, high: int) -> int:
+    """An integer query parameter within `low..high`; BadQuery otherwise."""
     raw = params.get(name)
     if raw is None or raw == "":
         return default
@@ -111,7 +113,7 @@ def parse_log_query(params: QueryParams, now: float, *, stream: bool = False) ->
         q=_text(params, "q"),
         since=parse_time(since, now) if since else None,
         until=parse_time(until, now) if until else None,
-        limit=_int(params, "limit", 100, 1, MAX_LIMIT),
+        limit=int_param(params, "limit", 100, 1, MAX_LIMIT),
         cursor=cursor,
         descending=order == "desc" and not stream,
     )
