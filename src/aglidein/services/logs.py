@@ -226,7 +226,7 @@ class LogService:
         yield b": aglidein log stream\nretry: 2000\n\n"
         quiet = 0.0
         while not stopping.is_set():
-            changed = self.store.changed
+            changed = self.store.changes()
             try:
                 page = await self.store.search(query)
             except StoreError:

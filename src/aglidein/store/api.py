@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio
+
 from aglidein.core.records import ParsedBatch
 
 __all__ = [
@@ -135,4 +137,9 @@ class LogStore(Protocol):
 
     def stats(self) -> StoreStats:
         """Size, index lag and health, without blocking."""
+        ...
+
+    def changes(self) -> anyio.Event:
+        """An event set once records committed after this call can be read (live tails
+        take it before searching, then wait on it)."""
         ...

@@ -222,6 +222,10 @@ class SqliteLogStore:
             last_error=writer.last_error,
         )
 
+    def changes(self) -> anyio.Event:
+        """Set after the next commit that stored records."""
+        return self.changed
+
     @property
     def last_batch(self) -> int:
         """The id of the newest committed batch (0 when empty)."""
