@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "aglidein.commands.plan",
     "aglidein.commands.import_gwms",
     "aglidein.commands.entry",
+    "aglidein.commands.logs",
 ]
 
 

@@ -29,6 +29,7 @@ from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
 from aglidein.services.http import ApiRoute, HttpService
+from aglidein.services.logs import LogService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
@@ -79,8 +80,14 @@ def preflight(loaded: LoadedConfig) -> None:
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
-    cycle, routes = build_cycle(runtime, credentials=renewer.states)
-    return Subsystems(workers=[renewer, cycle], routes=routes)
+    logs = LogService(runtime)
+    cycle, routes = build_cycle(runtime, credentials=renewer.states, reported=logs.reported)
+    return Subsystems(
+        stores=[logs],
+        workers=[renewer, logs.closer, cycle],
+        routes=[*logs.routes(), *routes],
+        ready_checks=[logs.ready],
+    )
 
 
 class Daemon:

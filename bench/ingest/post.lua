@@ -1,0 +1,76 @@
+-- wrk script: POST 100-record NDJSON batches (~300-byte records) as 1,000 glideins.
+-- Usage: wrk -t2 -c16 -d10s -s post.lua URL -- TOKENS_FILE
+-- Every record is a new (glidein, seq): each glidein's seq counter only goes up.
+local threads = {}
+local thread_count = 0
+
+function setup(thread)
+  thread:set("tid", thread_count)
+  thread_count = thread_count + 1
+  table.insert(threads, thread)
+end
+
+local tokens = {}
+local seqs = {}
+local mine = {}
+local turn = 0
+local words = {"validate", "cvmfs", "mount", "startd", "slot", "memory", "disk", "job",
+  "condor", "glidein", "apptainer", "image", "ready", "claim", "network", "proxy"}
+
+function init(args)
+  local file = assert(io.open(args[1], "r"))
+  for line in file:lines() do
+    table.insert(tokens, line)
+  end
+  file:close()
+  local nthreads = tonumber(args[2] or "2")
+  for i = 1, #tokens do
+    if (i - 1) % nthreads == tid then
+      table.insert(mine, i)
+      seqs[i] = 0
+    end
+  end
+  math.randomseed(tid + 1)
+end
+
+local function message(n)
+  local parts = {}
+  for k = 1, 24 do
+    parts[k] = words[((n * 7 + k * 13) % #words) + 1]
+  end
+  return table.concat(parts, " ")
+end
+
+function request()
+  turn = turn % #mine + 1
+  local g = mine[turn]
+  local lines = {}
+  local base = seqs[g]
+  for k = 1, 100 do
+    local seq = base + k
+    local level = (seq % 50 == 0) and "error" or "info"
+    lines[k] = string.format(
+      '{"seq":%d,"ts":"2026-01-01T00:%02d:%02d.%03dZ","level":"%s","event":"bench.step",' ..
+      '"msg":"%s","host":"wn%04d.example.org","slot":%d}',
+      seq, math.floor(seq / 60000) % 60, math.floor(seq / 1000) % 60, seq % 1000, level,
+      message(seq), g, k % 8)
+  end
+  seqs[g] = base + 100
+  return wrk.format("POST", nil, {
+    ["Content-Type"] = "application/x-ndjson",
+    ["Authorization"] = "Bearer " .. tokens[g],
+  }, table.concat(lines, "\n") .. "\n")
+end
+
+local statuses = {}
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("WRK requests=%d duration_us=%d errors=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.duration,
+    summary.errors.status + summary.errors.connect + summary.errors.read +
+      summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end

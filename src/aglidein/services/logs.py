@@ -1,0 +1,357 @@
+"""The glidein log service (DESIGN §8): ingest, search, live tail and the glidein list.
+
+`LogService` is a daemon Service (in `Subsystems.stores`): it opens the log store and
+the log-signing keyring, keeps the store metrics fresh, and contributes the routes.
+`StreamCloser` (in `workers`, so it stops before HTTP) ends live tails on shutdown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from aglidein.config import LogsConfig
+from aglidein.errors import StoreError
+from aglidein.runtime import Runtime
+from aglidein.services.auth import Access
+from aglidein.services.http import ApiRoute, json_response
+from aglidein.services.logs_ingest import Ingest, RateLimiter, TokenVerifier
+from aglidein.services.logs_query import (
+    GLIDEINS_PARAMETERS,
+    LOG_PARAMETERS,
+    STREAM_PARAMETERS,
+    BadQuery,
+    glidein_json,
+    int_param,
+    parse_log_query,
+)
+from aglidein.store.api import Cursor, LogQuery
+from aglidein.store.sqlite import DB_FILE, SqliteLogStore
+
+__all__ = ["LogService", "StreamCloser"]
+
+log = structlog.get_logger()
+KEEPALIVE_S = 15.0
+POLL_S = 0.5
+
+
+class StreamCloser:
+    """A worker Service whose stop ends every live tail (workers stop before HTTP)."""
+
+    name = "log-streams"
+
+    def __init__(self) -> None:
+        self.stopping = anyio.Event()
+        self._done = anyio.Event()
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Wait for stop."""
+        task_status.started()
+        await self._done.wait()
+
+    async def stop(self) -> None:
+        """End the streams."""
+        self.stopping.set()
+        self._done.set()
+
+
+class LogService:
+    """Owns the log store and serves the log API."""
+
+    name = "logs"
+
+    def __init__(self, runtime: Runtime, closer: StreamCloser | None = None) -> None:
+        self.runtime = runtime
+        self.closer = closer or StreamCloser()
+        self.store = SqliteLogStore(
+            runtime.state_dir / DB_FILE, self._settings, now=runtime.clock.now
+        )
+        self.verifier = TokenVerifier(runtime.state_dir, now=runtime.clock.now)
+        self.limiter = RateLimiter(self._settings)
+        self.ingest = Ingest(
+            lambda: self.store, self.verifier, self.limiter, self._settings, runtime.metrics
+        )
+        self._stop = anyio.Event()
+
+    async def reported(self) -> set[str]:
+        """Glideins that posted log records (entry health: who never reported)."""
+        return self.store.posted_glideins()
+
+    def _settings(self) -> LogsConfig:
+        return self.runtime.config.current.logs
+
+    # --- Service -------------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Load the keyring, open the store, update its metrics until stopped."""
+        await anyio.to_thread.run_sync(self.verifier.load)
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.store.run)
+            task_status.started()
+            metrics = self.runtime.metrics
+            while not self._stop.is_set():
+                stats = self.store.stats()
+                metrics.log_store_bytes.set(stats.size_bytes)
+                metrics.log_index_lag.set(stats.index_lag_s)
+                with anyio.move_on_after(1.0):
+                    await self._stop.wait()
+            self.closer.stopping.set()
+            await self.store.stop()
+
+    async def stop(self) -> None:
+        """Close the store after queued batches are committed."""
+        self._stop.set()
+
+    def ready(self) -> tuple[bool, str]:
+        """Readiness: the store is open and its last write succeeded."""
+        stats = self.store.stats()
+        return stats.writable, f"log store: {stats.last_error or 'not writable'}"
+
+    # --- routes --------------------------------------------------------------------------
+
+    def routes(self) -> list[ApiRoute]:
+        """The log API."""
+        return [
+            ApiRoute(
+                "/api/v1/logs",
+                self.ingest,
+                methods=("POST",),
+                access=Access.LOG,
+                summary="Ingest NDJSON log records from a glidein",
+                openapi=INGEST_OPENAPI,
+            ),
+            ApiRoute(
+                "/api/v1/logs",
+                self.search,
+                summary="Search log records",
+                openapi={"parameters": LOG_PARAMETERS, "responses": _responses(SEARCH_SCHEMA)},
+            ),
+            ApiRoute(
+                "/api/v1/logs/stream",
+                self.stream,
+                summary="Follow log records live (Server-Sent Events)",
+                openapi={
+                    "parameters": STREAM_PARAMETERS,
+                    "responses": {
+                        "200": {
+                            "description": "an event stream: `event: record`, `data:` one record",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        "400": _ERROR,
+                    },
+                },
+            ),
+            ApiRoute(
+                "/api/v1/glideins",
+                self.glideins,
+                summary="Glideins that posted logs",
+                openapi={
+                    "parameters": GLIDEINS_PARAMETERS,
+                    "responses": _responses(GLIDEINS_SCHEMA),
+                },
+            ),
+        ]
+
+    async def search(self, request: Request) -> Response:
+        """`GET /api/v1/logs`."""
+        try:
+            query = parse_log_query(request.query_params, self.runtime.clock.now())
+            page = await self.store.search(query)
+        except BadQuery as exc:
+            return json_response({"error": str(exc)}, 400)
+        except StoreError as exc:
+            return json_response({"error": str(exc)}, 503, headers={"Retry-After": "5"})
+        return json_response(
+            {
+                "records": page.records,
+                "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+                "end_cursor": page.end_cursor.encode(),
+                "index_lag_s": round(page.index_lag_s, 3),
+            }
+        )
+
+    async def glideins(self, request: Request) -> Response:
+        """`GET /api/v1/glideins`."""
+        params = request.query_params
+        try:
+            limit = int_param(params, "limit", 1000, 1, 100_000)
+            cursor = params.get("cursor") or None
+            if cursor is not None and not (
+                cursor.isascii() and cursor.isdigit() and int(cursor) < 1 << 63
+            ):
+                raise BadQuery("cursor must come from next_cursor")
+            page = await self.store.glideins(
+                entry=params.get("entry") or None, limit=limit, cursor=cursor
+            )
+        except BadQuery as exc:
+            return json_response({"error": str(exc)}, 400)
+        except StoreError as exc:
+            return json_response({"error": str(exc)}, 503, headers={"Retry-After": "5"})
+        return json_response(
+            {"glideins": [glidein_json(g) for g in page.glideins], "next_cursor": page.next_cursor}
+        )
+
+    async def stream(self, request: Request) -> Response:
+        """`GET /api/v1/logs/stream`: records as they arrive, from `cursor`,
+        `Last-Event-ID` or now."""
+        try:
+            query = parse_log_query(request.query_params, self.runtime.clock.now(), stream=True)
+            resume = request.headers.get("last-event-id")
+            if resume:
+                query = replace(query, cursor=Cursor.decode(resume))
+            if query.cursor is None:
+                start = await self.store.search(LogQuery(limit=1, descending=True))
+                query = replace(query, cursor=start.end_cursor)
+        except (BadQuery, ValueError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        except StoreError as exc:
+            return json_response({"error": str(exc)}, 503, headers={"Retry-After": "5"})
+        return StreamingResponse(
+            self._events(query),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    async def _events(self, query: LogQuery) -> AsyncIterator[bytes]:
+        stopping = self.closer.stopping
+        yield b": aglidein log stream\nretry: 2000\n\n"
+        quiet = 0.0
+        while not stopping.is_set():
+            changed = self.store.changes()
+            try:
+                page = await self.store.search(query)
+            except StoreError:
+                page = None
+            if page is not None and page.records:
+                quiet = 0.0
+                out = bytearray()
+                for record, cursor in zip(page.records, page.cursors, strict=True):
+                    out += b"id: " + cursor.encode().encode() + b"\nevent: record\ndata: "
+                    out += orjson.dumps(record) + b"\n\n"
+                yield bytes(out)
+                last = page.cursors[-1]
+                query = replace(query, cursor=last if page.next_cursor else page.end_cursor)
+                if page.next_cursor:
+                    continue
+            elif page is not None:
+                query = replace(query, cursor=max(query.cursor or page.end_cursor, page.end_cursor))
+            with anyio.move_on_after(POLL_S):
+                await changed.wait()
+            quiet += POLL_S
+            if quiet >= KEEPALIVE_S:
+                quiet = 0.0
+                yield b": keepalive\n\n"
+
+
+_ERROR = {
+    "description": "error",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+            }
+        }
+    },
+}
+_INGEST_RESULT = {
+    "type": "object",
+    "properties": {
+        "accepted": {"type": "integer"},
+        "duplicates": {"type": "integer"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"line": {"type": "integer"}, "error": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["accepted", "duplicates"],
+}
+INGEST_OPENAPI: dict[str, Any] = {
+    "description": "One JSON record per line (DESIGN §8). 2xx only once the accepted records "
+    "are durable; a retried batch is acknowledged as duplicates.",
+    "parameters": [
+        {
+            "name": "Content-Encoding",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "enum": ["identity", "gzip"]},
+        }
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+    },
+    "responses": {
+        "200": {
+            "description": "stored",
+            "content": {"application/json": {"schema": _INGEST_RESULT}},
+        },
+        "400": {
+            "description": "some lines refused; the valid ones are stored",
+            "content": {"application/json": {"schema": _INGEST_RESULT}},
+        },
+        "401": _ERROR,
+        "403": _ERROR,
+        "413": _ERROR,
+        "415": _ERROR,
+        "429": _ERROR,
+        "503": _ERROR,
+    },
+}
+SEARCH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "records": {"type": "array", "items": {"type": "object"}},
+        "next_cursor": {"type": "string", "nullable": True},
+        "end_cursor": {"type": "string"},
+        "index_lag_s": {"type": "number"},
+    },
+    "required": ["records", "next_cursor", "end_cursor", "index_lag_s"],
+}
+GLIDEINS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "glideins": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "glidein": {"type": "string"},
+                    "entry": {"type": "string"},
+                    "state": {"type": "string", "enum": ["active", "silent", "ended"]},
+                    "first_ts": {"type": "string", "nullable": True},
+                    "last_ts": {"type": "string", "nullable": True},
+                    "record_count": {"type": "integer"},
+                    "last_error": {"type": "string", "nullable": True},
+                },
+            },
+        },
+        "next_cursor": {"type": "string", "nullable": True},
+    },
+    "required": ["glideins", "next_cursor"],
+}
+
+
+def _responses(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+        "400": _ERROR,
+        "503": _ERROR,
+    }

@@ -1,0 +1,149 @@
+"""The log store contract: what the log service needs from any backend.
+
+The embedded default is `aglidein.store.sqlite.SqliteLogStore`; another backend
+(PostgreSQL) implements the same `LogStore` Protocol and the service does not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import anyio
+
+from aglidein.core.records import ParsedBatch
+
+__all__ = [
+    "Cursor",
+    "GlideinPage",
+    "GlideinSummary",
+    "IngestResult",
+    "LogPage",
+    "LogQuery",
+    "LogStore",
+    "StoreStats",
+]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Cursor:
+    """A position in the store: records come in arrival order (batch, line)."""
+
+    batch: int
+    line: int
+
+    def encode(self) -> str:
+        """The opaque text form used by the API."""
+        return f"{self.batch}.{self.line}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse `encode()`'s form; ValueError on anything else."""
+        batch, sep, line = text.partition(".")
+        if not (sep and text.isascii() and batch.isdigit() and line.isdigit()) or len(text) > 40:
+            raise ValueError(f"bad cursor {text!r}")
+        position = cls(int(batch), int(line))
+        if position.batch >= 1 << 63 or position.line >= 1 << 63:
+            raise ValueError(f"bad cursor {text!r}")
+        return position
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one batch did: newly stored and already stored records."""
+
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Search filters (DESIGN §8). `levels` is a set of level names; `q` full text."""
+
+    glidein: str | None = None
+    entry: str | None = None
+    levels: frozenset[str] = frozenset()
+    event: str | None = None
+    q: str | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+    cursor: Cursor | None = None
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """One page of records; `next_cursor` is None at the end."""
+
+    records: list[dict[str, Any]]
+    cursors: list[Cursor]
+    next_cursor: Cursor | None
+    end_cursor: Cursor
+    index_lag_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class GlideinSummary:
+    """One glidein as the store knows it."""
+
+    glidein: str
+    entry: str
+    state: str
+    first_ts: float | None
+    last_ts: float | None
+    record_count: int
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class GlideinPage:
+    """A page of glideins, ordered by first arrival."""
+
+    glideins: list[GlideinSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """Figures for metrics and readiness."""
+
+    size_bytes: int
+    index_lag_s: float
+    writable: bool
+    last_error: str | None = None
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class LogStore(Protocol):
+    """A durable, deduplicating store of glidein log records."""
+
+    async def ingest(self, glidein: str, entry: str, batch: ParsedBatch) -> IngestResult:
+        """Store the records of `batch` not stored before; return once they are durable.
+
+        Raises StoreFull when out of space and StoreError when storage fails.
+        """
+        ...
+
+    async def search(self, query: LogQuery) -> LogPage:
+        """Records matching `query`, in arrival order (or reversed)."""
+        ...
+
+    async def glideins(
+        self, *, entry: str | None = None, limit: int = 1000, cursor: str | None = None
+    ) -> GlideinPage:
+        """Glideins that have posted records."""
+        ...
+
+    def stats(self) -> StoreStats:
+        """Size, index lag and health, without blocking."""
+        ...
+
+    def posted_glideins(self) -> set[str]:
+        """Ids of every glidein that has posted records, without blocking."""
+        ...
+
+    def changes(self) -> anyio.Event:
+        """An event set once records committed after this call can be read (live tails
+        take it before searching, then wait on it)."""
+        ...

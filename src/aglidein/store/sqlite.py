@@ -1,0 +1,308 @@
+"""The embedded log store: SQLite in WAL mode at `state_dir/logs.db` (DESIGN §8).
+
+One writer thread owns the only writing connection (group commit across requests,
+background full-text indexing, retention); reads run on worker threads, each with its
+own read-only connection, and never wait for the writer (WAL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import anyio.abc
+import anyio.to_thread
+import structlog
+
+from aglidein.config import LogsConfig
+from aglidein.core.records import ParsedBatch
+from aglidein.errors import StoreError
+from aglidein.store import retention
+from aglidein.store.api import (
+    GlideinPage,
+    IngestResult,
+    LogPage,
+    LogQuery,
+    StoreStats,
+)
+from aglidein.store.indexer import Indexer
+from aglidein.store.query import list_glideins, search
+from aglidein.store.ranges import SeenSet
+from aglidein.store.schema import migrate
+from aglidein.store.writer import GlideinState, Job, Writer, store_error
+
+__all__ = ["DB_FILE", "SqliteLogStore"]
+
+log = structlog.get_logger()
+DB_FILE = "logs.db"
+T = TypeVar("T")
+
+
+def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    conn.execute("PRAGMA busy_timeout = 30000")
+    if readonly:
+        conn.execute("PRAGMA query_only = 1")
+    return conn
+
+
+class SqliteLogStore:
+    """A `LogStore` and a daemon Service (`stores` list)."""
+
+    name = "log-store"
+
+    def __init__(
+        self,
+        path: Path,
+        settings: Callable[[], LogsConfig],
+        *,
+        now: Callable[[], float] = time.time,
+        max_page_count: int | None = None,
+    ) -> None:
+        self.path = path
+        self._settings = settings
+        self._now = now
+        self._max_page_count = max_page_count
+        self._writer: Writer | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = anyio.Event()
+        self._closed = True
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._limiter = anyio.CapacityLimiter(4)
+        self._size_bytes = 0
+        self.changed = anyio.Event()  # set (and replaced) after each commit with new records
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (creating and migrating) the database and start the writer thread."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = _connect(self.path)
+            conn.execute("PRAGMA journal_mode = WAL")
+            if self._max_page_count is not None:
+                conn.execute(f"PRAGMA max_page_count = {int(self._max_page_count)}")
+            migrate(conn, str(self.path))
+            # Merge full-text segments less eagerly during ingest (the writer merges
+            # when idle): many more records per second for a few more segments.
+            conn.execute("INSERT INTO batch_fts (batch_fts, rank) VALUES ('automerge', 16)")
+            glideins = _load_glideins(conn)
+            next_batch = _next_batch(conn)
+            fts_indexed = int(
+                conn.execute("SELECT value FROM meta WHERE key = 'fts_indexed'").fetchone()[0]
+            )
+            self._size_bytes = retention.used_bytes(conn)
+        except sqlite3.Error as exc:
+            raise store_error(exc, "open") from None
+        writer = Writer(
+            conn=conn,
+            glideins=glideins,
+            next_batch=next_batch,
+            indexer=Indexer(conn, fts_indexed, next_batch - 1, now=self._now),
+            synchronous=lambda: "FULL" if self._settings().fsync == "full" else "NORMAL",
+            maintenance=self._maintain,
+            now=self._now,
+            on_commit=self._committed,
+        )
+        writer.size_bytes = self._size_bytes
+        self._writer = writer
+        self._thread = threading.Thread(target=writer.run, name="log-store-writer", daemon=True)
+        self._closed = False
+        self._thread.start()
+        log.info(
+            "logs.store_opened",
+            path=str(self.path),
+            glideins=len(glideins),
+            batches=next_batch - 1,
+        )
+
+    def close(self) -> None:
+        """Commit what is queued, stop the writer and close every connection."""
+        if self._writer is None or self._thread is None:
+            return
+        self._closed = True
+        self._writer.jobs.put(None)
+        self._thread.join()
+        self._fail_stragglers(self._writer)
+        with contextlib.suppress(sqlite3.Error):
+            self._writer.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        self._writer.conn.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._writer = None
+        log.info("logs.store_closed", path=str(self.path))
+
+    @staticmethod
+    def _fail_stragglers(writer: Writer) -> None:
+        """Batches queued after the writer stopped get an error, never silence."""
+        stragglers: list[Job] = []
+        while not writer.jobs.empty():
+            job = writer.jobs.get_nowait()
+            if job is not None:
+                stragglers.append(job)
+        if stragglers:
+            writer.settle(stragglers, StoreError("log store is closing"))
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Open, serve until `stop()`, then close (after in-flight requests)."""
+        self._loop = asyncio.get_running_loop()
+        await anyio.to_thread.run_sync(self.open)
+        task_status.started()
+        try:
+            await self._stop.wait()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.close)
+
+    async def stop(self) -> None:
+        """Make `run` close the store and return."""
+        self._stop.set()
+
+    # --- LogStore ------------------------------------------------------------------------
+
+    async def ingest(self, glidein: str, entry: str, batch: ParsedBatch) -> IngestResult:
+        """Queue the batch for the writer; return after its transaction committed."""
+        writer = self._writer
+        if writer is None or self._closed:
+            raise StoreError("log store is not open")
+        if not batch.seqs:
+            return IngestResult(0, 0)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[IngestResult] = loop.create_future()
+        writer.jobs.put(Job(glidein, entry, batch, loop, future))
+        return await future
+
+    async def search(self, query: LogQuery) -> LogPage:
+        """Records matching `query` (see `store.query.search`)."""
+        lag = self.stats().index_lag_s
+        return await self._read(lambda conn: search(conn, query, lag))
+
+    async def glideins(
+        self, *, entry: str | None = None, limit: int = 1000, cursor: str | None = None
+    ) -> GlideinPage:
+        """Glideins that have posted, in the order they first did."""
+        now = self._now()
+        return await self._read(
+            lambda conn: list_glideins(conn, entry=entry, limit=limit, cursor=cursor, now=now)
+        )
+
+    async def maintain(self) -> None:
+        """Run retention now (the writer also runs it every 30 s) and wait for it."""
+        writer = self._writer
+        if writer is None:
+            raise StoreError("log store is not open")
+        writer.maintained.clear()
+        writer.maintain_now.set()
+        if not await anyio.to_thread.run_sync(writer.maintained.wait, 120.0):
+            raise StoreError("log store maintenance did not finish")
+
+    def stats(self) -> StoreStats:
+        """Size, index lag and write health as last seen by the writer."""
+        writer = self._writer
+        if writer is None:
+            return StoreStats(self._size_bytes, 0.0, False, "log store is not open")
+        return StoreStats(
+            size_bytes=writer.size_bytes,
+            index_lag_s=writer.index_lag_s,
+            writable=writer.last_error is None and not self._closed,
+            last_error=writer.last_error,
+        )
+
+    def posted_glideins(self) -> set[str]:
+        """Ids of every glidein that has posted records (a copy of the writer's keys,
+        taken atomically under the GIL)."""
+        writer = self._writer
+        return set(writer.glideins) if writer is not None else set()
+
+    def changes(self) -> anyio.Event:
+        """Set after the next commit that stored records."""
+        return self.changed
+
+    @property
+    def last_batch(self) -> int:
+        """The id of the newest committed batch (0 when empty)."""
+        return self._writer.last_committed if self._writer is not None else 0
+
+    # --- internals -----------------------------------------------------------------------
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            try:
+                return fn(self._reader())
+            except sqlite3.Error as exc:
+                raise store_error(exc, "read") from None
+
+        return await anyio.to_thread.run_sync(run, limiter=self._limiter)
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = _connect(self.path, readonly=True)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def _committed(self, batch_id: int) -> None:
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        event, self.changed = self.changed, anyio.Event()
+        event.set()
+
+    def _maintain(self, writer: Writer) -> None:
+        settings = self._settings()
+        retention.enforce(
+            writer,
+            now=self._now(),
+            retention_s=settings.retention,
+            max_bytes=int(settings.max_bytes),
+        )
+        self._size_bytes = writer.size_bytes = retention.used_bytes(writer.conn)
+
+
+def _load_glideins(conn: sqlite3.Connection) -> dict[str, GlideinState]:
+    out: dict[str, GlideinState] = {}
+    for row in conn.execute(
+        "SELECT id, name, entry, first_ts, last_ts, last_received, record_count, bytes,"
+        " last_error, last_error_ts, ended, seen FROM glideins"
+    ):
+        state = GlideinState(
+            id=row[0],
+            name=row[1],
+            entry=row[2],
+            first_ts=row[3],
+            last_ts=row[4],
+            last_received=row[5],
+            record_count=row[6],
+            bytes=row[7],
+            last_error=row[8],
+            last_error_ts=row[9],
+            ended=bool(row[10]),
+            seen=SeenSet.unpack(row[11]),
+        )
+        out[state.name] = state
+    return out
+
+
+def _next_batch(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'batches'").fetchone()
+    top = conn.execute("SELECT max(id) FROM batches").fetchone()[0] or 0
+    return max(int(row[0]) if row else 0, int(top)) + 1

@@ -1,0 +1,393 @@
+"""The log store's one writer thread: group commit, deduplication, background FTS
+indexing and retention, all on one SQLite connection.
+
+Requests enqueue batches; the writer takes every queued batch, stores them in one
+transaction, and settles each request's future only after COMMIT returned. With WAL
+and `synchronous=NORMAL` a committed transaction survives a crash of the process; with
+`FULL` also a power loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
+from aglidein.errors import StoreError, StoreFull
+from aglidein.store.api import IngestResult
+from aglidein.store.indexer import Indexer, Pending
+from aglidein.store.ranges import SeenSet
+from aglidein.store.retention import used_bytes
+
+__all__ = ["GlideinState", "Job", "Writer", "store_error"]
+
+log = structlog.get_logger()
+
+ERROR_LEVEL = 3  # index of "error" in LEVELS
+MAX_GROUP_RECORDS = 50_000
+MAINTENANCE_EVERY = 30.0
+LINGER_BELOW = 4  # jobs: a smaller group waits up to LINGER_S for company
+LINGER_S = 0.002
+SIZE_EVERY = 2.0
+
+
+def store_error(exc: sqlite3.Error, what: str) -> StoreError:
+    """Map a sqlite3 error: disk or page limit full → StoreFull, else StoreError."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "full" in str(exc):
+        return StoreFull(f"log store is full: {exc}")
+    return StoreError(f"log store {what} failed: {exc}")
+
+
+@dataclass
+class GlideinState:
+    """What the writer keeps in memory about one glidein (mirrors its row)."""
+
+    id: int
+    name: str
+    entry: str
+    seen: SeenSet
+    first_ts: float | None = None
+    last_ts: float | None = None
+    last_received: float = 0.0
+    record_count: int = 0
+    bytes: int = 0
+    last_error: str | None = None
+    last_error_ts: float | None = None
+    ended: bool = False
+
+    def row(self) -> tuple[object, ...]:
+        """The values of its `glideins` row."""
+        return (
+            self.id,
+            self.name,
+            self.entry,
+            self.first_ts,
+            self.last_ts,
+            self.last_received,
+            self.record_count,
+            self.bytes,
+            self.last_error,
+            self.last_error_ts,
+            int(self.ended),
+            self.seen.pack(),
+        )
+
+
+@dataclass
+class Job:
+    """One request's batch waiting for the writer."""
+
+    glidein: str
+    entry: str
+    batch: ParsedBatch
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[IngestResult]
+    result: IngestResult | BaseException | None = None
+
+
+@dataclass
+class Writer:
+    """The writer thread's state; `run()` is the thread body."""
+
+    conn: sqlite3.Connection
+    glideins: dict[str, GlideinState]
+    next_batch: int
+    indexer: Indexer
+    synchronous: Callable[[], str]
+    maintenance: Callable[[Writer], None]
+    now: Callable[[], float] = time.time
+    jobs: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
+    last_committed: int = 0
+    last_error: str | None = None
+    on_commit: Callable[[int], None] = lambda batch_id: None
+    _sync_mode: str = ""
+    _glidein_seq: int = 0
+    size_bytes: int = 0
+    maintain_now: threading.Event = field(default_factory=threading.Event)
+    maintained: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self._glidein_seq = max((g.id for g in self.glideins.values()), default=0)
+        self.last_committed = self.next_batch - 1
+
+    @property
+    def fts_indexed(self) -> int:
+        """The newest batch in the full-text index."""
+        return self.indexer.indexed
+
+    @property
+    def index_lag_s(self) -> float:
+        """Seconds the full-text index trails ingest."""
+        return self.indexer.lag_s
+
+    # --- thread body ---------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Take jobs until a None arrives; commit them in groups; index and maintain."""
+        last_maintenance = last_size = time.monotonic()
+        while True:
+            busy = self.indexer.behind or self.maintain_now.is_set()
+            group, stop = self._take(timeout=0.05 if busy else 1.0)
+            if group:
+                self._commit_group(group)
+            self.indexer.tick(idle=self.jobs.empty())
+            now = time.monotonic()
+            if now - last_maintenance >= MAINTENANCE_EVERY or self.maintain_now.is_set():
+                last_maintenance = now
+                self.maintain_now.clear()
+                try:
+                    self._maintain()
+                finally:
+                    self.maintained.set()
+            if now - last_size >= SIZE_EVERY:
+                last_size = now
+                with contextlib.suppress(sqlite3.Error):
+                    self.size_bytes = used_bytes(self.conn)
+            if stop:
+                break
+        self.indexer.drain()
+
+    def _take(self, timeout: float) -> tuple[list[Job], bool]:
+        """Every queued job (up to MAX_GROUP_RECORDS records) and whether None was seen."""
+        try:
+            item = self.jobs.get(timeout=timeout)
+        except queue.Empty:
+            return [], False
+        group: list[Job] = []
+        records = 0
+        lingered = False
+        while item is not None:
+            group.append(item)
+            records += len(item.batch)
+            if records >= MAX_GROUP_RECORDS:
+                return group, False
+            try:
+                item = self.jobs.get_nowait()
+            except queue.Empty:
+                if lingered or len(group) >= LINGER_BELOW:
+                    return group, False
+                # A short wait lets concurrent requests share the commit: fewer,
+                # larger transactions cost less per record (WAL frames, fsync).
+                lingered = True
+                try:
+                    item = self.jobs.get(timeout=LINGER_S)
+                except queue.Empty:
+                    return group, False
+        return group, True
+
+    # --- ingest --------------------------------------------------------------------------
+
+    def _commit_group(self, group: list[Job]) -> None:
+        undo: dict[str, GlideinState | None] = {}
+        first_batch = self.next_batch
+        pending: list[Pending] = []
+        try:
+            batch_rows, data_rows = self._prepare(group, undo, pending)
+            self._apply_sync()
+            self.conn.execute("BEGIN")
+            self.conn.executemany(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_rows
+            )
+            self.conn.executemany("INSERT INTO batch_data VALUES (?, ?)", data_rows)
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO glideins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self.glideins[name].row() for name in undo],
+            )
+            self.conn.execute("COMMIT")
+        except Exception as exc:
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+            self._undo(undo)
+            self.next_batch = first_batch
+            if isinstance(exc, sqlite3.Error):
+                error = store_error(exc, "write")
+                log.error("logs.store_write_failed", error=str(exc), batches=len(group))
+            else:
+                error = StoreError(f"log store write failed: {exc}")
+                log.exception("logs.writer_failed")
+            self.last_error = str(error)
+            self.settle(group, error)
+            return
+        self.last_error = None
+        if batch_rows:
+            self.last_committed = self.next_batch - 1
+            records = sum(len(p.msgs) for p in pending)
+            self.indexer.add(self.last_committed, pending, records)
+        self.settle(group, None)
+        if batch_rows:
+            self.on_commit(self.last_committed)
+
+    def _prepare(
+        self, group: list[Job], undo: dict[str, GlideinState | None], pending: list[Pending]
+    ) -> tuple[list[tuple[object, ...]], list[tuple[int, bytes]]]:
+        """Deduplicate each job and build the rows to insert (memory changes go in undo)."""
+        batch_rows: list[tuple[object, ...]] = []
+        data_rows: list[tuple[int, bytes]] = []
+        received = self.now()
+        for job in group:
+            state = self._glidein(job, undo)
+            new = _new_indexes(state.seen, job.batch)
+            dupes = len(job.batch) - len(new)
+            job.result = IngestResult(accepted=len(new), duplicates=dupes)
+            if not new:
+                continue
+            batch_id = self.next_batch
+            self.next_batch += 1
+            row, data, msgs = self._batch_row(batch_id, state, job.batch, new, received)
+            batch_rows.append(row)
+            data_rows.append((batch_id, data))
+            pending.append(Pending(batch_id, received, msgs))
+        return batch_rows, data_rows
+
+    def _glidein(self, job: Job, undo: dict[str, GlideinState | None]) -> GlideinState:
+        state = self.glideins.get(job.glidein)
+        if state is None:
+            state = GlideinState(
+                id=self._next_glidein_id(),
+                name=job.glidein,
+                entry=job.entry,
+                seen=SeenSet(),
+            )
+            self.glideins[job.glidein] = state
+            undo.setdefault(job.glidein, None)
+        elif job.glidein not in undo:
+            saved = copy.copy(state)
+            saved.seen = state.seen.copy()
+            undo[job.glidein] = saved
+        return state
+
+    def _next_glidein_id(self) -> int:
+        self._glidein_seq += 1
+        return self._glidein_seq
+
+    def _batch_row(
+        self,
+        batch_id: int,
+        state: GlideinState,
+        batch: ParsedBatch,
+        new: range | list[int],
+        received: float,
+    ) -> tuple[tuple[object, ...], bytes, list[str]]:
+        seqs, tss, levels, events, lines, msgs = (
+            batch.seqs,
+            batch.ts,
+            batch.levels,
+            batch.events,
+            batch.lines,
+            batch.msgs,
+        )
+        if isinstance(new, range) and len(new) == len(seqs):
+            chosen_lines, chosen_ts, chosen_levels, chosen_events = lines, tss, levels, events
+            chosen_msgs = msgs
+        else:
+            chosen_lines = [lines[i] for i in new]
+            chosen_ts = [tss[i] for i in new]
+            chosen_levels = [levels[i] for i in new]
+            chosen_events = [events[i] for i in new]
+            chosen_msgs = [msgs[i] for i in new]
+        level_bits = 0
+        for level in set(chosen_levels):
+            level_bits |= 1 << level
+        event_set = set(chosen_events)
+        data = b"\n".join(chosen_lines)
+        min_ts, max_ts = min(chosen_ts), max(chosen_ts)
+        state.record_count += len(chosen_lines)
+        state.bytes += len(data)
+        state.first_ts = min_ts if state.first_ts is None else min(state.first_ts, min_ts)
+        state.last_ts = max_ts if state.last_ts is None else max(state.last_ts, max_ts)
+        state.last_received = received
+        if level_bits & ~(LEVEL_BITS["debug"] | LEVEL_BITS["info"] | LEVEL_BITS["warning"]):
+            for i, level in enumerate(chosen_levels):
+                ts = chosen_ts[i]
+                if level >= ERROR_LEVEL and (
+                    state.last_error_ts is None or ts >= state.last_error_ts
+                ):
+                    state.last_error_ts = ts
+                    state.last_error = chosen_msgs[i] or chosen_events[i]
+        if not state.ended and not event_set.isdisjoint(END_EVENTS):
+            state.ended = True
+        row = (
+            batch_id,
+            state.id,
+            received,
+            min_ts,
+            max_ts,
+            level_bits,
+            " " + " ".join(sorted(event_set)) + " ",
+            len(chosen_lines),
+            len(data),
+        )
+        return row, data, chosen_msgs
+
+    def _undo(self, undo: dict[str, GlideinState | None]) -> None:
+        for name, saved in undo.items():
+            if saved is None:
+                self.glideins.pop(name, None)
+            else:
+                self.glideins[name] = saved
+
+    def settle(self, group: list[Job], error: BaseException | None) -> None:
+        """Wake each job's request with its result (or `error`) on its event loop."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
+        for job in group:
+            if error is not None:
+                job.result = error
+            by_loop.setdefault(job.loop, []).append(job)
+        for loop, jobs in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
+                loop.call_soon_threadsafe(_resolve, jobs)
+
+    def _apply_sync(self) -> None:
+        mode = self.synchronous()
+        if mode != self._sync_mode:
+            self.conn.execute(f"PRAGMA synchronous = {mode}")
+            self._sync_mode = mode
+
+    def _maintain(self) -> None:
+        try:
+            self.maintenance(self)
+        except Exception as exc:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+            log.error("logs.maintenance_failed", error=str(exc))
+
+
+def _new_indexes(seen: SeenSet, batch: ParsedBatch) -> range | list[int]:
+    """Indexes of the batch's records not stored before; marks them seen."""
+    seqs = batch.seqs
+    if not seqs:
+        return range(0)
+    if batch.increasing and seqs[0] > seen.top:
+        if seqs[-1] - seqs[0] == len(seqs) - 1:
+            seen.add_run(seqs[0], seqs[-1])
+        else:
+            for seq in seqs:
+                seen.add(seq)
+        return range(len(seqs))
+    new: list[int] = []
+    for i, seq in enumerate(seqs):
+        if seq not in seen:
+            seen.add(seq)
+            new.append(i)
+    return new
+
+
+def _resolve(jobs: list[Job]) -> None:
+    for job in jobs:
+        if job.future.done():
+            continue
+        if isinstance(job.result, BaseException):
+            job.future.set_exception(job.result)
+        elif job.result is not None:
+            job.future.set_result(job.result)

@@ -1,0 +1,111 @@
+"""The log viewer in real Chromium: load, search, filter by level, follow a glidein live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import async_playwright, expect
+
+from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+async def post(server: LogServer, glidein: str, body: bytes) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(
+            server.url + "/api/v1/logs", content=body, headers=server.headers(glidein, "ENTRY_A")
+        )
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.browser
+async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
+    async with log_server(tmp_path) as server:
+        await post(server, "glidein-a", ndjson(range(10), msg="cvmfs mount ok {seq}"))
+        await post(server, "glidein-a", ndjson([10, 11], level="error", msg="cvmfs mount failed"))
+        await post(server, "glidein-b", ndjson(range(5), msg="startd ready {seq}"))
+        store = server.logs.store
+        await eventually(
+            lambda: (
+                store.stats().index_lag_s == 0
+                and store._writer is not None
+                and store._writer.fts_indexed >= store.last_batch
+            )
+        )
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1400, "height": 800})
+                await page.goto(server.url + "/")
+                rows = page.locator("#results tbody tr")
+                await expect(rows).to_have_count(17, timeout=10_000)
+                await expect(page.locator("#glideins li")).to_have_count(2)
+
+                await page.fill("#q", "failed")
+                await page.click("#search-btn")
+                await expect(rows).to_have_count(2, timeout=10_000)
+                await expect(rows.first).to_contain_text("cvmfs mount failed")
+
+                await page.fill("#q", "")
+                await page.select_option("#level", "error")
+                await expect(rows).to_have_count(2, timeout=10_000)
+                for level in await rows.evaluate_all("rs => rs.map(r => r.dataset.level)"):
+                    assert level == "error"
+                assert await rows.first.locator(".lvl-error").count() == 1
+
+                await page.locator("#glideins .glidein-link", has_text="glidein-b").click()
+                followed = page.locator("#follow-records li")
+                await expect(followed).to_have_count(5, timeout=10_000)
+                await expect(page.locator("#follow-state")).to_have_text("live", timeout=10_000)
+                await post(server, "glidein-b", ndjson([5], msg="a brand new record"))
+                await post(server, "glidein-a", ndjson([12], msg="not for this panel"))
+                await expect(followed).to_have_count(6, timeout=10_000)
+                await expect(followed.last).to_contain_text("a brand new record")
+                await expect(page.locator("#timeline .mark")).to_have_count(6)
+                await expect(page.locator("#events li")).to_have_text(["test.step ×6 00:00:00"])
+                shot = tmp_path / "viewer.png"
+                await page.screenshot(path=str(shot), full_page=True)
+                print(f"viewer screenshot: {shot}")
+            finally:
+                await browser.close()
+
+
+@pytest.mark.browser
+async def test_viewer_signs_in_with_the_read_token(tmp_path: Path) -> None:
+    async with log_server(tmp_path, read_token="s3cret-read") as server:
+        await post(server, "glidein-c", ndjson(range(3), msg="hello {seq}"))
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(server.url + "/")  # a read token is configured: none sent yet
+                await expect(page.locator("#auth")).to_be_visible(timeout=10_000)
+                rows = page.locator("#results tbody tr")
+                await expect(rows).to_have_count(0)
+                await page.fill("#token", "wrong")
+                await page.click("#auth-form button")
+                await expect(page.locator("#auth-error")).not_to_be_empty()
+                await page.goto(server.url + "/?access_token=s3cret-read")
+                await expect(rows).to_have_count(3, timeout=10_000)
+                await expect(page.locator("#auth")).to_be_hidden()
+                await page.locator("#glideins .glidein-link", has_text="glidein-c").click()
+                await expect(page.locator("#follow-state")).to_have_text("live", timeout=10_000)
+                await post(server, "glidein-c", ndjson([3], msg="after sign in"))
+                await expect(page.locator("#follow-records li").last).to_contain_text(
+                    "after sign in", timeout=10_000
+                )
+            finally:
+                await browser.close()
