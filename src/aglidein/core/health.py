@@ -9,6 +9,7 @@ without failures starts the count again.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
@@ -54,15 +55,12 @@ def record_failure(
     if health.last_failure is not None and now - health.last_failure >= _quiet(settings):
         failures = 0  # a long quiet spell forgives the past
     failures += 1
-    return EntryHealth(
-        entry=health.entry,
-        operator=health.operator,
-        drain_hard=health.drain_hard,
+    return dataclasses.replace(
+        health,
         backoff_until=now + backoff_delay(failures, settings),
         failures=failures,
         last_failure=now,
         last_failure_reason=reason,
-        last_success=health.last_success,
     )
 
 
@@ -71,16 +69,7 @@ def record_success(health: EntryHealth, now: float, settings: BackoffSettings) -
     failures = health.failures
     if health.last_failure is None or now - health.last_failure >= settings.reset_after:
         failures = 0
-    return EntryHealth(
-        entry=health.entry,
-        operator=health.operator,
-        drain_hard=health.drain_hard,
-        backoff_until=health.backoff_until,
-        failures=failures,
-        last_failure=health.last_failure,
-        last_failure_reason=health.last_failure_reason,
-        last_success=now,
-    )
+    return dataclasses.replace(health, failures=failures, last_success=now)
 
 
 def with_operator(

@@ -19,6 +19,7 @@ from aglidein.core.model import (
     SlotActivity,
 )
 from aglidein.runtime import EntryStatus, Runtime, ScheddStatus
+from aglidein.services.poller import record_plan
 from aglidein.services.provisioner import EntryOutcome
 
 __all__ = ["publish_cycle"]
@@ -88,14 +89,7 @@ def publish_cycle(
         outcome = outcomes.get(name)
         if outcome is not None and outcome.skipped:
             board.decisions.append({"skipped": sorted(set(outcome.skipped))})
-    for decision in plan.decisions:
-        labels = {"group": decision.group, "entry": decision.entry}
-        metrics.idle_jobs.labels(**labels).set(decision.matching_jobs)
-        metrics.running_jobs.labels(**labels).set(decision.running_jobs)
-        metrics.requested_idle.labels(**labels).set(decision.requested_idle)
-        metrics.max_glideins.labels(**labels).set(decision.max_glideins)
-        for reason in decision.limited_by:
-            metrics.decisions_limited.labels(**labels, reason=reason).inc()
+    record_plan(metrics, plan)
 
 
 def _decision_row(decision: Any) -> dict[str, Any]:
