@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from aglidein.clock import ManualClock
 from aglidein.condor.api import ActResult, JobAction, Schedd, SubmitDescription, SubmitResult
@@ -287,7 +288,11 @@ async def test_a_missing_pilot_fails_submissions_without_crashing(tmp_path: Path
     assert await world.pool.schedd("local").query() == []
 
 
-async def test_local_glideins_really_run_the_pilot(tmp_path: Path) -> None:
+async def test_local_glideins_really_run_the_pilot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # long enough that both are still running when asked, even on a loaded machine
+    monkeypatch.setenv("PLACEHOLDER_SLEEP", "3")
     world = World(tmp_path)
     world.config = make_config(
         tmp_path,
