@@ -389,3 +389,177 @@ def test_running_glideins_with_only_idle_slots_go_after_ten_cycles() -> None:
         if cycle < 10:
             assert plan.removals == ()
     assert plan.removals == (RemoveRequest(entry="CE_A", job_ids=("101.0",), reason="excess_all"),)
+
+
+OPEN_GROUP = {
+    "ramp_up_attenuation": 1,
+    "max_idle": 10_000,
+    "max_idle_per_entry": 1000,
+    "curb_idle": 10_000,
+    "curb_idle_per_entry": 10_000,
+}
+
+
+def two_groups(config: Config) -> Config:
+    """The config with a second group `second` just like `main`."""
+    second = config.groups[0].model_copy(update={"name": "second"})
+    return config.model_copy(update={"groups": [*config.groups, second]})
+
+
+def both_groups(sites: str, idle: int) -> DemandSnapshot:
+    """`idle` jobs wanting `sites` in each of groups main and second."""
+    return DemandSnapshot(
+        (
+            ScheddDemand("s1", "main", (shape(sites, idle),)),
+            ScheddDemand("s1", "second", (shape(sites, idle),)),
+        )
+    )
+
+
+def glideins_of(
+    group: str, entry: str, state: GlideinState, count: int, first: int
+) -> list[Glidein]:
+    """`count` glideins of (group, entry) in `state`, numbered from `first`."""
+    return [
+        Glidein(
+            glidein_id=f"g{n}",
+            entry=entry,
+            group=group,
+            batch="b1",
+            cluster=1000 + n,
+            proc=0,
+            state=state,
+            entered_state=0.0,
+            queued=0.0,
+        )
+        for n in range(first, first + count)
+    ]
+
+
+def census_of(*parts: tuple[str, str, GlideinState, int]) -> GlideinCensus:
+    """A census from (group, entry, state, count) parts."""
+    glideins: list[Glidein] = []
+    for group, entry, state, count in parts:
+        glideins += glideins_of(group, entry, state, count, len(glideins))
+    return GlideinCensus(glideins=tuple(glideins))
+
+
+ST = GlideinState
+# 120 glideins on the queue in every live state, over both groups and both entries
+# (and 30 that have left it: removed or completed ones count for no limit)
+BUSY_QUEUE = (
+    ("main", "CE_A", ST.RUNNING, 40),
+    ("main", "CE_B", ST.IDLE, 20),
+    ("second", "CE_A", ST.HELD, 15),
+    ("second", "CE_B", ST.TRANSFERRING, 10),
+    ("second", "CE_B", ST.SUSPENDED, 10),
+    ("main", "CE_B", ST.HELD, 10),
+    ("second", "CE_A", ST.RUNNING, 15),
+    ("main", "CE_A", ST.REMOVED, 20),
+    ("second", "CE_B", ST.COMPLETED, 10),
+)
+
+
+def test_factory_max_glideins_counts_every_live_glidein_and_caps_the_sum() -> None:
+    config = two_groups(
+        make_config(["A", "B"], group_limits=OPEN_GROUP, factory={"limits": {"max_glideins": 150}})
+    )
+    plan = decide(config, inputs(both_groups("A, B", 100), census_of(*BUSY_QUEUE)), NOW)
+    assert sum(s.count for s in plan.submits) == 150 - 120
+    cut = [d for d in plan.decisions if d.submit < d.requested_idle - d.idle_glideins]
+    assert cut
+    assert all("factory.max_glideins" in d.limited_by for d in cut)
+    # the factory full (held ones included): nobody gets anything, and every row says why
+    full = census_of(*BUSY_QUEUE, ("second", "CE_A", ST.HELD, 30))
+    plan = decide(config, inputs(both_groups("A, B", 100), full), NOW)
+    assert plan.submits == ()
+    for row in plan.decisions:
+        assert row.submit == 0
+        assert "factory.max_glideins" in row.limited_by, row
+
+
+def test_entry_limits_count_every_state_and_cap_the_sum_over_groups() -> None:
+    config = two_groups(
+        make_config(
+            ["A", "B"],
+            group_limits=OPEN_GROUP,
+            entry_overrides={"A": {"limits": {"max_glideins": 100, "max_idle": 40}}},
+        )
+    )
+    # on CE_A: 55 running, 15 held, 5 idle -> 25 more fit under max_glideins
+    census = census_of(*BUSY_QUEUE, ("main", "CE_A", ST.IDLE, 5))
+    plan = decide(config, inputs(both_groups("A", 100), census), NOW)
+    rows = [d for d in plan.decisions if d.entry == "CE_A"]
+    assert sum(d.submit for d in rows) == 25
+    assert all("entry.max_glideins" in d.limited_by for d in rows if d.submit < 100)
+    # max_idle is shared the same way: 5 idle, 15 fit
+    idle_bound = config.model_copy(
+        update={
+            "entries": [
+                config.entries[0].model_copy(
+                    update={"limits": config.entries[0].limits.model_copy(update={"max_idle": 20})}
+                ),
+                config.entries[1],
+            ]
+        }
+    )
+    plan = decide(idle_bound, inputs(both_groups("A", 100), census), NOW)
+    rows = [d for d in plan.decisions if d.entry == "CE_A"]
+    assert sum(d.submit for d in rows) == 15
+    assert rows[1].submit == 0
+    assert "entry.max_idle" in rows[1].limited_by
+
+
+def test_factory_max_idle_caps_the_sum_over_entries_and_groups() -> None:
+    config = two_groups(
+        make_config(["A", "B"], group_limits=OPEN_GROUP, factory={"limits": {"max_idle": 50}})
+    )
+    census = census_of(*BUSY_QUEUE)  # 20 idle
+    plan = decide(config, inputs(both_groups("A, B", 100), census), NOW)
+    assert sum(s.count for s in plan.submits) == 30
+    zero = [d for d in plan.decisions if d.submit == 0]
+    assert zero
+    assert all("factory.max_idle" in d.limited_by for d in zero)
+
+
+def test_held_limits_count_held_glideins_of_every_group() -> None:
+    entry_held = two_groups(
+        make_config(
+            ["A", "B"],
+            group_limits=OPEN_GROUP,
+            entry_overrides={"A": {"limits": {"max_held": 25}}},
+        )
+    )
+    census = census_of(("main", "CE_A", ST.HELD, 12), ("second", "CE_A", ST.HELD, 13))
+    plan = decide(entry_held, inputs(both_groups("A, B", 40), census), NOW)
+    for row in plan.decisions:
+        if row.entry == "CE_A":
+            assert (row.requested_idle, row.submit) == (0, 0)
+            assert "entry.max_held" in row.limited_by
+        else:
+            assert row.submit > 0
+            assert "entry.max_held" not in row.limited_by
+    factory_held = two_groups(
+        make_config(["A", "B"], group_limits=OPEN_GROUP, factory={"limits": {"max_held": 25}})
+    )
+    census = census_of(("main", "CE_A", ST.HELD, 12), ("second", "CE_B", ST.HELD, 13))
+    plan = decide(factory_held, inputs(both_groups("A, B", 40), census), NOW)
+    assert plan.submits == ()
+    assert all("factory.max_held" in d.limited_by for d in plan.decisions)
+
+
+def test_group_limits_cap_the_sum_over_entries() -> None:
+    config = make_config(["A", "B", "C"], group_limits={**OPEN_GROUP, "max_idle": 40})
+    plan = decide(config, inputs(demand(shape("A", 30), shape("B", 30), shape("C", 30))), NOW)
+    rows = by_entry(plan)
+    assert sum(s.count for s in plan.submits) == 40
+    assert [rows[e].submit for e in ("CE_A", "CE_B", "CE_C")] == [30, 10, 0]
+    assert "group.max_idle" in rows["CE_B"].limited_by
+    assert "group.max_idle" in rows["CE_C"].limited_by
+    running = make_config(["A", "B"], group_limits={**OPEN_GROUP, "max_running": 50})
+    census = GlideinCensus(
+        glideins=tuple(glidein(n, "CE_A", ST.RUNNING) for n in range(30)),
+    )
+    plan = decide(running, inputs(demand(shape("A", 30), shape("B", 30)), census), NOW)
+    assert sum(s.count for s in plan.submits) == 20
+    assert "group.max_running" in by_entry(plan)["CE_B"].limited_by
