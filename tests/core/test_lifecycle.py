@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from aglidein.core.lifecycle import (
+    after_releases,
+    cap_releases,
     count_removal_cycles,
     exit_reason,
     plan_lifecycle,
 )
-from aglidein.core.model import EntryHealth, Glidein, GlideinState, OperatorState
-from tests.adapter_helpers import make_config
+from aglidein.core.model import EntryHealth, Glidein, GlideinCensus, GlideinState, OperatorState
+from tests.adapter_helpers import idtoken_entry, make_config
 
 NOW = 1_800_000_000.0
 
@@ -112,3 +115,25 @@ def test_exit_reasons_follow_design_codes() -> None:
     assert {c: exit_reason(c) for c in codes} == codes
     assert exit_reason(None, signal=9) == "signalled"
     assert exit_reason(None) == "other"
+
+
+def test_releases_fit_under_the_idle_limits_and_the_census_shows_them_idle(
+    tmp_path: Path,
+) -> None:
+    config = make_config(
+        tmp_path,
+        {"CE": idtoken_entry("A", limits={"max_idle": 4}), "CE2": idtoken_entry("B")},
+        factory={"limits": {"max_idle": 6}},
+    )
+    glideins = [_g(0, GlideinState.IDLE, NOW), _g(1, GlideinState.IDLE, NOW)]
+    glideins += [_g(i, GlideinState.HELD, NOW - 3600 - i, holds=1) for i in range(2, 6)]
+    glideins += [_g(i, GlideinState.HELD, NOW - 3600 - i, entry="CE2", holds=1) for i in (6, 7, 8)]
+    releases = plan_lifecycle(config, glideins, NOW).releases
+    assert sum(len(r.job_ids) for r in releases) == 7
+    kept = cap_releases(config, glideins, releases)
+    # CE: 2 idle, 2 more fit its max_idle; then the factory's 6 leaves 2 for CE2
+    assert {r.entry: len(r.job_ids) for r in kept} == {"CE": 2, "CE2": 2}
+    census = after_releases(GlideinCensus(glideins=tuple(glideins)), kept)
+    states = Counter(g.state for g in census.glideins)
+    assert states == {GlideinState.IDLE: 6, GlideinState.HELD: 3}
+    assert after_releases(census, ()) is census

@@ -97,10 +97,12 @@ async def test_hold_storm_backs_off_one_entry_others_served_and_it_survives_rest
     clock = ManualClock()
     pool = FakePool(_scenario(S=EntryBehaviour(queue_time=60, hold_rate=1.0)), clock=clock)
     factory = Factory(tmp_path, config, pool, clock)
-    for _ in range(4):
+    # storm, 5 min backoff, releases (counted as idle glideins) and a few more, storm again
+    for _ in range(5):
         await factory.cycle.run_cycle()
         clock.advance(300)
     health = factory.cycle.health["S"]
+    assert health.failures >= 2
     assert effective_state(config, health, "S", clock.now()) is HealthState.BACKOFF
     assert health.last_failure_reason == "hold_storm"
     assert effective_state(config, factory.cycle.health["A"], "A", clock.now()) is HealthState.OK

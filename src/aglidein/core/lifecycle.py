@@ -12,7 +12,8 @@ Pure: glideins, config, health and the time in; release and removal requests out
 
 from __future__ import annotations
 
-from collections import defaultdict
+import dataclasses
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from aglidein.config import Config
 from aglidein.core.model import (
     EntryHealth,
     Glidein,
+    GlideinCensus,
     GlideinState,
     OperatorState,
     ReleaseRequest,
@@ -34,6 +36,8 @@ __all__ = [
     "STALE_RUNNING",
     "UNRECOVERABLE_HOLD_CODES",
     "LifecycleActions",
+    "after_releases",
+    "cap_releases",
     "count_removal_cycles",
     "exit_reason",
     "plan_lifecycle",
@@ -140,6 +144,59 @@ def plan_lifecycle(
                 )
             )
     return LifecycleActions(releases=tuple(releases), removals=tuple(removals))
+
+
+def cap_releases(
+    config: Config, glideins: Sequence[Glidein], releases: Sequence[ReleaseRequest]
+) -> tuple[ReleaseRequest, ...]:
+    """Releases that fit under the idle limits: a released glidein is idle again.
+
+    They go before new submissions (these glideins exist already); the group's, entry's
+    and factory's `max_idle` are counted like the policy counts them.
+    """
+    by_id = {g.job_id: g for g in glideins}
+    idle = [g for g in glideins if g.state is GlideinState.IDLE]
+    group_idle = Counter(g.group for g in idle)
+    entry_idle = Counter(g.entry for g in idle)
+    factory_room = config.factory.limits.max_idle - len(idle)
+    group_limits = {g.name: g.limits.max_idle for g in config.groups}
+    entry_limits = {e.name: e.limits.max_idle for e in config.entries}
+
+    def fits(g: Glidein) -> bool:
+        group_limit = group_limits.get(g.group)
+        entry_limit = entry_limits.get(g.entry)
+        return (
+            factory_room > 0
+            and (group_limit is None or group_idle[g.group] < group_limit)
+            and (entry_limit is None or entry_idle[g.entry] < entry_limit)
+        )
+
+    kept: list[ReleaseRequest] = []
+    for release in releases:
+        ids: list[str] = []
+        for job_id in release.job_ids:
+            g = by_id.get(job_id)
+            if g is None or not fits(g):
+                continue
+            ids.append(job_id)
+            group_idle[g.group] += 1
+            entry_idle[g.entry] += 1
+            factory_room -= 1
+        if ids:
+            kept.append(dataclasses.replace(release, job_ids=tuple(ids)))
+    return tuple(kept)
+
+
+def after_releases(census: GlideinCensus, releases: Sequence[ReleaseRequest]) -> GlideinCensus:
+    """The census as it will be once `releases` are done (released glideins idle)."""
+    released = {j for r in releases for j in r.job_ids}
+    if not released:
+        return census
+    glideins = tuple(
+        dataclasses.replace(g, state=GlideinState.IDLE) if g.job_id in released else g
+        for g in census.glideins
+    )
+    return dataclasses.replace(census, glideins=glideins)
 
 
 def _removal_reason(g: Glidein, now: float, *, draining: bool, hard: bool) -> str | None:

@@ -5,8 +5,10 @@ the idle slots its glideins already offer (retiring and black-hole slots are not
 Target idle glideins = min(demand, headroom under every limit) / `ramp_up_attenuation`
 + min(old idle // 3, `reserve_idle`), capped by `max_idle_per_entry`, halved (rounding
 up) for each curb exceeded, 0 when a hard limit is hit. New glideins = target − idle
-glideins, within the entry's and the factory's headroom (shared by all groups) and
-`max_per_cycle`. Entry health and credentials cut what is requested, never the counts.
+glideins, within `max_per_cycle` and the headroom the pairs planned before left under
+limits they share: a group's over its entries, an entry's over the groups, the
+factory's over everything. `max_glideins` counts every glidein on the queue, held ones
+included. Entry health and credentials cut what is requested, never the counts.
 Idle glideins are removed only after 5 cycles of zero demand (running glideins whose
 slots are all idle after 10), at most `remove_per_cycle`. A census from a failed
 collector or factory schedd freezes every action.
@@ -51,46 +53,74 @@ _HEALTH_REASON = {
 
 @dataclass
 class _Rooms:
-    """Headroom shared by every group: per entry and for the whole factory."""
+    """Headroom left under every limit shared by several pairs, used up as pairs submit.
 
-    entry_idle: dict[str, int]
+    Group limits cap the sum over the group's entries; entry limits the sum over groups;
+    factory limits the sum over everything. New glideins start idle: they use total and
+    idle headroom, never held headroom.
+    """
+
+    group_total: dict[str, int]
+    group_idle: dict[str, int]
+    group_held: dict[str, int]
     entry_total: dict[str, int]
+    entry_idle: dict[str, int]
+    entry_held: dict[str, int]
     entry_cycle: dict[str, int]
     entry_remove: dict[str, int]
-    factory_idle: int
     factory_total: int
+    factory_idle: int
+    factory_held: int
+
+    def limits(self, group: str, entry: str) -> list[tuple[R, int]]:
+        """(reason, headroom) for every hard limit of a pair, in the order they cut."""
+        return [
+            (R.GROUP_MAX_RUNNING, self.group_total[group]),
+            (R.GROUP_MAX_IDLE, self.group_idle[group]),
+            (R.GROUP_MAX_HELD, self.group_held[group]),
+            (R.ENTRY_MAX_GLIDEINS, self.entry_total[entry]),
+            (R.ENTRY_MAX_IDLE, self.entry_idle[entry]),
+            (R.ENTRY_MAX_HELD, self.entry_held[entry]),
+            (R.FACTORY_MAX_GLIDEINS, self.factory_total),
+            (R.FACTORY_MAX_IDLE, self.factory_idle),
+            (R.FACTORY_MAX_HELD, self.factory_held),
+        ]
+
+    def use(self, group: str, entry: str, count: int) -> None:
+        """`count` new idle glideins were planned for (group, entry)."""
+        for rooms, key in (
+            (self.group_total, group),
+            (self.group_idle, group),
+            (self.entry_total, entry),
+            (self.entry_idle, entry),
+            (self.entry_cycle, entry),
+        ):
+            rooms[key] -= count
+        self.factory_total -= count
+        self.factory_idle -= count
 
 
 def _rooms(config: Config, census: CensusCounts) -> _Rooms:
     limits = config.factory.limits
-    entries = config.entries
+    groups = {g.name: (g.limits, census.groups[g.name]) for g in config.groups}
+    entries = {e.name: (e.limits, census.entries[e.name]) for e in config.entries}
     return _Rooms(
-        entry_idle={e.name: e.limits.max_idle - census.entries[e.name].idle for e in entries},
-        entry_total={e.name: e.limits.max_glideins - census.entries[e.name].total for e in entries},
-        entry_cycle={e.name: e.effective_submit(config.factory).max_per_cycle for e in entries},
-        entry_remove={e.name: e.effective_submit(config.factory).remove_per_cycle for e in entries},
-        factory_idle=limits.max_idle - census.factory.idle,
+        group_total={n: gl.max_running - g.active for n, (gl, g) in groups.items()},
+        group_idle={n: gl.max_idle - g.idle for n, (gl, g) in groups.items()},
+        group_held={n: gl.max_held - g.held for n, (gl, g) in groups.items()},
+        entry_total={n: el.max_glideins - e.total for n, (el, e) in entries.items()},
+        entry_idle={n: el.max_idle - e.idle for n, (el, e) in entries.items()},
+        entry_held={n: el.max_held - e.held for n, (el, e) in entries.items()},
+        entry_cycle={
+            e.name: e.effective_submit(config.factory).max_per_cycle for e in config.entries
+        },
+        entry_remove={
+            e.name: e.effective_submit(config.factory).remove_per_cycle for e in config.entries
+        },
         factory_total=limits.max_glideins - census.factory.total,
+        factory_idle=limits.max_idle - census.factory.idle,
+        factory_held=limits.max_held - census.factory.held,
     )
-
-
-def _hard_limits(
-    config: Config, group: GroupConfig, entry: EntryConfig, census: CensusCounts
-) -> list[tuple[R, int]]:
-    """(reason, headroom) for every limit, in the order they are applied."""
-    g, e, f = census.groups[group.name], census.entries[entry.name], census.factory
-    gl, el, fl = group.limits, entry.limits, config.factory.limits
-    return [
-        (R.GROUP_MAX_RUNNING, gl.max_running - g.total),
-        (R.GROUP_MAX_IDLE, gl.max_idle - g.idle),
-        (R.GROUP_MAX_HELD, gl.max_held - g.held),
-        (R.ENTRY_MAX_GLIDEINS, el.max_glideins - e.total),
-        (R.ENTRY_MAX_IDLE, el.max_idle - e.idle),
-        (R.ENTRY_MAX_HELD, el.max_held - e.held),
-        (R.FACTORY_MAX_GLIDEINS, fl.max_glideins - f.total),
-        (R.FACTORY_MAX_IDLE, fl.max_idle - f.idle),
-        (R.FACTORY_MAX_HELD, fl.max_held - f.held),
-    ]
 
 
 _HELD_LIMITS = (R.GROUP_MAX_HELD, R.ENTRY_MAX_HELD, R.FACTORY_MAX_HELD)
@@ -101,16 +131,19 @@ def _halve(value: int) -> int:
 
 
 def _target_idle(
-    config: Config,
     group: GroupConfig,
     entry: EntryConfig,
     census: CensusCounts,
+    rooms: _Rooms,
     demand: int,
     old_demand: int,
     reasons: list[str],
 ) -> int:
-    """Target idle glideins for one pair with demand > 0 (reasons appended as they cut)."""
-    limits = _hard_limits(config, group, entry, census)
+    """Target idle glideins for one pair with demand > 0 (reasons appended as they cut).
+
+    Headroom is what the pairs planned before this one left under each shared limit.
+    """
+    limits = rooms.limits(group.name, entry.name)
     hit = [reason for reason, room in limits if room <= 0]
     if hit:
         reasons.extend(hit)
@@ -141,27 +174,18 @@ def _target_idle(
     return target
 
 
-def _cap_submit(wanted: int, entry: str, rooms: _Rooms, reasons: list[str]) -> int:
+def _cap_submit(wanted: int, group: str, entry: str, rooms: _Rooms, reasons: list[str]) -> int:
     """New glideins within the shared headroom and the per-cycle cap; rooms are used up."""
     submit = wanted
-    for reason, room in (
-        (R.ENTRY_MAX_IDLE, rooms.entry_idle[entry]),
-        (R.ENTRY_MAX_GLIDEINS, rooms.entry_total[entry]),
-        (R.FACTORY_MAX_IDLE, rooms.factory_idle),
-        (R.FACTORY_MAX_GLIDEINS, rooms.factory_total),
-    ):
-        if submit > room:
+    for reason, room in rooms.limits(group, entry):
+        if reason not in _HELD_LIMITS and submit > room:
             submit = max(room, 0)
             if reason not in reasons:
                 reasons.append(reason)
     if submit > rooms.entry_cycle[entry]:
         submit = rooms.entry_cycle[entry]
         reasons.append(R.SUBMIT_CAP)
-    rooms.entry_idle[entry] -= submit
-    rooms.entry_total[entry] -= submit
-    rooms.entry_cycle[entry] -= submit
-    rooms.factory_idle -= submit
-    rooms.factory_total -= submit
+    rooms.use(group, entry, submit)
     return submit
 
 
@@ -201,7 +225,7 @@ def decide(
                 reasons.append(R.NO_DEMAND)
                 requested = 0
             else:
-                requested = _target_idle(config, group, entry, census, demand, old_demand, reasons)
+                requested = _target_idle(group, entry, census, rooms, demand, old_demand, reasons)
             health = inputs.health.get(entry.name) or EntryHealth(entry.name)
             state = health.state(now, config_enabled=entry.enabled)
             if state is not HealthState.OK:
@@ -215,7 +239,7 @@ def decide(
                 reasons.append(R.STALE_DATA)
             submit = 0
             if requested > pair.idle and not frozen:
-                submit = _cap_submit(requested - pair.idle, entry.name, rooms, reasons)
+                submit = _cap_submit(requested - pair.idle, group.name, entry.name, rooms, reasons)
             zero = count.matching_jobs == 0
             previous = inputs.memory.zero_demand_cycles.get(key, 0)
             hold = frozen or group_demand.stale

@@ -23,7 +23,12 @@ class GlideinTotals:
 
     @property
     def total(self) -> int:
-        """Idle and running (held ones are counted against max_held only)."""
+        """Every glidein on the queue (idle, running and held): max_glideins counts these."""
+        return self.idle + self.running + self.held
+
+    @property
+    def active(self) -> int:
+        """Idle and running: a group's max_running counts these."""
         return self.idle + self.running
 
     def add(self, state: GlideinState) -> None:

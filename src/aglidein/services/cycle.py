@@ -29,7 +29,13 @@ from aglidein.core.health import (
     record_success,
     with_operator,
 )
-from aglidein.core.lifecycle import LifecycleActions, count_removal_cycles, plan_lifecycle
+from aglidein.core.lifecycle import (
+    LifecycleActions,
+    after_releases,
+    cap_releases,
+    count_removal_cycles,
+    plan_lifecycle,
+)
 from aglidein.core.model import (
     CredentialState,
     CycleInputs,
@@ -189,15 +195,6 @@ class CycleService:
                 ).items():
                     self._fail(config, entry, now, reason)
                     changed.add(entry)
-        inputs = CycleInputs(
-            demand=demand,
-            census=census,
-            health=MappingProxyType(dict(self.health)),
-            credentials=MappingProxyType(dict(self._credentials())),
-            memory=self.memory,
-            cycle=self.cycle,
-        )
-        plan = self.decide(config, inputs, now)
         lifecycle = (
             plan_lifecycle(
                 config,
@@ -209,8 +206,21 @@ class CycleService:
             if census.factory_ok
             else LifecycleActions()
         )
+        releases = cap_releases(config, census.glideins, lifecycle.releases)
+        lifecycle = dataclasses.replace(lifecycle, releases=releases)
+        # decide on the pool as it will be once released glideins are idle again
+        released = after_releases(census, releases)
+        inputs = CycleInputs(
+            demand=demand,
+            census=released,
+            health=MappingProxyType(dict(self.health)),
+            credentials=MappingProxyType(dict(self._credentials())),
+            memory=self.memory,
+            cycle=self.cycle,
+        )
+        plan = self.decide(config, inputs, now)
         acted = _with_lifecycle(plan, lifecycle)
-        outcomes = await self.provisioner.act(acted, self.health, census)
+        outcomes = await self.provisioner.act(acted, self.health, released)
         changed |= self._apply_outcomes(config, outcomes, now)
         if self.exits is not None:
             await self.exits.scan(e.name for e in config.entries)
