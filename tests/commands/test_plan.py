@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import time
 import types
 from collections.abc import Sequence
 from pathlib import Path
 
+import anyio
 import pytest
 
 from aglidein.cli import main
 from aglidein.condor.api import Ad, ScheddLocation
+from aglidein.core.model import EntryHealth, OperatorState
 from aglidein.errors import CondorError
+from aglidein.state import StateDB
 from tests.conftest import FIXTURES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -175,3 +179,116 @@ def test_live_plan_names_each_unreachable_source(
     assert "cannot reach schedd schedd1.local: connection refused by schedd1.local" in err
     assert "cannot reach collector: collector cm.example.org:9618 is down" in err
     assert "cannot reach factory schedd local" in err
+
+
+def _config_with_state(tmp_path: Path, **pool: str) -> Path:
+    """The fixture config with its state_dir (and pool settings) under tmp_path."""
+    text = CONFIG.read_text().replace("/tmp/aglidein-plan-fixture", str(tmp_path / "state"))
+    for key, value in pool.items():
+        text = text.replace("pool:\n", f"pool:\n  {key}: {value}\n")
+    path = tmp_path / "aglidein.yaml"
+    path.write_text(text)
+    return path
+
+
+def _save_health(state_dir: Path, *health: EntryHealth) -> None:
+    state = StateDB.open(state_dir / "state.db")
+    try:
+        for one in health:
+            anyio.run(state.save_health, one)
+    finally:
+        state.close()
+
+
+def _stored_daemon_health(state_dir: Path) -> None:
+    _save_health(
+        state_dir,
+        EntryHealth("CE_Site1", operator=OperatorState.DRAINING),
+        EntryHealth("CE_Site2", backoff_until=time.time() + 3600, failures=2),
+        EntryHealth("CE_Site3", operator=OperatorState.DISABLED),
+    )
+
+
+def _plan_rows(capsys: pytest.CaptureFixture[str], config: Path, *args: str) -> dict[str, dict]:
+    capsys.readouterr()  # whatever the test printed before (the state DB's log lines)
+    status = main(["plan", "--config", str(config), *args, "--json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return {d["entry"]: d for d in json.loads(captured.out)["decisions"]}
+
+
+def test_offline_plan_uses_the_entry_health_the_daemon_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_with_state(tmp_path)
+    before = _plan_rows(capsys, config, "--jobs", str(JOBS))
+    assert before["CE_Site1"]["submit"] > 0
+    assert before["CE_Site2"]["submit"] > 0
+    _stored_daemon_health(tmp_path / "state")
+    rows = _plan_rows(capsys, config, "--jobs", str(JOBS))
+    for entry, reason in (
+        ("CE_Site1", "draining"),
+        ("CE_Site2", "backoff"),
+        ("CE_Site3", "disabled"),
+    ):
+        assert reason in rows[entry]["limited_by"], entry
+        assert rows[entry]["submit"] == 0
+    assert rows["CE_Site1"]["matching_jobs"] == 5  # health cuts the request, not the counts
+
+
+def test_live_plan_uses_the_entry_health_the_daemon_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "schedds:\n"
+        "  - name: schedd1.local\n"
+        "    jobs:\n"
+        "      - {count: 20, attrs: {JobStatus: 1, DESIRED_Sites: 'Site_Name1,Site_Name2'}}\n"
+    )
+    config = _config_with_state(tmp_path, simulate=str(scenario))
+    before = _plan_rows(capsys, config)
+    assert before["CE_Site1"]["matching_jobs"] == 20
+    assert before["CE_Site1"]["submit"] > 0
+    _stored_daemon_health(tmp_path / "state")
+    rows = _plan_rows(capsys, config)
+    assert "draining" in rows["CE_Site1"]["limited_by"]
+    assert "backoff" in rows["CE_Site2"]["limited_by"]
+    assert rows["CE_Site1"]["submit"] == rows["CE_Site2"]["submit"] == 0
+
+
+def test_plan_creates_no_state_dir_or_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config_with_state(tmp_path)
+    rows = _plan_rows(capsys, config, "--jobs", str(JOBS))
+    assert rows["CE_Site1"]["submit"] > 0
+    assert not (tmp_path / "state").exists()
+    (tmp_path / "state").mkdir()
+    _plan_rows(capsys, config, "--jobs", str(JOBS))
+    assert list((tmp_path / "state").iterdir()) == []
+
+
+def test_held_glideins_the_daemon_would_release_count_as_idle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def held(n: int, code: int) -> dict[str, object]:
+        return {
+            "AglideinFactory": "fixture-factory",
+            "AglideinId": f"g{n}",
+            "AglideinEntry": "CE_Site1",
+            "AglideinGroup": "main",
+            "ClusterId": 7,
+            "ProcId": n,
+            "JobStatus": 5,
+            "EnteredCurrentStatus": 1000,  # long ago: due for release
+            "QDate": 1000,
+            "NumSystemHolds": 1,
+            "HoldReasonCode": code,
+        }
+
+    dump = tmp_path / "g.json"
+    dump.write_text(json.dumps([held(0, 12), held(1, 12), held(2, 1)]))  # 1: held by a person
+    rows = _plan_rows(capsys, CONFIG, "--jobs", str(JOBS), "--glideins", str(dump))
+    row = rows["CE_Site1"]
+    assert (row["idle_glideins"], row["held_glideins"]) == (2, 1)

@@ -3,7 +3,10 @@
 With `--jobs` it runs offline on `condor_q -json` dumps (a file counts for every group; a
 directory holds one file per schedd, named after it), read as a stream with projection.
 Without it, it polls the pool from the config (the simulated one when `pool.simulate`
-is set) and exits 1 naming every source it could not reach.
+is set) and exits 1 naming every source it could not reach. Either way it decides as the
+daemon would: with the entry health the daemon left in the state DB (operator disable
+and drain, backoff) and with the held glideins the daemon would release seen as idle.
+It never creates a state directory or database.
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ from aglidein.core.demand import (
     group_shapes,
     schedd_projection,
 )
+from aglidein.core.lifecycle import after_releases, cap_releases, plan_lifecycle
 from aglidein.core.match_counts import count_demand
 from aglidein.core.model import (
     CredentialState,
     CycleInputs,
     DemandSnapshot,
+    EntryHealth,
     GlideinCensus,
     Plan,
     ScheddDemand,
@@ -44,6 +49,7 @@ from aglidein.core.policy import decide
 from aglidein.credentials import read_credential
 from aglidein.dumps import iter_ad_batches, read_ads
 from aglidein.errors import AglideinError
+from aglidein.services.cycle import stored_health
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller import COLLECTOR_SCHEDDS, Poller
 from aglidein.services.poller_ads import glideins_from_ads, slots_from_ads
@@ -184,6 +190,18 @@ def _credentials(config: Config) -> dict[str, CredentialState]:
     return out
 
 
+def _stored_health(config: Config) -> dict[str, EntryHealth]:
+    """Entry health from the daemon's state DB; {} (and a warning) when it cannot be read."""
+    try:
+        return stored_health(Path(config.factory.state_dir))
+    except AglideinError as exc:
+        print(
+            f"warning: entry health not read, planning as if every entry were healthy: {exc}",
+            file=sys.stderr,
+        )
+        return {}
+
+
 def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str, float]]:
     """The plan and the wall time of each stage."""
     now = time.time()
@@ -208,7 +226,13 @@ def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str,
     started = time.perf_counter()
     counts = count_demand(config, demand)
     timer.add("match_s", started)
-    inputs = CycleInputs(demand=demand, census=census, credentials=_credentials(config))
+    health = _stored_health(config)
+    if census.factory_ok:  # as the cycle does: released glideins are idle again
+        lifecycle = plan_lifecycle(config, census.glideins, now, health=health)
+        census = after_releases(census, cap_releases(config, census.glideins, lifecycle.releases))
+    inputs = CycleInputs(
+        demand=demand, census=census, health=health, credentials=_credentials(config)
+    )
     started = time.perf_counter()
     plan = decide(config, inputs, now, counts=counts)
     timer.add("decide_s", started)
