@@ -81,7 +81,12 @@ def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
     logs = LogService(runtime)
-    cycle, routes = build_cycle(runtime, credentials=renewer.states, reported=logs.reported)
+    cycle, routes = build_cycle(
+        runtime,
+        credentials=renewer.states,
+        reported=logs.reported,
+        ingest=lambda glidein, entry, batch: logs.store.ingest(glidein, entry, batch),
+    )
     return Subsystems(
         stores=[logs],
         workers=[renewer, logs.closer, cycle],

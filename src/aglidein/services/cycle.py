@@ -49,6 +49,7 @@ from aglidein.core.model import (
 from aglidein.runtime import Runtime
 from aglidein.services.cycle_report import publish_cycle
 from aglidein.services.exits import ExitWatcher
+from aglidein.services.glidein_stderr import OutputFiles
 from aglidein.services.provisioner import EntryOutcome, Provisioner
 from aglidein.state import StateDB
 
@@ -101,6 +102,7 @@ class CycleService:
         reported: Reported | None = None,
         credentials: Credentials | None = None,
         pool: Pool | None = None,
+        outputs: OutputFiles | None = None,
     ) -> None:
         self.runtime = runtime
         self.poller = poller
@@ -110,6 +112,7 @@ class CycleService:
         self._reported = reported
         self._credentials = credentials or (lambda: {})
         self._pool = pool  # closed when the service stops
+        self.outputs = outputs
         self.health: dict[str, EntryHealth] = {}
         self.memory = PolicyMemory()
         self.cycle = 0
@@ -195,6 +198,8 @@ class CycleService:
                 ).items():
                     self._fail(config, entry, now, reason)
                     changed.add(entry)
+        if self.outputs is not None:  # before submitting: see services.glidein_stderr
+            await self.outputs.collect(census)
         lifecycle = (
             plan_lifecycle(
                 config,

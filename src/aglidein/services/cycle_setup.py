@@ -17,6 +17,7 @@ from aglidein.runtime import Runtime
 from aglidein.services.cycle import CycleService, PollerLike, Reported
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_files import PilotKit, TokenWriter
+from aglidein.services.glidein_stderr import IngestRecords, OutputFiles
 from aglidein.services.http import ApiRoute
 from aglidein.services.operator import operator_routes
 from aglidein.services.poller import Poller
@@ -62,11 +63,14 @@ def build_cycle(
     kit: PilotKit | None = None,
     tokens: TokenWriter | None = None,
     reported: Reported | None = None,
+    ingest: IngestRecords | None = None,
 ) -> tuple[CycleService, list[ApiRoute]]:
     """The cycle service and its operator routes, with production parts by default.
 
     `reported` (async, the ids of glideins that posted log records) lets entry health
-    tell a glidein that logs but runs no startd from one that never reported.
+    tell a glidein that logs but runs no startd from one that never reported. With
+    `ingest` too (async, stores a batch of records for a glidein and entry), glideins
+    that end without a record get their stderr stored as records.
     """
     pool = pool or pool_for(runtime)
     state_dir = runtime.state_dir
@@ -88,5 +92,10 @@ def build_cycle(
         credentials=credentials,
         reported=reported,
         pool=pool,
+        outputs=OutputFiles(
+            state_dir / "glideins", ingest, reported, lambda: runtime.config.current.logs
+        )
+        if ingest is not None and reported is not None
+        else None,
     )
     return cycle, operator_routes(cycle)
