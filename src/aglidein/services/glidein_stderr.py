@@ -114,7 +114,7 @@ class OutputFiles:
         deleted = 0
         try:
             entries = [e for e in os.scandir(self._root) if e.is_dir(follow_symlinks=False)]
-        except FileNotFoundError:
+        except OSError:  # no glidein ever submitted (or an unreadable state_dir)
             return silent
         for entry in entries:
             try:
@@ -128,7 +128,7 @@ class OutputFiles:
                         os.unlink(item.path)
                         deleted += 1
                         continue
-                except FileNotFoundError:
+                except OSError:  # gone meanwhile, or not ours to delete
                     continue
                 glidein = item.name[: -len(".err")]
                 if not item.name.endswith(".err") or not glidein or glidein in known:
