@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "aglidein.commands.import_gwms",
     "aglidein.commands.entry",
     "aglidein.commands.logs",
+    "aglidein.commands.demo",
 ]
 
 

@@ -1,0 +1,145 @@
+"""The demo run: the daemon in this process on the simulated pool with a fast clock,
+watched by a task that feeds the view and the checks, stopped by the duration or Ctrl-C
+(the daemon's own graceful drain)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import structlog
+from rich.console import Console
+
+from aglidein.condor.fake import ScaledClock
+from aglidein.daemon import Daemon
+from aglidein.demo.checks import DemoChecks, probe_pilot_logs, submitted_by_entry
+from aglidein.demo.setup import DemoSetup
+from aglidein.demo.view import Moment, ProgressLines, intro, live_view, moment_renderable
+from aglidein.runtime import Runtime
+
+__all__ = ["DemoOptions", "DemoOutcome", "run_demo"]
+
+log = structlog.get_logger()
+
+_TICK = 0.5  # seconds between looks at the daemon
+_PROBE_EVERY = 3.0  # seconds between looks at the log API
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """How to run the demo."""
+
+    duration: float | None  # None: until Ctrl-C
+    live: bool  # a live table (a terminal) or progress lines
+    speed: float  # simulated seconds per wall second
+
+
+@dataclass(frozen=True)
+class DemoOutcome:
+    """How the demo ended."""
+
+    checks: DemoChecks
+    daemon_status: int
+    elapsed: float
+    simulated: float
+    cycles: int
+    interrupted: bool
+
+
+class _Watcher:
+    """Looks at the running daemon every tick: checks, view, the duration."""
+
+    def __init__(
+        self, daemon: Daemon, setup: DemoSetup, options: DemoOptions, console: Console
+    ) -> None:
+        self.daemon = daemon
+        self.setup = setup
+        self.options = options
+        self.console = console
+        clock = daemon.clock
+        self.sim_start = clock.now()
+        self.checks = DemoChecks(started=self.sim_start)
+        self.started = anyio.current_time()
+        self.elapsed = 0.0
+        self.interrupted = False
+
+    @property
+    def simulated(self) -> float:
+        return self.daemon.clock.now() - self.sim_start
+
+    async def run(self) -> None:
+        await self.daemon.ready.wait()
+        runtime = self.daemon.runtime
+        assert runtime is not None  # set before ready
+        self.started = anyio.current_time()
+        self.sim_start = self.daemon.clock.now()
+        self.checks.started = self.sim_start
+        for line in intro(self.setup, self.options.speed, self.options.duration):
+            self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+        async with httpx.AsyncClient(base_url=self.setup.base_url, timeout=10) as client:
+            if self.options.live:
+                with live_view(self.console) as live:
+                    await self._loop(
+                        runtime, client, lambda m: live.update(moment_renderable(m), refresh=True)
+                    )
+            else:
+                lines = ProgressLines(self.console)
+                await self._loop(runtime, client, lines.show)
+
+    async def _loop(self, runtime: Runtime, client: httpx.AsyncClient, show: Any) -> None:
+        next_probe = 0.0
+        duration = self.options.duration
+        while True:
+            self.elapsed = anyio.current_time() - self.started
+            if not runtime.status.ready:  # the daemon is draining (Ctrl-C, SIGTERM)
+                self.interrupted = True
+                return
+            await self._observe(runtime)
+            if self.elapsed >= next_probe:
+                self.checks.observe_pilots(await probe_pilot_logs(client))
+                next_probe = self.elapsed + _PROBE_EVERY
+            show(self._moment(runtime))
+            if duration is not None and self.elapsed >= duration:
+                # a last look while HTTP still serves
+                self.checks.observe_pilots(await probe_pilot_logs(client))
+                self.daemon.request_stop()
+                return
+            await anyio.sleep(_TICK)
+
+    async def _observe(self, runtime: Runtime) -> None:
+        self.checks.submitted = submitted_by_entry(self.daemon.metrics)
+        self.checks.observe_health(await runtime.state.load_health())
+
+    def _moment(self, runtime: Runtime) -> Moment:
+        return Moment(
+            elapsed=self.elapsed,
+            simulated=self.simulated,
+            status=runtime.status.as_json(),
+            checks=self.checks,
+            base_url=self.setup.base_url,
+        )
+
+
+async def run_demo(setup: DemoSetup, options: DemoOptions, console: Console) -> DemoOutcome:
+    """Run the daemon and the watcher until the duration passes or the daemon stops."""
+    daemon = Daemon(setup.loaded, clock=ScaledClock(options.speed))
+    watcher = _Watcher(daemon, setup, options, console)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watcher.run)
+        status = await daemon.run()
+        tg.cancel_scope.cancel()
+    runtime = daemon.runtime
+    cycles = runtime.status.cycle.number if runtime is not None else 0
+    if not watcher.elapsed:
+        watcher.elapsed = anyio.current_time() - watcher.started
+    log.info("demo.done", checks_ok=watcher.checks.ok, cycles=cycles)
+    return DemoOutcome(
+        checks=watcher.checks,
+        daemon_status=status,
+        elapsed=watcher.elapsed,
+        simulated=watcher.simulated,
+        cycles=cycles,
+        interrupted=watcher.interrupted,
+    )
