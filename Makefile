@@ -13,10 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# The daemon on the simulated pool with a live view, until Ctrl-C
+# (e.g. make demo DEMO_ARGS="--port 8081 --duration 2m").
 demo: $(STAMP)
-	@mkdir -p demo-state && chmod 700 demo-state
-	@test -f demo-state/POOL || (head -c 32 /dev/urandom > demo-state/POOL && chmod 600 demo-state/POOL)
-	$(BIN)/aglidein run --config conf/demo.yaml
+	$(BIN)/aglidein demo $(DEMO_ARGS)
 
 test: $(STAMP) lint types pytest shell bats
 
