@@ -22,7 +22,13 @@ import structlog
 from rich.console import Console
 
 from aglidein.demo.runner import DemoOptions, DemoOutcome, run_demo
-from aglidein.demo.setup import check_port, default_demo_config, pilot_environment, prepare
+from aglidein.demo.setup import (
+    DemoSetup,
+    check_port,
+    default_demo_config,
+    pilot_environment,
+    prepare,
+)
 from aglidein.demo.view import summary
 from aglidein.errors import AglideinError
 from aglidein.logs import LogLevel
@@ -94,7 +100,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         live = not args.no_tty and console.is_terminal
         options = DemoOptions(duration=args.duration, live=live, speed=args.speed)
         os.environ.update(pilot_environment(setup.state_dir))  # local pilots inherit it
-        with _log_to(state_dir / "aglidein.log", args.log_level or "info"):
+        with _log_to(setup.state_dir / "aglidein.log", args.log_level or "info"):
             outcome = _run(setup, options, console)
         how = "interrupted" if outcome.interrupted else "duration reached"
         for line in summary(
@@ -106,25 +112,33 @@ def run_demo_command(args: argparse.Namespace) -> int:
         ):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
         if args.state_dir is None:
-            console.print(f"(removing the temporary state dir {state_dir})", highlight=False)
+            console.print(
+                f"(removing the temporary state dir {state_dir})", highlight=False, markup=False
+            )
     if outcome.daemon_status != 0:
         print("aglidein: the daemon did not stop cleanly", file=sys.stderr)
         return 1
     return 0 if outcome.checks.ok else 1
 
 
-def _run(setup: Any, options: DemoOptions, console: Console) -> DemoOutcome:
-    from aglidein.commands.daemon_cmds import _loop_options
-
+def _run(setup: DemoSetup, options: DemoOptions, console: Console) -> DemoOutcome:
     try:
-        return anyio.run(
-            run_demo, setup, options, console, backend="asyncio", backend_options=_loop_options()
-        )
-    except BaseExceptionGroup as group:  # the task group wraps the daemon's errors
-        errors = group.exceptions
+        return anyio.run(run_demo, setup, options, console, backend="asyncio")
+    except BaseExceptionGroup as group:  # task groups wrap the daemon's errors
+        errors = _leaves(group)
         if len(errors) == 1 and isinstance(errors[0], AglideinError | KeyboardInterrupt):
             raise errors[0] from None
         raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            out.extend(_leaves(error))
+        else:
+            out.append(error)
+    return out
 
 
 @contextmanager
