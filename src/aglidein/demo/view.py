@@ -3,8 +3,11 @@ progress line every few seconds; and the summary at the end."""
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -15,7 +18,16 @@ from aglidein.demo.checks import Check, DemoChecks
 from aglidein.demo.setup import DemoSetup
 from aglidein.statusview import entry_rows, status_renderable
 
-__all__ = ["Moment", "ProgressLines", "intro", "live_view", "summary"]
+__all__ = [
+    "Moment",
+    "ProgressLines",
+    "intro",
+    "live_view",
+    "moment_renderable",
+    "progress_line",
+    "self_command",
+    "summary",
+]
 
 
 @dataclass(frozen=True)
@@ -39,8 +51,18 @@ def intro(setup: DemoSetup, speed: float, duration: float | None) -> list[str]:
         f"  status   {url}/api/v1/status",
         f"  metrics  {url}/metrics",
         f"  state    {setup.state_dir}  (config: {setup.config_file.name}, daemon log: aglidein.log)",
-        f"  try      aglidein status --config {setup.config_file}",
+        f"  try      {self_command()} status --config {setup.config_file}",
     ]
+
+
+def self_command() -> str:
+    """How to call aglidein from another shell: by name if it is on PATH."""
+    if shutil.which("aglidein"):
+        return "aglidein"
+    script = Path(sys.argv[0])
+    if script.name == "aglidein" and script.exists():
+        return str(script.resolve())
+    return f"{sys.executable} -m aglidein"
 
 
 def _span(seconds: float) -> str:
