@@ -49,3 +49,24 @@ def test_reload_without_a_daemon_is_a_clear_error(
 ) -> None:
     assert main(["reload", "--url", "http://127.0.0.1:1"]) == 1
     assert "cannot reach the daemon" in capsys.readouterr().err
+
+
+def test_run_on_a_taken_port_is_one_clear_line(
+    tmp_path: Path, signing_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = tmp_path / "c.yaml"
+        config.write_text(
+            MINIMAL_CONFIG.format(
+                state_dir=tmp_path / "s", closed_port=1, key=signing_key, http_port=port
+            )
+        )
+        assert main(["run", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot bind 127.0.0.1:{port}" in err
+    assert "Traceback" not in err

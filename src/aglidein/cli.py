@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import structlog
 
 from aglidein import __version__
-from aglidein.errors import AglideinError
+from aglidein.errors import AglideinError, exception_leaves
 from aglidein.logs import configure_logging
 
 __all__ = ["COMMAND_MODULES", "main"]
@@ -65,6 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BaseExceptionGroup as group:  # task groups wrap what a service raised
+        leaves = exception_leaves(group)
+        if not all(isinstance(e, AglideinError | KeyboardInterrupt) for e in leaves):
+            raise
+        for error in leaves:
+            if isinstance(error, AglideinError):
+                print(f"aglidein: {error}", file=sys.stderr)
+        return 1 if any(isinstance(e, AglideinError) for e in leaves) else 130
     except BrokenPipeError:
         return 0
     finally:

@@ -11,6 +11,7 @@ __all__ = [
     "StateError",
     "StoreError",
     "StoreFull",
+    "exception_leaves",
 ]
 
 
@@ -48,3 +49,14 @@ class StoreFull(StoreError):
 
 class StateError(AglideinError):
     """The state database is unusable (e.g. written by a newer aglidein)."""
+
+
+def exception_leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    """The exceptions inside nested exception groups (task groups wrap what they raise)."""
+    out: list[BaseException] = []
+    for error in group.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            out.extend(exception_leaves(error))
+        else:
+            out.append(error)
+    return out

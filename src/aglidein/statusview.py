@@ -19,8 +19,11 @@ def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for entry in status.get("entries", []):
         decisions = entry.get("decisions", [])
+        # Groups that do not want this entry say `no_demand`; when some group does, its
+        # reasons are the ones that explain the row.
+        wanted = [d for d in decisions if int(d.get("matching_jobs", 0)) > 0]
         limited: list[str] = []
-        for decision in decisions:
+        for decision in wanted or decisions:
             for reason in decision.get("limited_by", []):
                 if reason not in limited:
                     limited.append(reason)

@@ -44,3 +44,24 @@ def test_entry_rows_sum_decisions_and_collect_reasons() -> None:
     assert row["requested"] == 3
     assert row["limited_by"] == ["ramp_up", "backoff"]
     assert row["running"] == 5
+
+
+def test_rows_show_the_reasons_of_groups_that_want_the_entry() -> None:
+    status = {
+        "entries": [
+            {
+                "name": "CE1",
+                "decisions": [
+                    {"matching_jobs": 0, "requested_idle": 0, "limited_by": ["no_demand"]},
+                    {"matching_jobs": 9, "requested_idle": 3, "limited_by": ["ramp_up"]},
+                ],
+            },
+            {
+                "name": "CE2",
+                "decisions": [{"matching_jobs": 0, "limited_by": ["no_demand", "disabled"]}],
+            },
+        ]
+    }
+    first, second = entry_rows(status)
+    assert first["limited_by"] == ["ramp_up"]
+    assert second["limited_by"] == ["no_demand", "disabled"]

@@ -30,7 +30,7 @@ from aglidein.demo.setup import (
     prepare,
 )
 from aglidein.demo.view import summary
-from aglidein.errors import AglideinError
+from aglidein.errors import AglideinError, exception_leaves
 from aglidein.logs import LogLevel
 from aglidein.units import parse_duration
 
@@ -125,20 +125,10 @@ def _run(setup: DemoSetup, options: DemoOptions, console: Console) -> DemoOutcom
     try:
         return anyio.run(run_demo, setup, options, console, backend="asyncio")
     except BaseExceptionGroup as group:  # task groups wrap the daemon's errors
-        errors = _leaves(group)
+        errors = exception_leaves(group)
         if len(errors) == 1 and isinstance(errors[0], AglideinError | KeyboardInterrupt):
             raise errors[0] from None
         raise
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    out: list[BaseException] = []
-    for error in group.exceptions:
-        if isinstance(error, BaseExceptionGroup):
-            out.extend(_leaves(error))
-        else:
-            out.append(error)
-    return out
 
 
 @contextmanager
