@@ -43,7 +43,10 @@ class Submission:
     group: str
     count: int
     accepted: bool
-    before: Counter[str]  # the entry's glideins by state just before it was sent
+    # glideins by state just before it was sent: the entry's, the group's, the factory's
+    before: Counter[str]
+    group_before: Counter[str]
+    factory_before: Counter[str]
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,11 @@ class Recorder(RecordingSchedd):
         commands = dict(description.commands)
         entry = commands["+AglideinEntry"].strip('"')
         group = commands["+AglideinGroup"].strip('"')
-        before = glidein_counts(self.fake, entry=entry)
+        before = (
+            glidein_counts(self.fake, entry=entry),
+            glidein_counts(self.fake, group=group),
+            glidein_counts(self.fake),
+        )
         accepted = False
         try:
             result: SubmitResult = await super().submit(description)
@@ -95,7 +102,7 @@ class Recorder(RecordingSchedd):
             return result
         finally:
             self.submissions.append(
-                Submission(self.cycle_number, entry, group, description.count, accepted, before)
+                Submission(self.cycle_number, entry, group, description.count, accepted, *before)
             )
 
     async def act(

@@ -9,6 +9,7 @@ again; A, the healthy entry, is served throughout.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from aglidein.core.health import effective_state
@@ -100,7 +101,7 @@ async def test_refused_submissions_back_the_entry_off_until_the_ce_is_back(
     refused = [s for s in sim.schedd.submissions if s.entry == "C" and not s.accepted]
     # one refused cluster per attempt, and each attempt exactly when the backoff ended
     assert [(s.cycle - 1) * sim.period for s in refused] == [f.at for f in failures]
-    for before, after in zip(failures, failures[1:], strict=False):
+    for before, after in itertools.pairwise(failures):
         assert after.at == before.at + before.delay
     # while backed off, nothing was sent to C, whatever the demand
     assert sim.schedd.violations == []
