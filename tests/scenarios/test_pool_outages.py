@@ -11,6 +11,7 @@ no submission, no removal.
 from __future__ import annotations
 
 from aglidein.condor.fake import FakeCollector
+from aglidein.condor.fake_schedd import JobStatus
 from tests.scenarios.conftest import MakeSim
 from tests.scenarios.harness import Sim
 
@@ -59,7 +60,9 @@ async def _built_up(make_sim: MakeSim) -> Sim:
 
 
 def _live_ids(sim: Sim) -> set[str]:
-    return {job_id for job_id, job in sim.pool.factory.jobs.items() if job.status in (1, 2, 5)}
+    """Job ids of the glideins idle, running or held in the factory schedd's queue."""
+    live = (JobStatus.IDLE, JobStatus.RUNNING, JobStatus.HELD)
+    return {job_id for job_id, job in sim.pool.factory.jobs.items() if job.status in live}
 
 
 async def test_a_schedd_outage_longer_than_stale_cycles_removes_no_glidein(
