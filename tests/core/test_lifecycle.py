@@ -137,3 +137,22 @@ def test_releases_fit_under_the_idle_limits_and_the_census_shows_them_idle(
     states = Counter(g.state for g in census.glideins)
     assert states == {GlideinState.IDLE: 6, GlideinState.HELD: 3}
     assert after_releases(census, ()) is census
+
+
+def test_releases_do_not_take_a_group_past_max_running(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path,
+        {"CE": idtoken_entry("A")},
+        groups=[{"name": "main", "schedds": ["s"], "match": "true", "limits": {"max_running": 5}}],
+    )
+    glideins = [_g(i, GlideinState.RUNNING, NOW) for i in range(3)]
+    glideins += [_g(3, GlideinState.IDLE, NOW)]
+    glideins += [_g(i, GlideinState.HELD, NOW - 3600 - i, holds=1) for i in (4, 5, 6)]
+    releases = plan_lifecycle(config, glideins, NOW).releases
+    assert sum(len(r.job_ids) for r in releases) == 3
+    # 3 running + 1 idle: one released glidein brings the group to its max_running of 5
+    kept = cap_releases(config, glideins, releases)
+    assert [len(r.job_ids) for r in kept] == [1]
+    census = after_releases(GlideinCensus(glideins=tuple(glideins)), kept)
+    active = [g for g in census.glideins if g.state is not GlideinState.HELD]
+    assert len(active) == 5
