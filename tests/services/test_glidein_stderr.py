@@ -192,3 +192,59 @@ async def test_a_local_glidein_that_dies_silently_leaves_its_stderr_as_records(
             assert rows[0]["entry"] == "L"
         await pool.aclose()
     runtime.state.close()
+
+
+async def test_black_hole_glideins_show_up_in_the_logs(tmp_path: Path) -> None:
+    """A simulated glidein on a black-hole node ends with exit 12 and posts nothing; the
+    stderr it leaves says why, and that reaches the log store."""
+    config = make_config(
+        tmp_path,
+        {
+            "BH": {
+                "gridtype": "condor",
+                "gatekeeper": "ce.bh.example.org",
+                "auth": {"method": "idtoken"},
+                "attrs": {"GLIDEIN_Site": "SiteBH"},
+                "limits": {"max_glideins": 3},
+            }
+        },
+        factory={"cycle": "5m"},
+        groups=[{"name": "main", "schedds": ["schedd1"], "match": "true"}],
+    )
+    clock = ManualClock()
+    scenario = Scenario.model_validate(
+        {
+            "schedds": [{"name": "schedd1", "jobs": [{"count": 20}]}],
+            "entries": {"BH": {"queue_time": 60, "run_time": 1800, "black_hole": 1.0}},
+        }
+    )
+    pool = FakePool(scenario, clock=clock)
+    runtime = make_runtime(config, clock)
+    state_dir = Path(config.factory.state_dir)
+    async with running_store(tmp_path) as store:
+
+        async def reported() -> set[str]:
+            return store.posted_glideins()
+
+        cycle, _ = build_cycle(
+            runtime,
+            pool=pool,
+            kit=PilotKit(state_dir, placeholder_pilot(tmp_path)),
+            tokens=token_writer(state_dir),
+            reported=reported,
+            ingest=store.ingest,
+        )
+        await cycle.run_cycle()
+        ids = [str(a["AglideinId"]) for a in await pool.schedd("local").query()]
+        assert ids
+        clock.advance(3 * 3600)  # they started on black holes and ended with exit 12
+        await cycle.run_cycle()
+        for glidein_id in ids:
+            rows = await records_of(store, glidein_id)
+            assert {r["event"] for r in rows} == {"glidein.stderr"}
+            assert any(
+                r["level"] == "error" and "black-hole protection tripped" in str(r["msg"])
+                for r in rows
+            ), rows
+        await pool.aclose()
+    runtime.state.close()

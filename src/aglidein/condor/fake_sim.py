@@ -7,9 +7,11 @@ simulation up to `clock.now()`, so a test can run a day of cycles in seconds.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aglidein.classads import AdValue, expand_submit
@@ -206,6 +208,8 @@ class Simulation:
         else:
             body = f"(1) Normal termination (return value {code})"
         job.ad.update(JobStatus=JobStatus.COMPLETED, ExitCode=code, EnteredCurrentStatus=int(when))
+        if job.ad.get("JobUniverse") != LOCAL_UNIVERSE:
+            _write_pilot_stderr(job, when, str(fate), code)
         self._log(job, 5, when, "Job terminated.", body)
         del self.factory.jobs[job.job_id]  # completed jobs leave the queue
 
@@ -382,6 +386,41 @@ class Simulation:
         if isinstance(path, str) and path:
             cluster, proc = _int(job.ad.get("ClusterId")), _int(job.ad.get("ProcId"))
             append_event(path, format_event(code, cluster, proc, when, text, *body))
+
+
+# What a simulated pilot that went wrong leaves on stderr (HTCondor-G brings it back as
+# the job's error file), in the pilot's own "TS LEVEL event msg" form, by how it ended.
+_PILOT_STDERR = {
+    "black_hole": (
+        (
+            "ERROR",
+            "condor.black_hole",
+            "black-hole protection tripped: the startd takes no more jobs",
+        ),
+        ("ERROR", "glidein.end", "exit_code=12 reason=black_hole"),
+    ),
+    "failed": (
+        ("ERROR", "validate.failed", "a required check failed on the worker node"),
+        ("ERROR", "glidein.end", "exit_code={code} reason=validation_failed"),
+    ),
+    "silent": (("WARNING", "condor.startd", "the startd never joined the pool"),),
+}
+
+
+def _write_pilot_stderr(job: FakeJob, when: float, fate: str, code: int) -> None:
+    path = _str_or_none(job.ad.get("Err"))
+    if path is None or not os.path.isdir(os.path.dirname(path) or "."):
+        return
+    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    lines = _PILOT_STDERR.get(fate, ())  # a pilot that did well posted its records itself
+    if not lines:
+        return
+    text = "".join(f"{stamp} {lvl} {event} {msg.format(code=code)}\n" for lvl, event, msg in lines)
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError:
+        return  # like a transfer that failed: no error file
 
 
 def _str_or_none(value: AdValue | None) -> str | None:
