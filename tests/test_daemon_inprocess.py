@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
+import time
 from pathlib import Path
 
 import anyio
 import anyio.abc
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from aglidein.config import parse_config_text
 from aglidein.daemon import Daemon, Subsystems
 from aglidein.runtime import Runtime
 from tests.conftest import MINIMAL_CONFIG
+from tests.credential_helpers import certificate
 from tests.daemon_helpers import free_port
 
 
@@ -72,29 +71,10 @@ async def test_drain_gives_up_after_the_grace(tmp_path: Path, signing_key: Path)
 
 
 def self_signed(tmp_path: Path, name: str) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    cert_pem, key_pem = certificate(time.time() + 86400, name=name)
     cert_path, key_path = tmp_path / "tls.crt", tmp_path / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path.write_bytes(cert_pem)
+    key_path.write_bytes(key_pem)
     key_path.chmod(0o600)
     return cert_path, key_path
 

@@ -28,9 +28,23 @@ from tests.adapter_helpers import make_config, metric
 from tests.services.test_cycle import Factory, RecordingSchedd
 from tests.services.test_provisioner import PoolWithSchedd
 
-__all__ = ["DATA", "Removal", "Sim", "Submission", "glidein_counts"]
+__all__ = ["DATA", "MATCH", "Removal", "Sim", "Submission", "ce_entry", "glidein_counts"]
 
 DATA = Path(__file__).resolve().parent / "data"
+MATCH = "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
+
+
+def ce_entry(site: str, **extra: object) -> dict[str, object]:
+    """An HTCondor-CE entry for `site` with one-core glideins (IDTOKEN auth)."""
+    return {
+        "gridtype": "condor",
+        "gatekeeper": f"ce.{site.lower()}.example.org",
+        "auth": {"method": "idtoken"},
+        "attrs": {"GLIDEIN_Site": site, "GLIDEIN_CPUS": 1},
+        **extra,
+    }
+
+
 _STATES = {JobStatus.IDLE: "idle", JobStatus.RUNNING: "running", JobStatus.HELD: "held"}
 
 

@@ -8,18 +8,11 @@ job. A, the other entry, is healthy.
 from __future__ import annotations
 
 from tests.scenarios.conftest import MakeSim
-
-MATCH = "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
+from tests.scenarios.harness import MATCH, ce_entry
 
 
 def _entry(site: str) -> dict[str, object]:
-    return {
-        "gridtype": "condor",
-        "gatekeeper": f"ce.{site.lower()}.example.org",
-        "auth": {"method": "idtoken"},
-        "attrs": {"GLIDEIN_Site": site, "GLIDEIN_CPUS": 1},
-        "limits": {"max_glideins": 15},
-    }
+    return ce_entry(site, limits={"max_glideins": 15})
 
 
 async def test_black_hole_glideins_are_counted_in_status_and_their_exits_by_reason(

@@ -15,21 +15,14 @@ from dataclasses import dataclass
 from aglidein.core.health import effective_state
 from aglidein.core.model import HealthState
 from tests.scenarios.conftest import MakeSim
-from tests.scenarios.harness import Sim
+from tests.scenarios.harness import MATCH, Sim, ce_entry
 
-MATCH = "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
 OUTAGE = (3600.0, 3 * 3600.0)
 INITIAL, MAX = 600.0, 2400.0
 
 
 def _entry(site: str) -> dict[str, object]:
-    return {
-        "gridtype": "condor",
-        "gatekeeper": f"ce.{site.lower()}.example.org",
-        "auth": {"method": "idtoken"},
-        "attrs": {"GLIDEIN_Site": site, "GLIDEIN_CPUS": 1},
-        "limits": {"max_glideins": 20},
-    }
+    return ce_entry(site, limits={"max_glideins": 20})
 
 
 @dataclass(frozen=True)

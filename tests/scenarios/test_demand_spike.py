@@ -8,24 +8,13 @@ the CE, so what the factory sends in the first cycles is the policy alone.
 from __future__ import annotations
 
 from tests.scenarios.conftest import MakeSim
-from tests.scenarios.harness import Sim
-
-MATCH = "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
-
-
-def _entry(site: str) -> dict[str, object]:
-    return {
-        "gridtype": "condor",
-        "gatekeeper": f"ce.{site.lower()}.example.org",
-        "auth": {"method": "idtoken"},
-        "attrs": {"GLIDEIN_Site": site, "GLIDEIN_CPUS": 1},
-    }
+from tests.scenarios.harness import MATCH, Sim, ce_entry
 
 
 def _spike(make_sim: MakeSim) -> Sim:
     return make_sim(
         "spike.yaml",
-        {"A": _entry("SiteA"), "B": _entry("SiteB")},
+        {"A": ce_entry("SiteA"), "B": ce_entry("SiteB")},
         groups=[
             {
                 "name": "main",

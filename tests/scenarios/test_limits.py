@@ -14,8 +14,8 @@ from collections import Counter
 
 from aglidein.condor.scenario import JobSpec
 from tests.scenarios.conftest import MakeSim
+from tests.scenarios.harness import MATCH, ce_entry
 
-MATCH = "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
 SITES = ["SiteA", "SiteB", "SiteC", "SiteG"]
 
 ENTRY_LIMITS = {
@@ -32,13 +32,7 @@ FACTORY_LIMITS = {"max_glideins": 80, "max_idle": 24, "max_held": 8}
 
 
 def _entry(name: str) -> dict[str, object]:
-    return {
-        "gridtype": "condor",
-        "gatekeeper": f"ce.{name.lower()}.example.org",
-        "auth": {"method": "idtoken"},
-        "attrs": {"GLIDEIN_Site": f"Site{name}", "GLIDEIN_CPUS": 1},
-        "limits": ENTRY_LIMITS[name],
-    }
+    return ce_entry(f"Site{name}", limits=ENTRY_LIMITS[name])
 
 
 def _within(counts: Counter[str], limits: dict[str, int], where: str) -> list[str]:

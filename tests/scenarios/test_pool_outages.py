@@ -13,27 +13,17 @@ from __future__ import annotations
 from aglidein.condor.fake import FakeCollector
 from aglidein.condor.fake_schedd import JobStatus
 from tests.scenarios.conftest import MakeSim
-from tests.scenarios.harness import Sim
+from tests.scenarios.harness import MATCH, Sim, ce_entry
 
-MATCH = "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
 REMOVE_PER_CYCLE = 5
 STALE_CYCLES = 3
-
-
-def _entry(site: str) -> dict[str, object]:
-    return {
-        "gridtype": "condor",
-        "gatekeeper": f"ce.{site.lower()}.example.org",
-        "auth": {"method": "idtoken"},
-        "attrs": {"GLIDEIN_Site": site, "GLIDEIN_CPUS": 1},
-    }
 
 
 def _sim(make_sim: MakeSim) -> Sim:
     return make_sim(
         "schedd_outage.yaml",
         # A takes at most 40 glideins: most jobs stay idle, and Q keeps its demand
-        {"A": {**_entry("SiteA"), "limits": {"max_glideins": 40}}, "Q": _entry("SiteQ")},
+        {"A": {**ce_entry("SiteA"), "limits": {"max_glideins": 40}}, "Q": ce_entry("SiteQ")},
         groups=[
             {
                 "name": "main",

@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -17,6 +18,7 @@ from aglidein.config import LogsConfig
 from aglidein.core.model import Glidein, GlideinCensus, GlideinState
 from aglidein.core.records import parse_batch
 from aglidein.core.stderr import STDERR_SEQ_BASE
+from aglidein.services.cycle import CycleService
 from aglidein.services.cycle_setup import build_cycle, token_writer
 from aglidein.services.glidein_files import PilotKit
 from aglidein.services.glidein_stderr import OutputFiles
@@ -37,6 +39,41 @@ async def running_store(path: Path) -> AsyncIterator[SqliteLogStore]:
             yield store
         finally:
             await store.stop()
+
+
+@asynccontextmanager
+async def cycle_with_store(
+    tmp_path: Path, entries: dict[str, Any], scenario: dict[str, Any], pilot: Path
+) -> AsyncIterator[tuple[CycleService, FakePool, SqliteLogStore, ManualClock]]:
+    """The production cycle on a simulated pool, with a log store for stderr records."""
+    config = make_config(
+        tmp_path,
+        entries,
+        factory={"cycle": "5m"},
+        groups=[{"name": "main", "schedds": ["schedd1"], "match": "true"}],
+    )
+    clock = ManualClock()
+    pool = FakePool(Scenario.model_validate(scenario), clock=clock)
+    runtime = make_runtime(config, clock)
+    state_dir = Path(config.factory.state_dir)
+    async with running_store(tmp_path) as store:
+
+        async def reported() -> set[str]:
+            return store.posted_glideins()
+
+        cycle, _ = build_cycle(
+            runtime,
+            pool=pool,
+            kit=PilotKit(state_dir, pilot),
+            tokens=token_writer(state_dir),
+            reported=reported,
+            ingest=store.ingest,
+        )
+        try:
+            yield cycle, pool, store, clock
+        finally:
+            await pool.aclose()
+    runtime.state.close()
 
 
 def outputs_for(root: Path, store: SqliteLogStore, logs: LogsConfig | None = None) -> OutputFiles:
@@ -140,41 +177,14 @@ async def test_a_local_glidein_that_dies_silently_leaves_its_stderr_as_records(
         "#!/bin/sh\necho 'checking the worker node'\n"
         "echo 'validation failed: /cvmfs not mounted' >&2\nexit 10\n"
     )
-    config = make_config(
-        tmp_path,
-        {
-            "L": {
-                "gridtype": "local",
-                "attrs": {"GLIDEIN_Site": "Here"},
-                "limits": {"max_glideins": 2},
-            }
-        },
-        factory={"cycle": "5m"},
-        groups=[{"name": "main", "schedds": ["schedd1"], "match": "true"}],
-    )
-    clock = ManualClock()
-    scenario = Scenario.model_validate(
-        {
-            "schedds": [{"name": "schedd1", "jobs": [{"count": 20}]}],
-            "entries": {"default": {"queue_time": 60}},
-        }
-    )
-    pool = FakePool(scenario, clock=clock)
-    runtime = make_runtime(config, clock)
-    state_dir = Path(config.factory.state_dir)
-    async with running_store(tmp_path) as store:
-
-        async def reported() -> set[str]:
-            return store.posted_glideins()
-
-        cycle, _ = build_cycle(
-            runtime,
-            pool=pool,
-            kit=PilotKit(state_dir, pilot),
-            tokens=token_writer(state_dir),
-            reported=reported,
-            ingest=store.ingest,
-        )
+    entries = {
+        "L": {"gridtype": "local", "attrs": {"GLIDEIN_Site": "Here"}, "limits": {"max_glideins": 2}}
+    }
+    scenario = {
+        "schedds": [{"name": "schedd1", "jobs": [{"count": 20}]}],
+        "entries": {"default": {"queue_time": 60}},
+    }
+    async with cycle_with_store(tmp_path, entries, scenario, pilot) as (cycle, pool, store, clock):
         await cycle.run_cycle()
         ids = [str(a["AglideinId"]) for a in await pool.schedd("local").query()]
         assert ids
@@ -190,50 +200,26 @@ async def test_a_local_glidein_that_dies_silently_leaves_its_stderr_as_records(
                 ("error", "validation failed: /cvmfs not mounted")
             ]
             assert rows[0]["entry"] == "L"
-        await pool.aclose()
-    runtime.state.close()
 
 
 async def test_black_hole_glideins_show_up_in_the_logs(tmp_path: Path) -> None:
     """A simulated glidein on a black-hole node ends with exit 12 and posts nothing; the
     stderr it leaves says why, and that reaches the log store."""
-    config = make_config(
-        tmp_path,
-        {
-            "BH": {
-                "gridtype": "condor",
-                "gatekeeper": "ce.bh.example.org",
-                "auth": {"method": "idtoken"},
-                "attrs": {"GLIDEIN_Site": "SiteBH"},
-                "limits": {"max_glideins": 3},
-            }
-        },
-        factory={"cycle": "5m"},
-        groups=[{"name": "main", "schedds": ["schedd1"], "match": "true"}],
-    )
-    clock = ManualClock()
-    scenario = Scenario.model_validate(
-        {
-            "schedds": [{"name": "schedd1", "jobs": [{"count": 20}]}],
-            "entries": {"BH": {"queue_time": 60, "run_time": 1800, "black_hole": 1.0}},
+    entries = {
+        "BH": {
+            "gridtype": "condor",
+            "gatekeeper": "ce.bh.example.org",
+            "auth": {"method": "idtoken"},
+            "attrs": {"GLIDEIN_Site": "SiteBH"},
+            "limits": {"max_glideins": 3},
         }
-    )
-    pool = FakePool(scenario, clock=clock)
-    runtime = make_runtime(config, clock)
-    state_dir = Path(config.factory.state_dir)
-    async with running_store(tmp_path) as store:
-
-        async def reported() -> set[str]:
-            return store.posted_glideins()
-
-        cycle, _ = build_cycle(
-            runtime,
-            pool=pool,
-            kit=PilotKit(state_dir, placeholder_pilot(tmp_path)),
-            tokens=token_writer(state_dir),
-            reported=reported,
-            ingest=store.ingest,
-        )
+    }
+    scenario = {
+        "schedds": [{"name": "schedd1", "jobs": [{"count": 20}]}],
+        "entries": {"BH": {"queue_time": 60, "run_time": 1800, "black_hole": 1.0}},
+    }
+    pilot = placeholder_pilot(tmp_path)
+    async with cycle_with_store(tmp_path, entries, scenario, pilot) as (cycle, pool, store, clock):
         await cycle.run_cycle()
         ids = [str(a["AglideinId"]) for a in await pool.schedd("local").query()]
         assert ids
@@ -246,5 +232,3 @@ async def test_black_hole_glideins_show_up_in_the_logs(tmp_path: Path) -> None:
                 r["level"] == "error" and "black-hole protection tripped" in str(r["msg"])
                 for r in rows
             ), rows
-        await pool.aclose()
-    runtime.state.close()
