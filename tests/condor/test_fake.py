@@ -193,3 +193,50 @@ def test_scaled_clock_runs_faster_than_its_base() -> None:
     assert clock.now() - start == 600
     with pytest.raises(ValueError, match="speed"):
         ScaledClock(0)
+
+
+async def test_user_jobs_run_only_on_slots_their_requirements_accept(tmp_path: Path) -> None:
+    """Slots advertise their glidein's entry attrs (from its attrs file); a user job runs
+    on a slot only where its Requirements are true, as in HTCondor's matchmaking."""
+    from aglidein.condor.scenario import Scenario
+
+    scenario = Scenario.model_validate(
+        {
+            "job_requirements": "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)",
+            "schedds": [
+                {"name": "schedd1", "jobs": [{"count": 10, "attrs": {"DESIRED_Sites": "SiteA"}}]}
+            ],
+            "entries": {"default": {"queue_time": 60, "run_time": 7200}},
+        }
+    )
+    clock = ManualClock()
+    pool = FakePool(scenario, clock=clock)
+    config = make_config(tmp_path, {"A": ENTRY_KINDS["CE"], "B": ENTRY_KINDS["CE"]})
+    for entry, site in (("A", "SiteA"), ("B", "SiteB")):
+        attrs = tmp_path / f"{entry}.attrs"
+        attrs.write_text(f"GLIDEIN_Site='{site}'\nGLIDEIN_CPUS='1'\n")
+        files = PilotFiles(startup="/bin/true", tarball="/tmp/g.tar.gz", attrs_file=str(attrs))
+        glideins = [GlideinFiles(f"{entry}-{i}", f"/t/{i}.id", f"/t/{i}.log") for i in range(2)]
+        description = render_submit(
+            config,
+            config.entry(entry),
+            "main",
+            entry,
+            glideins,
+            files,
+            "http://127.0.0.1:1/x",
+            str(tmp_path / "glideins" / entry),
+        )
+        await pool.schedd("local").submit(
+            SubmitDescription(description.commands, description.queue_vars, description.itemdata)
+        )
+    clock.advance(5 * 60)  # glideins start; then user jobs match
+    clock.advance(60)
+    slots = await pool.collector().query_startds(
+        "true", ["AglideinEntry", "Activity", "GLIDEIN_Site"]
+    )
+    by_entry = {(s["AglideinEntry"], s["Activity"]) for s in slots}
+    assert by_entry == {("A", "Busy"), ("B", "Idle")}
+    assert {s["GLIDEIN_Site"] for s in slots} == {"SiteA", "SiteB"}
+    assert len(await pool.schedd("schedd1").query("JobStatus == 2")) == 2
+    await pool.aclose()

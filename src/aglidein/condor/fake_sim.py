@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 import random
 import re
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aglidein.classads import AdValue, expand_submit
+from aglidein.classads import AdValue, Expr, ExprSyntaxError, expand_submit, is_true, parse_expr
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, SubmitDescription
 from aglidein.condor.fake_schedd import FakeJob, FakeSchedd, JobStatus
@@ -53,6 +54,10 @@ class Simulation:
         self.stuck_removals: set[str] = set()  # entries whose CE never confirms a removal
         self._last = self.started
         self._arrived: dict[tuple[str, int], int] = {}
+        self._parsed: dict[str, Expr] = {}
+        self._expr_refs: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._match_cache: dict[object, bool] = {}
+        self._attrs_files: dict[str, dict[str, AdValue]] = {}
         for spec in scenario.schedds:
             schedd = self.schedds[spec.name] = FakeSchedd(spec.name, step=self.step)
             for block in spec.jobs:
@@ -82,7 +87,19 @@ class Simulation:
                 "RequestDisk": 1024,
             }
             ad.update(spec.attrs)
+            requirements = spec.requirements or self.scenario.job_requirements
+            if requirements:
+                ad["Requirements"] = self._requirements(requirements)
             schedd.jobs[f"{cluster}.{proc}"] = FakeJob(ad=ad, sim={"run_time": spec.run_time})
+
+    def _requirements(self, text: str) -> Expr:
+        expr = self._parsed.get(text)
+        if expr is None:
+            try:
+                expr = self._parsed[text] = parse_expr(text)
+            except ExprSyntaxError as exc:
+                raise CondorError(f"scenario job requirements: {exc}") from None
+        return expr
 
     def _arrivals(self, now: float) -> None:
         for spec in self.scenario.schedds:
@@ -243,10 +260,26 @@ class Simulation:
                     "AglideinGroup": job.ad.get("AglideinGroup", ""),
                     "AglideinFactory": job.ad.get("AglideinFactory", ""),
                     "AglideinBlackHole": black_hole,
+                    **self._glidein_attrs(job),
                     "GLIDEIN_ToRetire": job.sim["started_at"] + job.sim.get("retire_after", 1e12),
                     "DaemonStartTime": int(job.sim["started_at"]),
                 }
             )
+
+    def _glidein_attrs(self, job: FakeJob) -> dict[str, AdValue]:
+        """The entry attrs the pilot advertises on its slots: read from the attrs file the
+        glidein was given (`--attrs NAME` among its input files)."""
+        match = re.search(r"--attrs (\S+)", str(job.ad.get("Args", "")))
+        if match is None:
+            return {}
+        name = os.path.basename(match.group(1))
+        inputs = str(job.ad.get("TransferInput", "")).split(",")
+        path = next((p.strip() for p in inputs if os.path.basename(p.strip()) == name), None)
+        if path is None:
+            return {}
+        if path not in self._attrs_files:
+            self._attrs_files[path] = _read_attrs_file(path)
+        return dict(self._attrs_files[path])
 
     def _release_slot(self, name: str) -> None:
         slot = self.slots[name]
@@ -298,7 +331,10 @@ class Simulation:
                     return
                 if user_job.status != JobStatus.IDLE:
                     continue
-                name, slot = free.pop(0)
+                index = self._first_match(user_job, free)
+                if index is None:
+                    continue
+                name, slot = free.pop(index)
                 slot.job = f"{schedd.name}/{user_job.job_id}"
                 slot.ad.update(State="Claimed", Activity="Busy")
                 user_job.sim["end_at"] = now + float(user_job.sim.get("run_time", 3600.0))
@@ -308,6 +344,32 @@ class Simulation:
                     JobCurrentStartDate=int(now),
                     RemoteHost=name,
                 )
+
+    def _first_match(self, job: FakeJob, free: list[tuple[str, _Slot]]) -> int | None:
+        """The first free slot where the job's Requirements hold (HTCondor's match: only
+        `true` matches). Evaluated once per distinct (job values, slot values) of the
+        attributes the expression references."""
+        requirements = job.ad.get("Requirements")
+        if not isinstance(requirements, Expr):
+            return 0
+        mine, theirs = self._refs(requirements)
+        job_key = (requirements.text, tuple(_hashable(job.ad.get(n)) for n in mine))
+        for index, (_, slot) in enumerate(free):
+            key = (job_key, tuple(_hashable(slot.ad.get(n)) for n in theirs))
+            result = self._match_cache.get(key)
+            if result is None:
+                value = requirements.evaluate(job.ad, slot.ad)
+                result = self._match_cache[key] = is_true(value)
+            if result:
+                return index
+        return None
+
+    def _refs(self, expr: Expr) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        refs = self._expr_refs.get(expr.text)
+        if refs is None:
+            mine, theirs = expr.references()
+            refs = self._expr_refs[expr.text] = (tuple(sorted(mine)), tuple(sorted(theirs)))
+        return refs
 
     # --- the factory schedd's hooks ----------------------------------------------------
 
@@ -421,6 +483,41 @@ def _write_pilot_stderr(job: FakeJob, when: float, fate: str, code: int) -> None
             handle.write(text)
     except OSError:
         return  # like a transfer that failed: no error file
+
+
+def _hashable(value: AdValue | None) -> object:
+    return str(value) if isinstance(value, list | Expr) else value
+
+
+def _read_attrs_file(path: str) -> dict[str, AdValue]:
+    """`NAME='value'` lines (shell-quoted, as the pilot reads them); numbers as numbers."""
+    out: dict[str, AdValue] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return out
+    for line in text.splitlines():
+        name, sep, quoted = line.partition("=")
+        if not sep or not name.strip():
+            continue
+        try:
+            parts = shlex.split(quoted)
+        except ValueError:
+            continue
+        value = parts[0] if parts else ""
+        out[name.strip()] = _typed(value)
+    return out
+
+
+def _typed(value: str) -> AdValue:
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
 
 
 def _str_or_none(value: AdValue | None) -> str | None:

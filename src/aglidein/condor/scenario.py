@@ -8,6 +8,7 @@ schedds:
       - {count: 200, attrs: {DESIRED_Sites: "US_FNAL", RequestCpus: 1}, run_time: 2h}
     arrivals:                  # every `every`, `count` more jobs like these
       - {every: 10m, count: 20, attrs: {DESIRED_Sites: "US_FNAL"}, run_time: 1h}
+job_requirements: 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)'
 entries:
   default: {queue_time: 2m, run_time: 12h}
   US_FNAL_CE1:
@@ -49,6 +50,8 @@ class JobSpec(_Model):
     count: Annotated[int, Field(ge=0)] = 1
     attrs: dict[str, Scalar] = Field(default_factory=dict)
     run_time: Duration = 3600.0
+    # the jobs' Requirements (MY = job, TARGET = slot); default: the scenario's
+    requirements: str | None = None
 
 
 class Arrival(JobSpec):
@@ -107,6 +110,9 @@ class Scenario(_Model):
 
     seed: int = 1
     slots_per_glidein: Annotated[int, Field(ge=1)] = 1
+    # Requirements of every user job without its own: a job runs only on a slot where it
+    # evaluates to true (slots advertise their glidein's entry attrs). None = any slot.
+    job_requirements: str | None = None
     schedds: list[ScheddSpec] = Field(default_factory=list)
     entries: dict[str, EntryBehaviour] = Field(default_factory=dict)
 
