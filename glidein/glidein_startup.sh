@@ -212,6 +212,8 @@ stop_child() {
 }
 
 # on_signal SIG: TERM/INT first -> graceful drain; a second one, or QUIT -> fast.
+# (called from traps, which older shellchecks take for unreachable code)
+# shellcheck disable=SC2317
 on_signal() {
     local sig=$1
     ((G_SIGNALS++))
