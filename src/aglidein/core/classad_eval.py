@@ -23,6 +23,7 @@ from aglidein.core.classad_ops import (
     Fallback,
     Value,
     arith,
+    choose,
     compare,
     identical,
     truth,
@@ -88,18 +89,6 @@ def _or(left: Evaluator, right: Evaluator) -> Evaluator:
     return run
 
 
-def _choose(cond: Evaluator, then: Evaluator, other: Evaluator) -> Evaluator:
-    def run(my: Ad, target: Ad) -> Value:
-        c = truth(cond(my, target))
-        if c is True:
-            return then(my, target)
-        if c is False:
-            return other(my, target)
-        return c
-
-    return run
-
-
 def _unary(op: str, operand: Evaluator) -> Evaluator:
     def run(my: Ad, target: Ad) -> Value:
         value = operand(my, target)
@@ -148,7 +137,7 @@ def _compile(node: Node) -> Evaluator:
     if isinstance(node, Binary):
         return _binary(node)
     if isinstance(node, Cond):
-        return _choose(_compile(node.cond), _compile(node.then), _compile(node.other))
+        return choose(_compile(node.cond), _compile(node.then), _compile(node.other))
     if isinstance(node, Call):
         return _call(node)
     raise Unsupported("a list outside member()")

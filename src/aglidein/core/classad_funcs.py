@@ -19,8 +19,8 @@ from aglidein.core.classad_ops import (
     Fallback,
     Value,
     ascii_lower,
+    choose,
     compare,
-    truth,
 )
 from aglidein.core.classad_parse import Call, ListLit, Lit, Node
 
@@ -169,16 +169,7 @@ def compile_call(node: Call, compile_node: Callable[[Node], Evaluator]) -> Evalu
         if arity != 3:
             return _error
         cond, then, other = (compile_node(a) for a in node.args)
-
-        def choose(my: Ad, target: Ad) -> Value:
-            c = truth(cond(my, target))
-            if c is True:
-                return then(my, target)
-            if c is False:
-                return other(my, target)
-            return c
-
-        return choose
+        return choose(cond, then, other)
     if name in ("stringlistmember", "stringlistimember"):
         if arity not in (2, 3):
             return None

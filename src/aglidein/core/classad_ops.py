@@ -21,6 +21,7 @@ __all__ = [
     "Value",
     "arith",
     "ascii_lower",
+    "choose",
     "compare",
     "identical",
     "truth",
@@ -146,3 +147,17 @@ def compare(op: str, a: Value, b: Value) -> Value:
 
 def identical(a: Value, b: Value) -> bool:
     return type(a) is type(b) and a == b
+
+
+def choose(cond: Evaluator, then: Evaluator, other: Evaluator) -> Evaluator:
+    """`cond ? then : other` and `ifThenElse()`: UNDEFINED or ERROR conditions pass through."""
+
+    def run(my: Ad, target: Ad) -> Value:
+        c = truth(cond(my, target))
+        if c is True:
+            return then(my, target)
+        if c is False:
+            return other(my, target)
+        return c
+
+    return run
