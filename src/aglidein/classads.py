@@ -92,6 +92,11 @@ class Expr:
             side, name = _ref_side(chain)
             if name:
                 (theirs if side == "target" else mine).add(name)
+        if _CONTEXT_CALL.search(self.text):
+            # after countMatches() classad2 resolves names in the context it leaves
+            # behind (TARGET.x can read the job's x): any name can come from either ad
+            mine |= theirs
+            theirs |= mine
         return frozenset(mine), frozenset(theirs)
 
     def __str__(self) -> str:
@@ -106,6 +111,7 @@ _CHAIN = re.compile(
     r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|"""
     r"""(?P<chain>(?<![\w.])\.?[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)(?P<call>\s*\()?"""
 )
+_CONTEXT_CALL = re.compile(r"\b(?:countMatches|evalInEachContext)\s*\(", re.IGNORECASE)
 _NOT_NAMES = frozenset({"true", "false", "undefined", "error", "is", "isnt"})
 
 

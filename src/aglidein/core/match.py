@@ -13,6 +13,7 @@ matrix of shape classes × entry classes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -71,6 +72,15 @@ class _Operand:
     target_names: tuple[str, ...]
 
 
+_EVAL_CALL = re.compile(r"\beval\s*\(", re.IGNORECASE)
+
+
+def _reads_by_name(expr: CompiledExpr) -> bool:
+    """Whether `expr` can read attributes its text does not name (`eval("x" + ...)`):
+    the entries are then told apart by every attribute they have."""
+    return _EVAL_CALL.search(expr.text) is not None
+
+
 def with_current_time(ad: Ad, now: float | None) -> Ad:
     """`ad` with HTCondor's implicit `CurrentTime` (= now) unless it sets its own."""
     if now is None or ad.get("currenttime") is not None:
@@ -113,13 +123,19 @@ class Matcher:
         self.expr = compile_expr(match)
         self.entry_names = tuple(name for name, _ in entries)
         self._now = now
+        ads: list[Ad] = [{k.lower(): v for k, v in attrs.items()} for _, attrs in entries]
+        every_attr = frozenset(name for ad in ads for name in ad)
         parts = conjuncts(self.expr)
         self._operands = [
-            _Operand(p, tuple(sorted(p.my_refs)), tuple(sorted(p.target_refs))) for p in parts
+            _Operand(
+                p,
+                tuple(sorted(p.my_refs)),
+                tuple(sorted(p.target_refs | (every_attr if _reads_by_name(p) else set()))),
+            )
+            for p in parts
         ]
         self.my_names = tuple(sorted(self.expr.my_refs))
-        target_names = tuple(sorted(self.expr.target_refs))
-        ads: list[Ad] = [{k.lower(): v for k, v in attrs.items()} for _, attrs in entries]
+        target_names = tuple(sorted({n for op in self._operands for n in op.target_names}))
         if "currenttime" in target_names:
             ads = [with_current_time(ad, now) for ad in ads]
         self._entry_class, self._entry_reps = _classes(ads, target_names)
