@@ -71,7 +71,10 @@ class Expr:
         """Evaluate with `my` as MY and `target` as TARGET, HTCondor semantics exactly."""
         my_ad = ad_from_mapping(my or {})
         target_ad = ad_from_mapping(target or {})
-        return _from_classad_value(self._tree.eval(my_ad, target_ad))
+        try:
+            return _from_classad_value(self._tree.eval(my_ad, target_ad))
+        except classad2.ClassAdException:  # a bare `parent`: an ad classad2 cannot convert
+            return ERROR
 
     def references(self) -> tuple[frozenset[str], frozenset[str]]:
         """Attribute names referenced: (MY/unscoped ones, TARGET ones), as written.
