@@ -185,6 +185,8 @@ def test_current_time_is_the_cycles_now_not_the_clock() -> None:
     assert pair_matches("TARGET.CurrentTime == MY.CurrentTime", {}, {}, past)
     assert batched_matrix("CurrentTime < TARGET.T", [{}], [{"T": past + 1}], past) == [[True]]
     assert batched_matrix("CurrentTime < TARGET.T", [{}], [{"T": past + 1}], NOW) == [[False]]
+    for match in ("MY.CurrentTime == 1000000", "TARGET.CurrentTime == 1000000"):
+        assert core_plan_counts(match, [{}], [{}], past) == [1], match
 
 
 # --- the three paths agree, on generated expressions ------------------------------------
@@ -198,7 +200,7 @@ SCALARS = st.one_of(
 )
 ATOMS = st.one_of(
     SCALARS.map(lambda v: json.dumps(v) if isinstance(v, str) else str(v).lower()),
-    st.sampled_from(["undefined", "error", "CurrentTime", "TARGET.CurrentTime"]),
+    st.sampled_from(["undefined", "error", "CurrentTime", "MY.CurrentTime", "TARGET.CurrentTime"]),
     st.builds(
         "{}{}".format,
         st.sampled_from(["MY.", "TARGET.", "", "other.", "ad.", "LEFT.", "RIGHT."]),

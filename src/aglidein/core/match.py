@@ -455,7 +455,8 @@ EntriesKey = tuple[tuple[str, tuple[tuple[str, str, ScalarValue], ...]], ...]
 def compiled_matcher(match: str, entries: EntriesKey, now: float) -> Matcher:
     """A Matcher, reused while the group's `match` and the entries' attrs do not change
     (and, when `match` reads `CurrentTime`, while `now` does not)."""
-    reads_now = "currenttime" in _compiled(match).target_refs
+    expr = _compiled(match)
+    reads_now = "currenttime" in expr.my_refs | expr.target_refs
     return _cached_matcher(match, entries, now if reads_now else None)
 
 
