@@ -138,13 +138,12 @@ def run_case(name: str, rng: random.Random) -> dict[str, float]:
     rows = group_shapes(shaper.counts(), group_projection(group), group.job_constraint)
     shape_s += time.perf_counter() - started
     demand = DemandSnapshot((ScheddDemand("bench", "main", rows),))
+    now = time.time()
     started = time.perf_counter()
-    counts = count_demand(config, demand)
+    counts = count_demand(config, demand, now)
     match_s = time.perf_counter() - started
     started = time.perf_counter()
-    plan = decide(
-        config, CycleInputs(demand=demand, census=GlideinCensus()), time.time(), counts=counts
-    )
+    plan = decide(config, CycleInputs(demand=demand, census=GlideinCensus()), now, counts=counts)
     decide_s = time.perf_counter() - started
     matched = sum(d.matching_jobs for d in plan.decisions)
     return {

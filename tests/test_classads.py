@@ -34,10 +34,45 @@ def test_undefined_and_error_are_not_true() -> None:
     assert parse_expr("x").evaluate() is UNDEFINED
     assert parse_expr("1/0").evaluate() is ERROR
     assert not is_true(UNDEFINED)
-    assert not is_true(1)
+    assert not is_true(ERROR)
+    assert not is_true("true")
+    for falsy in (0, 0.0, False, [1]):
+        assert not is_true(falsy)
     assert is_true(parse_expr('MY.a =?= "X"').evaluate({"a": "X"}))
     assert parse_expr('MY.a =?= "x"').evaluate({"a": "X"}) is False
     assert parse_expr('MY.a == "x"').evaluate({"a": "X"}) is True
+
+
+def test_a_non_zero_number_is_a_match_as_in_htcondor() -> None:
+    # MatchClassAd::EvalMatchExpr takes IsBooleanValueEquiv: bool, or int/real != 0
+    for truthy in (1, -2, 2.5, True):
+        assert is_true(truthy)
+    assert is_true(parse_expr("ifThenElse(MY.x, 1, 0)").evaluate({"x": True}))
+
+
+def test_references_see_every_scope_of_a_match_context() -> None:
+    mine, theirs = parse_expr(
+        "other.Foo == 3 && ad.A && LEFT.B && RIGHT.C && TARGET.D.E"
+    ).references()
+    assert mine == {"A", "B"}
+    assert theirs == {"Foo", "C", "D"}
+
+
+def test_references_of_an_expression_classad2_cannot_list() -> None:
+    # classad2's externalRefs raises ValueError on these: the text is scanned instead
+    assert not parse_expr("{[a=1]}.a").references()[1]
+    assert "x" in parse_expr("{x}.a").references()[0]
+    assert parse_expr("{TARGET.y}.a").references()[1] == {"y"}
+
+
+def test_current_time_counts_as_a_reference() -> None:
+    mine, _ = parse_expr(
+        "(GLIDEIN_ToRetire =?= undefined) || (CurrentTime < GLIDEIN_ToRetire)"
+    ).references()
+    assert {n.lower() for n in mine} == {"glidein_toretire", "currenttime"}
+    assert {n.lower() for n in parse_expr("TARGET.CurrentTime > 0").references()[1]} == {
+        "currenttime"
+    }
 
 
 def test_references_split_my_and_target() -> None:

@@ -181,6 +181,15 @@ def test_suspicious_things_are_warnings() -> None:
     assert any("TARGET.GLIDEIN_Nowhere" in w for w in warnings)
 
 
+def test_current_time_is_in_every_ad_so_no_warning() -> None:
+    text = BASE.replace(
+        "match: 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)'",
+        "match: 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && "
+        "TARGET.CurrentTime > 0'",
+    )
+    assert parse_config_text(text, source="conf.yaml").warnings == ()
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, TypeAlias
@@ -70,28 +71,83 @@ class Expr:
         """Evaluate with `my` as MY and `target` as TARGET, HTCondor semantics exactly."""
         my_ad = ad_from_mapping(my or {})
         target_ad = ad_from_mapping(target or {})
-        return _from_classad_value(self._tree.eval(my_ad, target_ad))
+        try:
+            return _from_classad_value(self._tree.eval(my_ad, target_ad))
+        except classad2.ClassAdException:  # a bare `parent`: an ad classad2 cannot convert
+            return ERROR
 
     def references(self) -> tuple[frozenset[str], frozenset[str]]:
         """Attribute names referenced: (MY/unscoped ones, TARGET ones), as written.
 
-        Names in ClassAds are case-insensitive; callers compare them lowercased.
+        Every scope of a match context counts: `MY`, `ad`, `LEFT`, `self` name the job's
+        side, `TARGET`, `other`, `RIGHT` the entry's; a chain such as `TARGET.x.y` reads
+        `x`. Names in ClassAds are case-insensitive; callers compare them lowercased.
         """
-        refs = classad2.ClassAd().externalRefs(self._tree)
+        try:
+            refs = [_ref_chain(ref) for ref in classad2.ClassAd().externalRefs(self._tree)]
+        except Exception:  # classad2 gives up on `{...}.a` and friends: scan the text
+            refs = _scanned_refs(self.text)
+        if "currenttime" in self.text.lower():  # classad2 leaves the implicit one out
+            refs += [c for c in _scanned_refs(self.text) if c[-1].lower() == "currenttime"]
         mine: set[str] = set()
         theirs: set[str] = set()
-        for ref in refs:
-            scope, _, name = ref.rpartition(".")
-            if not name:  # classad2 reports '' for a literal such as `true`
-                continue
-            if scope.lower() == "target":
-                theirs.add(name)
-            elif scope.lower() in ("", "my"):
-                mine.add(name)
+        for chain in refs:
+            side, name = _ref_side(chain)
+            if name:
+                (theirs if side == "target" else mine).add(name)
+        if _CONTEXT_CALL.search(self.text):
+            # after countMatches() classad2 resolves names in the context it leaves
+            # behind (TARGET.x can read the job's x): any name can come from either ad
+            mine |= theirs
+            theirs |= mine
         return frozenset(mine), frozenset(theirs)
 
     def __str__(self) -> str:
         return self.text
+
+
+# Scopes of a match context (HTCondor's MatchClassAd: `[other=.RIGHT; target=.RIGHT;
+# my=.LEFT; ad=.LEFT]` around the job, LEFT, and the entry, RIGHT).
+_MY_SCOPES = frozenset({"my", "ad", "left", "self"})
+_TARGET_SCOPES = frozenset({"target", "other", "right"})
+_CHAIN = re.compile(
+    r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|"""
+    r"""(?P<chain>(?<![\w.])\.?[A-Za-z_]\w*(?:\s*\.\s*[A-Za-z_]\w*)*)(?P<call>\s*\()?"""
+)
+_CONTEXT_CALL = re.compile(r"\b(?:countMatches|evalInEachContext)\s*\(", re.IGNORECASE)
+_NOT_NAMES = frozenset({"true", "false", "undefined", "error", "is", "isnt"})
+
+
+def _ref_chain(ref: str) -> list[str]:
+    """`TARGET.x[0].y` as ["TARGET", "x", "y"] (quotes around names dropped)."""
+    parts = [re.sub(r"\[.*", "", part).strip().strip("'") for part in ref.split(".")]
+    return [p for p in parts if p]
+
+
+def _ref_side(chain: list[str]) -> tuple[str, str]:
+    """("my" or "target", the attribute read in that ad) for a reference chain."""
+    if not chain:
+        return "my", ""
+    head = chain[0].lower()
+    if len(chain) > 1 and head in _TARGET_SCOPES:
+        return "target", chain[1]
+    if len(chain) > 1 and head in _MY_SCOPES | {"parent", "root"}:
+        return "my", chain[1]
+    return "my", chain[0]
+
+
+def _scanned_refs(text: str) -> list[list[str]]:
+    """Attribute reference chains found by scanning `text` (a superset: names inside
+    nested ads count too); for expressions classad2 cannot list references of."""
+    out: list[list[str]] = []
+    for match in _CHAIN.finditer(text):
+        chain = match.group("chain")
+        if chain is None or match.group("call"):
+            continue
+        parts = [p.strip() for p in chain.lstrip(".").split(".")]
+        if parts[0].lower() not in _NOT_NAMES:
+            out.append(parts)
+    return out
 
 
 def parse_expr(text: str) -> Expr:
@@ -106,8 +162,17 @@ def parse_expr(text: str) -> Expr:
 
 
 def is_true(value: EvalResult) -> bool:
-    """Only the boolean true is a match (UNDEFINED and ERROR compare equal to ints)."""
-    return value is True
+    """Whether HTCondor's matchmaking takes `value` as a match (EvalMatchExpr).
+
+    `true`, or a non-zero integer or real (IsBooleanValueEquiv); strings, lists, ads,
+    UNDEFINED and ERROR are not (UNDEFINED and ERROR compare equal to ints: test types).
+    """
+    kind = type(value)
+    if kind is bool:
+        return value is True
+    if kind is int or kind is float:
+        return value != 0
+    return False
 
 
 def quote(text: str) -> str:

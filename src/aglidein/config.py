@@ -608,6 +608,7 @@ def _warnings(config: Config, lines: Mapping[Loc, int], source: str) -> list[str
             continue
         _, target_refs = parse_expr(group.match).references()
         known = {name.lower() for e in enabled for name in e.attrs}
+        known.add("currenttime")  # HTCondor gives every ad an implicit CurrentTime
         missing = sorted(name for name in target_refs if name.lower() not in known)
         if missing:
             warn(

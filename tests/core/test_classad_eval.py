@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import math
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import ERROR, UNDEFINED, parse_expr
+from aglidein.classads import ERROR, UNDEFINED, ExprSyntaxError, parse_expr
+from aglidein.config import parse_config_text
 from aglidein.core.classad_eval import compile_expr, conjuncts, truthy
+from aglidein.core.demand import group_projection, type_sensitive_refs
+from aglidein.core.match import Matcher, pair_matches
 
 NAMES = ["a", "B", "Cpus"]
 STRINGS = ["a", "A", "b", "", "a, b", "b a", "B,A ,", "x;a", " a ", "a\tb", "ab", "Site_1"]
@@ -170,3 +174,64 @@ def test_outside_the_subset_falls_back_to_classad2() -> None:
     assert partly.evaluate({"name": "abc", "x": 1}, {}) is True
     assert compile_expr("1/0").evaluate({}, {}) is ERROR
     assert compile_expr("-3/0.0").evaluate({}, {}) == -math.inf
+
+
+ODD = [
+    "{}.a",
+    "{[a=1]}.a",
+    "{x}.a == {1}",
+    "parent",
+    "parent || true",
+    "[a=1].a",
+    "x[0]",
+    "TARGET.x.y",
+    "other.x == 3",
+    "countMatches(a, {[a=1]}) > b",
+    "'quoted name' == 1",
+    "1e3 > 2 && (3 & 1) == 1",
+]
+TOKENS = [
+    *["{", "}", "[", "]", "(", ")", ".", ",", ";", "=", "a", "b", "MY", "TARGET", "other"],
+    *["parent", "root", "1", "2.5", '"x"', "true", "undefined", "+", "-", "&&", "||", "=?="],
+    *["<", "!", "?", ":", "size", "eval", "countMatches", "stringListMember", "'q'", "[a=1]"],
+    *["{}", "0x1f", "CurrentTime", "ad", "LEFT", "&", "~", "<<", "is", "time", "unparse"],
+]
+
+
+def every_path(text: str) -> None:
+    """Everything matching does with a group's `match`; none of it may raise."""
+    compiled = compile_expr(text)
+    compiled.evaluate({"a": 1}, {"b": "x"})
+    for part in conjuncts(compiled):
+        part.evaluate({}, {})
+    type_sensitive_refs(text)
+    config = parse_config_text(
+        yaml.safe_dump(
+            {
+                "factory": {"name": "f", "state_dir": "/nonexistent"},
+                "pool": {"collector": "cm:9618", "trust_domain": "cm", "signing_key": "/k"},
+                "groups": [{"name": "g", "schedds": ["s"], "match": text}],
+                "entries": [],
+            }
+        )
+    ).config
+    group_projection(config.groups[0])
+    matcher = Matcher(text, [("e", {"a": 2, "b": "x"})], 100.0)
+    matcher.match_classes([{"a": 1}, {}])
+    pair_matches(text, {"a": 1}, {"b": 2}, 100.0)
+
+
+def test_expressions_classad2_accepts_compile_or_fall_back_never_crash() -> None:
+    for text in ODD:
+        every_path(text)  # `{}.a` raised "Unable to determine external references"
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tokens=st.lists(st.sampled_from(TOKENS), min_size=1, max_size=9))
+def test_token_soup_that_parses_never_crashes(tokens: list[str]) -> None:
+    text = " ".join(tokens)
+    try:
+        parse_expr(text)
+    except ExprSyntaxError:
+        return
+    every_path(text)

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import parse_expr
+from aglidein.classads import is_true, parse_expr
 from aglidein.config import Config
 from aglidein.core.demand import (
     Shaper,
@@ -144,13 +144,13 @@ MATCHES = [
 )
 def test_counts_equal_classad2_job_by_job(jobs: list[dict], match: str, constraint: str) -> None:
     config = make_config(match, constraint, sites=("A", "B", "b"))
-    counts = count_group(config.groups[0], config.entries, tuple(shapes_of(config, jobs, 7)))
+    counts = count_group(config.groups[0], config.entries, tuple(shapes_of(config, jobs, 7)), 0.0)
     match_expr, constraint_expr = parse_expr(match), parse_expr(constraint)
     expected = {e.name: [0, 0.0, 0] for e in config.entries}
     for job in jobs:
-        if job["JobStatus"] != 1 or constraint_expr.evaluate(job, {}) is not True:
+        if job["JobStatus"] != 1 or not is_true(constraint_expr.evaluate(job, {})):
             continue
-        hits = [e.name for e in config.entries if match_expr.evaluate(job, e.attrs) is True]
+        hits = [e.name for e in config.entries if is_true(match_expr.evaluate(job, e.attrs))]
         for name in hits:
             expected[name][0] += 1
             expected[name][1] += 1 / len(hits)
@@ -166,11 +166,11 @@ def test_only_type_sensitive_attributes_need_exact_counting() -> None:
         "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && "
         "MY.RequestCpus <= TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs"
     )
-    assert type_sensitive_refs(standard, conjunction_ok=True) == set()
-    assert type_sensitive_refs("MY.X =?= 1", conjunction_ok=True) == {"x"}
-    assert type_sensitive_refs("MY.X", conjunction_ok=True) == {"x"}
-    assert type_sensitive_refs("MY.A / 2 > 1 && MY.B < 3", conjunction_ok=True) == {"a"}
-    assert type_sensitive_refs("ifThenElse(MY.C, MY.D, false)", conjunction_ok=False) == {"d"}
+    assert type_sensitive_refs(standard) == set()
+    assert type_sensitive_refs("MY.X =?= 1") == {"x"}
+    assert type_sensitive_refs("MY.X") == set()  # 1, 1.0 and true all match
+    assert type_sensitive_refs("MY.A / 2 > 1 && MY.B < 3") == {"a"}
+    assert type_sensitive_refs("ifThenElse(MY.C, MY.D + 0, false)") == {"d"}
     config = make_config("MY.X =?= 1", "JobUniverse == 5")
     assert exact_attrs(config) == {"x"}
     group = config.groups[0]

@@ -8,7 +8,7 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import parse_expr
+from aglidein.classads import is_true, parse_expr
 from aglidein.core import match as match_module
 from aglidein.core.match import Matcher
 
@@ -53,7 +53,7 @@ def brute_force(text: str, shapes: list[dict], entries: list[dict]) -> list[list
     def plain(ad: dict) -> dict:
         return {k: v for k, v in ad.items() if v is not None}
 
-    return [[expr.evaluate(plain(s), plain(e)) is True for e in entries] for s in shapes]
+    return [[is_true(expr.evaluate(plain(s), plain(e))) for e in entries] for s in shapes]
 
 
 def full_matrix(matcher: Matcher, shapes: list[dict]) -> list[list[bool]]:
@@ -93,8 +93,8 @@ def test_entries_with_equal_attributes_share_a_class() -> None:
     assert matrix[shape_class[1]].all()
 
 
-def test_a_lone_operand_must_be_exactly_true() -> None:
+def test_a_non_zero_number_matches_as_in_htcondor() -> None:
     matcher = Matcher("MY.Cpus", [("e", {})])
-    shape_class, matrix = matcher.match_classes([{"cpus": 1}, {"cpus": True}])
-    assert not matrix[shape_class[0], 0]
-    assert matrix[shape_class[1], 0]
+    shapes = [{"cpus": 1}, {"cpus": True}, {"cpus": 0.5}, {"cpus": 0}, {"cpus": "1"}, {}]
+    shape_class, matrix = matcher.match_classes(shapes)
+    assert [bool(matrix[c, 0]) for c in shape_class] == [True, True, True, False, False, False]

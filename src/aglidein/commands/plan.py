@@ -224,7 +224,7 @@ def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str,
                 slots=offline.slots or census.slots,
             )
     started = time.perf_counter()
-    counts = count_demand(config, demand)
+    counts = count_demand(config, demand, now)
     timer.add("match_s", started)
     health = _stored_health(config)
     if census.factory_ok:  # as the cycle does: released glideins are idle again

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from aglidein.classads import ERROR, UNDEFINED
 from aglidein.core.classad_ops import (
@@ -41,17 +42,18 @@ def _error(my: Ad, target: Ad) -> Value:
 
 
 def string_list_items(text: str, delimiters: str = DEFAULT_DELIMITERS) -> list[str]:
-    """The items of a ClassAd string list: split on any delimiter, trimmed, empties skipped."""
-    if delimiters == DEFAULT_DELIMITERS:
-        return text.replace(",", " ").split()
-    items: list[str] = []
-    start = 0
-    for i, char in enumerate(text):
-        if char in delimiters:
-            items.append(text[start:i])
-            start = i + 1
-    items.append(text[start:])
+    """The items of a ClassAd string list: split on any delimiter, trimmed, empties skipped.
+
+    As HTCondor's StringTokenIterator: the delimiters are exact characters, trimming is
+    C isspace() only (NBSP or an em space stay inside an item).
+    """
+    items = _splitter(delimiters).split(text)
     return [s for s in (item.strip(STRING_LIST_SPACE) for item in items) if s]
+
+
+@lru_cache(maxsize=64)
+def _splitter(delimiters: str) -> re.Pattern[str]:
+    return re.compile("[" + re.escape(delimiters) + "]")
 
 
 def _string_list_member(args: list[Evaluator], fold: bool) -> Evaluator:

@@ -34,7 +34,9 @@ Evaluator = Callable[[Ad, Ad], Value]
 
 MIN64 = -(2**63)
 _WRAP = 2**64
-STRING_LIST_SPACE = " \t\r\n"
+# HTCondor splits string lists on these (default: comma, space, tab, CR, LF — not \v or
+# \f) and trims items with C isspace() (\v and \f included; no Unicode spaces).
+STRING_LIST_SPACE = " \t\n\v\f\r"
 DEFAULT_DELIMITERS = ", \t\r\n"
 SAFE_REGEX = re.compile(r"^[A-Za-z0-9_ .*+?^$|()-]*$")
 

@@ -1,6 +1,6 @@
 """A parser for the common subset of ClassAd expressions, to a small AST (pure Python).
 
-The subset: literals, `MY.x` / `TARGET.x` / bare attribute references, unary and binary
+The subset: literals, `MY.x` / `TARGET.x` (or `other.x`, `LEFT.x`, ...) / bare references, unary and binary
 operators (arithmetic, comparison, `=?=`/`=!=`/`is`/`isnt`, `&&`/`||`), `?:`, function
 calls and list literals. Anything else (bit operators, nested ads, subscripts, octal or
 hex numbers, unusual escapes) raises `Unsupported`: the caller then leaves the whole
@@ -117,6 +117,20 @@ _KEYWORDS: dict[str, bool | Special] = {
     "undefined": UNDEFINED,
     "error": ERROR,
 }
+# The scopes of a match context (HTCondor's MatchClassAd puts `[other=.RIGHT;
+# target=.RIGHT; my=.LEFT; ad=.LEFT]` around the job, LEFT, and the entry, RIGHT).
+_SCOPES = {
+    "my": "my",
+    "ad": "my",
+    "left": "my",
+    "self": "my",
+    "target": "target",
+    "other": "target",
+    "right": "target",
+}
+# classad2 evaluates what follows these calls in the context they leave behind (a bare
+# name after countMatches() no longer reaches TARGET): only the whole expression is exact.
+_CONTEXT_FUNCTIONS = frozenset({"countmatches", "evalineachcontext"})
 _EQUALITY = {"==", "!=", "=?=", "=!=", "is", "isnt"}
 _RELATIONAL = {"<", "<=", ">", ">="}
 _ESCAPES = {'"': '"', "\\": "\\"}
@@ -256,20 +270,23 @@ class _Parser:
     def name(self, text: str, start: int) -> Node:
         lower = text.lower()
         if self.word() == "(":
+            if lower in _CONTEXT_FUNCTIONS:
+                raise Unsupported(f"{text}() changes the evaluation context")
             self.take()
             args = self.arguments(")")
             return Call(self.span(start), lower, args)
         if self.word() == ".":
-            if lower not in ("my", "target"):
+            scope = _SCOPES.get(lower)
+            if scope is None:
                 raise Unsupported(f"scope {text!r}")
             self.take()
             kind, attr, _, _ = self.take()
-            if kind != "name" or self.word() == "." or attr.lower() in _KEYWORDS:
+            if kind != "name" or self.word() in (".", "(") or attr.lower() in _KEYWORDS:
                 raise Unsupported("nested attribute reference")
-            return Attr(self.span(start), lower, attr.lower())
+            return Attr(self.span(start), scope, attr.lower())
         if lower in _KEYWORDS:
             return Lit(text, _KEYWORDS[lower])
-        if lower in ("my", "target", "is", "isnt", "parent"):
+        if lower in _SCOPES or lower in ("is", "isnt", "parent", "root"):
             raise Unsupported(f"bare {text!r}")
         return Attr(text, "", lower)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from aglidein.classads import Expr, ExprSyntaxError, parse_expr
 from aglidein.config import Config, GroupConfig
-from aglidein.core.classad_eval import CompiledExpr, compile_expr
+from aglidein.core.classad_eval import CompiledExpr, compile_expr, truthy
 from aglidein.core.classad_parse import Attr, Binary, Call, Cond, ListLit, Node, Unary
 from aglidein.core.model import JobShape, ScalarValue, ShapeCount
 
@@ -88,21 +88,21 @@ def exact_attrs(config: Config, groups: Sequence[str] | None = None) -> frozense
     out: set[str] = set()
     for group in config.groups:
         if groups is None or group.name in groups:
-            out.update(type_sensitive_refs(group.match, conjunction_ok=True))
-            out.update(type_sensitive_refs(group.job_constraint, conjunction_ok=False))
+            out.update(type_sensitive_refs(group.match))
+            out.update(type_sensitive_refs(group.job_constraint))
     return frozenset(out)
 
 
 _TYPE_BLIND_CALLS = frozenset({"stringlistmember", "stringlistimember", "member"})
 
 
-def type_sensitive_refs(text: str, *, conjunction_ok: bool) -> set[str]:
+def type_sensitive_refs(text: str) -> set[str]:
     """Attributes of `text` whose int/real/bool type can change its truth.
 
     Comparisons promote numbers and `&&`/`||`/`!`/`?:` only test truth, so an attribute
-    used only there is type-blind; arithmetic, `=?=`, type tests and the value of the
-    whole expression (only `true` matches) are not. With `conjunction_ok`, the top-level
-    `&&` operands only need to be truthy.
+    used only there is type-blind, and so is the value of the whole expression (HTCondor
+    takes true or any non-zero number as a match); arithmetic, `=?=` and type tests are
+    not.
     """
     expr = _compiled(text)
     if expr.tree is None:
@@ -139,11 +139,7 @@ def type_sensitive_refs(text: str, *, conjunction_ok: bool) -> set[str]:
             for item in node.items:
                 walk(item, False)
 
-    root = expr.tree
-    if conjunction_ok and isinstance(root, Binary) and root.op == "&&":
-        walk(root, False)
-    else:
-        walk(root, True)
+    walk(expr.tree, False)
     return out
 
 
@@ -428,7 +424,7 @@ def _add_plain(
         ok = decided.get(typed)
         if ok is None:
             ad = dict(zip(constraint_names, read, strict=True))
-            ok = decided[typed] = constraint.evaluate(ad, {}) is True
+            ok = decided[typed] = truthy(constraint.evaluate(ad, {}))
         if not ok:
             continue
         values = pick_match(ext)
@@ -461,7 +457,7 @@ def _add_evaluated(
         status = ad.get("jobstatus")
         if type(status) is not int or status not in (_IDLE, _RUNNING):
             continue
-        if constraint.evaluate(ad, {}) is not True:
+        if not truthy(constraint.evaluate(ad, {})):
             continue
         shape = JobShape(
             attrs=tuple((name, ad.get(name)) for name in projection.match_refs),

@@ -13,6 +13,7 @@ matrix of shape classes × entry classes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,16 @@ from aglidein.core.classad_ops import DEFAULT_DELIMITERS, Ad, Value
 from aglidein.core.classad_parse import Attr, Binary, Call, Lit
 from aglidein.core.model import ScalarValue
 
-__all__ = ["BoolMatrix", "EntriesKey", "Matcher", "compiled_matcher", "typed_key"]
+__all__ = [
+    "BoolMatrix",
+    "EntriesKey",
+    "Matcher",
+    "compiled_matcher",
+    "is_match",
+    "pair_matches",
+    "typed_key",
+    "with_current_time",
+]
 
 BoolMatrix = npt.NDArray[np.bool_]
 _SMALL_TABLE = 4096  # below this many value pairs, evaluating them all is cheapest
@@ -62,20 +72,72 @@ class _Operand:
     target_names: tuple[str, ...]
 
 
-class Matcher:
-    """A group's `match` against a fixed list of entries (name → attrs)."""
+_EVAL_CALL = re.compile(r"\beval\s*\(", re.IGNORECASE)
 
-    def __init__(self, match: str, entries: Sequence[tuple[str, Mapping[str, ScalarValue]]]):
+
+def _reads_by_name(expr: CompiledExpr) -> bool:
+    """Whether `expr` can read attributes its text does not name (`eval("x" + ...)`):
+    the entries are then told apart by every attribute they have."""
+    return _EVAL_CALL.search(expr.text) is not None
+
+
+def with_current_time(ad: Ad, now: float | None) -> Ad:
+    """`ad` with HTCondor's implicit `CurrentTime` (= now) unless it sets its own."""
+    if now is None or ad.get("currenttime") is not None:
+        return ad
+    return {**ad, "currenttime": int(now)}
+
+
+def is_match(value: Value) -> bool:
+    """HTCondor's EvalMatchExpr: `true` or a non-zero number is a match, nothing else."""
+    return truthy(value)
+
+
+def pair_matches(
+    match: str, job: Mapping[str, ScalarValue], entry: Mapping[str, ScalarValue], now: float
+) -> bool:
+    """Whether one job (MY) matches one entry (TARGET) at `now`: the single-pair path."""
+    my = with_current_time({k.lower(): v for k, v in job.items()}, now)
+    target = with_current_time({k.lower(): v for k, v in entry.items()}, now)
+    return is_match(_compiled(match).evaluate(my, target))
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> CompiledExpr:
+    return compile_expr(text)
+
+
+class Matcher:
+    """A group's `match` against a fixed list of entries (name → attrs) at `now`.
+
+    `now` is the value of HTCondor's implicit `CurrentTime` in every ad that does not set
+    one (None leaves it undefined).
+    """
+
+    def __init__(
+        self,
+        match: str,
+        entries: Sequence[tuple[str, Mapping[str, ScalarValue]]],
+        now: float | None = None,
+    ):
         self.expr = compile_expr(match)
         self.entry_names = tuple(name for name, _ in entries)
+        self._now = now
+        ads: list[Ad] = [{k.lower(): v for k, v in attrs.items()} for _, attrs in entries]
+        every_attr = frozenset(name for ad in ads for name in ad)
         parts = conjuncts(self.expr)
-        self._require_true = len(parts) == 1  # a lone operand must be exactly `true`
         self._operands = [
-            _Operand(p, tuple(sorted(p.my_refs)), tuple(sorted(p.target_refs))) for p in parts
+            _Operand(
+                p,
+                tuple(sorted(p.my_refs)),
+                tuple(sorted(p.target_refs | (every_attr if _reads_by_name(p) else set()))),
+            )
+            for p in parts
         ]
         self.my_names = tuple(sorted(self.expr.my_refs))
-        target_names = tuple(sorted(self.expr.target_refs))
-        ads = [{k.lower(): v for k, v in attrs.items()} for _, attrs in entries]
+        target_names = tuple(sorted({n for op in self._operands for n in op.target_names}))
+        if "currenttime" in target_names:
+            ads = [with_current_time(ad, now) for ad in ads]
         self._entry_class, self._entry_reps = _classes(ads, target_names)
         self._entry_class_size = np.bincount(
             self._entry_class, minlength=len(self._entry_reps)
@@ -93,7 +155,9 @@ class Matcher:
         return self._entry_class_size
 
     def _ok(self, value: Value) -> bool:
-        return value is True if self._require_true else truthy(value)
+        # the whole is a match iff it is true or a non-zero number, and so is a
+        # conjunction iff each of its operands is (`1.5 && 2` is true)
+        return truthy(value)
 
     def _evaluate_entry_only(self, op: _Operand) -> BoolMatrix | None:
         if op.my_names:
@@ -102,6 +166,8 @@ class Matcher:
 
     def match_classes(self, shapes: Sequence[Ad]) -> tuple[npt.NDArray[np.intp], BoolMatrix]:
         """(class of each shape, matrix of shape classes × entry classes)."""
+        if "currenttime" in self.my_names:
+            shapes = [with_current_time(ad, self._now) for ad in shapes]
         shape_class, shape_reps = _classes(shapes, self.my_names)
         matrix = np.ones((len(shape_reps), len(self._entry_reps)), dtype=bool)
         order = sorted(range(len(self._operands)), key=lambda i: self._cost(i, shape_reps))
@@ -386,7 +452,14 @@ def _index_kind(expr: CompiledExpr) -> str | None:
 EntriesKey = tuple[tuple[str, tuple[tuple[str, str, ScalarValue], ...]], ...]
 
 
+def compiled_matcher(match: str, entries: EntriesKey, now: float) -> Matcher:
+    """A Matcher, reused while the group's `match` and the entries' attrs do not change
+    (and, when `match` reads `CurrentTime`, while `now` does not)."""
+    expr = _compiled(match)
+    reads_now = "currenttime" in expr.my_refs | expr.target_refs
+    return _cached_matcher(match, entries, now if reads_now else None)
+
+
 @lru_cache(maxsize=64)
-def compiled_matcher(match: str, entries: EntriesKey) -> Matcher:
-    """A Matcher, reused while the group's `match` and the entries' attrs do not change."""
-    return Matcher(match, [(name, {k: v for k, _, v in attrs}) for name, attrs in entries])
+def _cached_matcher(match: str, entries: EntriesKey, now: float | None) -> Matcher:
+    return Matcher(match, [(name, {k: v for k, _, v in attrs}) for name, attrs in entries], now)

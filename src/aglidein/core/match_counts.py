@@ -49,13 +49,14 @@ def _entry_key(entries: Iterable[EntryConfig]) -> EntriesKey:
 
 
 def count_group(
-    group: GroupConfig, entries: list[EntryConfig], shapes: tuple[ShapeCount, ...]
+    group: GroupConfig, entries: list[EntryConfig], shapes: tuple[ShapeCount, ...], now: float
 ) -> dict[str, EntryCount]:
-    """Counts for every entry in `entries` (those matched) from a group's merged shapes."""
+    """Counts for every entry in `entries` (those matched) from a group's merged shapes;
+    `now` is HTCondor's `CurrentTime`."""
     idle_shapes = [s for s in shapes if s.idle > 0]
     if not entries or not idle_shapes:
         return {e.name: EntryCount() for e in entries}
-    matcher = compiled_matcher(group.match, _entry_key(entries))
+    matcher = compiled_matcher(group.match, _entry_key(entries), now)
     ads = [dict(s.shape.attrs) for s in idle_shapes]
     shape_class, matrix = matcher.match_classes(ads)
     idle = np.bincount(
@@ -96,8 +97,9 @@ def usable_shapes(
     return rows, stale
 
 
-def count_demand(config: Config, demand: DemandSnapshot) -> dict[str, GroupDemand]:
-    """Counts for every group and every entry not disabled in the config."""
+def count_demand(config: Config, demand: DemandSnapshot, now: float) -> dict[str, GroupDemand]:
+    """Counts for every group and every entry not disabled in the config, at `now` (the
+    cycle's time: HTCondor's `CurrentTime` in every ad)."""
     entries = [e for e in config.entries if e.enabled]
     out: dict[str, GroupDemand] = {}
     for group in config.groups:
@@ -105,7 +107,7 @@ def count_demand(config: Config, demand: DemandSnapshot) -> dict[str, GroupDeman
         shapes = merge_shapes(rows)
         out[group.name] = GroupDemand(
             group=group.name,
-            counts=count_group(group, entries, shapes),
+            counts=count_group(group, entries, shapes, now),
             stale=stale,
             shapes=len(shapes),
             idle_jobs=sum(s.idle for s in shapes),

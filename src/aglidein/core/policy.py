@@ -201,7 +201,7 @@ def decide(
     `counts` lets a caller that timed matching on its own pass the result in.
     """
     if counts is None:
-        counts = count_demand(config, inputs.demand)
+        counts = count_demand(config, inputs.demand, now)
     census = CensusCounts.of(inputs.census)
     frozen = not inputs.census.factory_ok or not inputs.census.collector_ok
     rooms = _rooms(config, census)
