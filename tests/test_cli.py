@@ -70,3 +70,100 @@ def test_run_on_a_taken_port_is_one_clear_line(
     err = capsys.readouterr().err
     assert f"cannot bind 127.0.0.1:{port}" in err
     assert "Traceback" not in err
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import aglidein.commands.config_cmds as config_cmds
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(config_cmds, "check_config", interrupted)
+    assert main(["check-config", "x.yaml"]) == 130
+    assert capsys.readouterr().err == "aglidein: interrupted\n"
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib
+
+    def interrupted(name: str) -> object:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib, "import_module", interrupted)
+    assert main(["status"]) == 130
+    assert capsys.readouterr().err == "aglidein: interrupted\n"
+
+
+def test_ctrl_c_inside_a_task_group_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import aglidein.commands.config_cmds as config_cmds
+
+    def interrupted(args: object) -> int:
+        raise BaseExceptionGroup("tasks", [KeyboardInterrupt(), RuntimeError("worker died")])
+
+    monkeypatch.setattr(config_cmds, "check_config", interrupted)
+    assert main(["check-config", "x.yaml"]) == 130
+    assert capsys.readouterr().err == "aglidein: interrupted\n"
+
+
+def test_ctrl_c_of_a_real_process_group_prints_no_traceback(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)  # opening it blocks: the command waits there for the signal
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aglidein", "check-config", str(fifo)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        # started from a shell without job control, SIGINT may come in ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    time.sleep(3)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err == b"aglidein: interrupted\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "absent"),
+    [
+        (["--version"], ["numpy", "htcondor2", "starlette", "uvicorn", "anyio", "structlog"]),
+        (["token", "log", "--help"], ["numpy", "starlette", "uvicorn"]),
+        (["status", "--help"], ["numpy", "starlette", "uvicorn"]),
+        (["logs", "search", "--help"], ["numpy", "starlette", "uvicorn"]),
+    ],
+)
+def test_a_command_imports_only_what_it_needs(argv: list[str], absent: list[str]) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom aglidein.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {absent!r} if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from aglidein.cli import COMMANDS
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for command in COMMANDS:
+        assert command in out
