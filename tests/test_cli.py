@@ -142,6 +142,7 @@ def test_ctrl_c_of_a_real_process_group_prints_no_traceback(tmp_path: Path) -> N
         (["token", "log", "--help"], ["numpy", "starlette", "uvicorn"]),
         (["status", "--help"], ["numpy", "starlette", "uvicorn"]),
         (["logs", "search", "--help"], ["numpy", "starlette", "uvicorn"]),
+        (["plan", "--help"], ["numpy", "starlette", "uvicorn"]),
     ],
 )
 def test_a_command_imports_only_what_it_needs(argv: list[str], absent: list[str]) -> None:
