@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,59 @@ def test_help_still_lists_every_command(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     for command in COMMANDS:
         assert command in out
+
+
+def _hold_state_dir(state_dir: Path) -> Any:
+    """Another process holding `state_dir` (as a running daemon does); it prints its pid."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, time\nfrom pathlib import Path\nfrom aglidein.state import StateDirLock\n"
+        f"lock = StateDirLock.acquire(Path({str(state_dir)!r}))\n"
+        "print(os.getpid(), flush=True)\ntime.sleep(120)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None
+    holder.pid_line = holder.stdout.readline().strip()  # type: ignore[attr-defined]
+    return holder
+
+
+def test_a_second_daemon_or_demo_on_a_state_dir_is_refused_read_only_commands_work(
+    tmp_path: Path, signing_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    from aglidein.state import StateDB
+
+    state_dir = tmp_path / "state"
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        MINIMAL_CONFIG.format(state_dir=state_dir, closed_port=1, key=signing_key, http_port=0)
+        + "groups:\n  - name: main\n    schedds: [s1]\n    match: 'true'\n"
+        + "entries:\n  - name: LOCAL1\n    gridtype: local\n"
+    )
+    state_dir.mkdir()
+    StateDB.open(state_dir / "state.db").close()
+    holder = _hold_state_dir(state_dir)
+    try:
+        pid = holder.pid_line
+        assert main(["run", "--config", str(config)]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert f"in use by another aglidein (pid {pid}," in err
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        assert main(["demo", "--state-dir", str(state_dir), "--port", str(port), "--no-tty"]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert f"(pid {pid}," in err
+        assert not (state_dir / "aglidein.yaml").exists()  # the demo wrote nothing there
+        # reading is not running: plan and check-config still work
+        assert main(["check-config", str(config)]) == 0
+        assert main(["plan", "--config", str(config), "--jobs", str(tmp_path / "none")]) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()

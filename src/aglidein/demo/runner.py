@@ -18,6 +18,7 @@ from aglidein.demo.checks import DemoChecks, probe_pilot_logs, submitted_by_entr
 from aglidein.demo.setup import DemoSetup
 from aglidein.demo.view import Moment, ProgressLines, intro, live_view, moment_renderable
 from aglidein.runtime import Runtime
+from aglidein.state import StateDirLock
 
 __all__ = ["DemoOptions", "DemoOutcome", "run_demo"]
 
@@ -122,9 +123,14 @@ class _Watcher:
         )
 
 
-async def run_demo(setup: DemoSetup, options: DemoOptions, console: Console) -> DemoOutcome:
-    """Run the daemon and the watcher until the duration passes or the daemon stops."""
-    daemon = Daemon(setup.loaded, clock=ScaledClock(options.speed))
+async def run_demo(
+    setup: DemoSetup, options: DemoOptions, console: Console, lock: StateDirLock | None = None
+) -> DemoOutcome:
+    """Run the daemon and the watcher until the duration passes or the daemon stops.
+
+    `lock`: the state dir, taken by the caller before it wrote there; else the daemon takes it.
+    """
+    daemon = Daemon(setup.loaded, clock=ScaledClock(options.speed), lock=lock)
     watcher = _Watcher(daemon, setup, options, console)
     async with anyio.create_task_group() as tg:
         tg.start_soon(watcher.run)
