@@ -8,6 +8,7 @@ from the loop monitor, and STOPPING=1.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -21,7 +22,7 @@ import anyio.to_thread
 import structlog
 
 from aglidein import __version__
-from aglidein.clock import Clock, SystemClock
+from aglidein.clock import Clock, SystemClock, wall_clock
 from aglidein.config import LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
@@ -80,7 +81,8 @@ def preflight(loaded: LoadedConfig) -> None:
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
-    logs = LogService(runtime)
+    # log tokens, --since and stored times are the operators': the wall clock, also in the demo
+    logs = LogService(dataclasses.replace(runtime, clock=wall_clock(runtime.clock)))
     cycle, routes = build_cycle(
         runtime,
         credentials=renewer.states,
