@@ -54,3 +54,18 @@ def test_migrations_run_forward_from_an_old_version(
     db = state.StateDB.open(path)
     assert db.schema_version == SCHEMA_VERSION + 1
     db.close()
+
+
+def test_one_holder_per_state_dir_and_the_second_learns_its_pid(tmp_path: Path) -> None:
+    import os
+
+    from aglidein.errors import StateError
+    from aglidein.state import StateDirLock
+
+    state_dir = tmp_path / "new" / "state"
+    with StateDirLock.acquire(state_dir) as held:
+        assert held.path.read_text() == f"{os.getpid()}\n"
+        assert state_dir.stat().st_mode & 0o777 == 0o700
+        with pytest.raises(StateError, match=f"in use by another aglidein \\(pid {os.getpid()},"):
+            StateDirLock.acquire(state_dir)
+    StateDirLock.acquire(state_dir).release()  # let go: free again

@@ -8,6 +8,7 @@ from the loop monitor, and STOPPING=1.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -21,7 +22,7 @@ import anyio.to_thread
 import structlog
 
 from aglidein import __version__
-from aglidein.clock import Clock, SystemClock
+from aglidein.clock import Clock, SystemClock, wall_clock
 from aglidein.config import LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
@@ -33,7 +34,7 @@ from aglidein.services.logs import LogService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
-from aglidein.state import StateDB
+from aglidein.state import StateDB, StateDirLock
 
 __all__ = ["Daemon", "ServiceFactory", "Subsystems", "default_services", "preflight"]
 
@@ -80,7 +81,8 @@ def preflight(loaded: LoadedConfig) -> None:
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
-    logs = LogService(runtime)
+    # log tokens, --since and stored times are the operators': the wall clock, also in the demo
+    logs = LogService(dataclasses.replace(runtime, clock=wall_clock(runtime.clock)))
     cycle, routes = build_cycle(
         runtime,
         credentials=renewer.states,
@@ -105,8 +107,11 @@ class Daemon:
         clock: Clock | None = None,
         notifier: Notifier | None = None,
         services: ServiceFactory = default_services,
+        lock: StateDirLock | None = None,
     ) -> None:
+        """`lock`: the state dir, already taken by the caller (the demo); else `run` takes it."""
         self.loaded = loaded
+        self._lock = lock
         self.clock = clock or SystemClock()
         self.notifier = notifier or Notifier()
         self.metrics = Metrics()
@@ -125,9 +130,17 @@ class Daemon:
         """Run until stopped; the exit status."""
         config = self.loaded.config
         preflight(self.loaded)
-        state = await anyio.to_thread.run_sync(
-            StateDB.open, Path(config.factory.state_dir) / "state.db"
-        )
+        state_dir = Path(config.factory.state_dir)
+        own_lock = StateDirLock.acquire(state_dir) if self._lock is None else None
+        try:
+            return await self._run_locked(state_dir)
+        finally:
+            if own_lock is not None:
+                own_lock.release()
+
+    async def _run_locked(self, state_dir: Path) -> int:
+        config = self.loaded.config
+        state = await anyio.to_thread.run_sync(StateDB.open, state_dir / "state.db")
         status = StatusBoard(factory_name=config.factory.name, started=self.clock.now())
         status.sync_entries(config)
         holder = ConfigHolder(self.loaded)

@@ -3,11 +3,18 @@ the last plan, operator actions. Survives restarts; carries a schema version.
 
 sqlite3 runs in one dedicated thread (it releases the GIL); the async methods hand
 work to it, so the event loop never waits on disk.
+
+One daemon per state dir: `StateDirLock` holds an exclusive `flock` on
+`state_dir/aglidein.lock` (which names the holder's PID) for as long as it runs;
+read-only commands (`status`, `plan`, `logs`) never take it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -22,7 +29,7 @@ import structlog
 from aglidein.core.model import EntryHealth, OperatorState
 from aglidein.errors import StateError
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "BatchRecord", "StateDB"]
+__all__ = ["LOCK_FILE", "MIGRATIONS", "SCHEMA_VERSION", "BatchRecord", "StateDB", "StateDirLock"]
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -56,6 +63,56 @@ MIGRATIONS: list[str] = [
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+LOCK_FILE = "aglidein.lock"
+
+
+class StateDirLock:
+    """This process's exclusive hold on a state dir; `release()` (or exit) lets it go."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd: int | None = fd
+        self.path = path
+
+    @classmethod
+    def acquire(cls, state_dir: Path) -> StateDirLock:
+        """Take the state dir (creating it 0700), or say which process has it."""
+        path = state_dir / LOCK_FILE
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise StateError(f"{path}: cannot create the lock file: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _holder(fd)
+            os.close(fd)
+            raise StateError(
+                f"factory.state_dir {state_dir} is in use by another aglidein "
+                f"(pid {holder}, see {path}); stop it or use another state_dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return cls(fd, path)
+
+    def release(self) -> None:
+        """Let the state dir go (the file stays: removing it would race a new holder)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> StateDirLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _holder(fd: int) -> str:
+    """The PID written in a lock file, or "unknown" while its holder is still writing it."""
+    with contextlib.suppress(OSError, ValueError):
+        return str(int(os.pread(fd, 32, 0).decode().strip()))
+    return "unknown"
 
 
 class BatchRecord(dict[str, Any]):

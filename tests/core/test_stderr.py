@@ -52,3 +52,31 @@ def test_invalid_utf8_is_replaced_not_refused() -> None:
     )
     assert batch.errors == []
     assert "bad" in str(records(batch)[0]["msg"])
+
+
+def test_lines_of_the_pilots_logger_keep_its_level_and_time() -> None:
+    tail = (
+        b"2026-01-01T00:00:05.123Z INFO glidein.start glidein starting\n"
+        b"2026-01-01T00:00:06.000Z DEBUG validate.disk free_mb=100\n"
+        b"2026-01-01T00:00:07Z WARNING validate.cvmfs slow mount\n"
+        b"2026-01-01T00:00:08.5Z ERROR condor.start failed\n"
+        b"2026-01-01T00:00:09.000Z INFO glidein.exit an error word in an info line\n"
+        b"mkdir: cannot create directory\n"
+        b"plain words\n"
+    )
+    batch = stderr_batch(tail, ts=TS, truncated=False, max_fields=64, max_bytes=16384)
+    assert batch.errors == []
+    assert [LEVELS[level] for level in batch.levels] == [
+        "info",
+        "debug",
+        "warning",
+        "error",
+        "info",
+        "error",
+        "warning",
+    ]
+    rows = records(batch)
+    assert rows[0]["ts"] == "2026-01-01T00:00:05.123Z"
+    assert rows[2]["ts"] == "2026-01-01T00:00:07Z"
+    assert rows[5]["ts"] == "2026-01-01T00:00:00.000000Z"  # not the pilot's: the file's time
+    assert rows[0]["msg"] == "2026-01-01T00:00:05.123Z INFO glidein.start glidein starting"

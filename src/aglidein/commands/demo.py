@@ -32,6 +32,7 @@ from aglidein.demo.setup import (
 from aglidein.demo.view import summary
 from aglidein.errors import AglideinError, exception_leaves
 from aglidein.logs import LogLevel
+from aglidein.state import StateDirLock
 from aglidein.units import parse_duration
 
 __all__ = ["register"]
@@ -94,14 +95,14 @@ def run_demo_command(args: argparse.Namespace) -> int:
         raise AglideinError("--speed must be > 0")
     check_port(args.port)
     config = args.config or default_demo_config()
-    with _state_dir(args.state_dir) as state_dir:
+    with _state_dir(args.state_dir) as state_dir, StateDirLock.acquire(state_dir) as lock:
         setup = prepare(config, state_dir, args.port)
         console = Console(file=sys.stdout, highlight=False)
         live = not args.no_tty and console.is_terminal
         options = DemoOptions(duration=args.duration, live=live, speed=args.speed)
         os.environ.update(pilot_environment(setup.state_dir))  # local pilots inherit it
         with _log_to(setup.state_dir / "aglidein.log", args.log_level or "info"):
-            outcome = _run(setup, options, console)
+            outcome = _run(setup, options, console, lock)
         how = "interrupted" if outcome.interrupted else "duration reached"
         for line in summary(
             outcome.checks,
@@ -121,9 +122,11 @@ def run_demo_command(args: argparse.Namespace) -> int:
     return 0 if outcome.checks.ok else 1
 
 
-def _run(setup: DemoSetup, options: DemoOptions, console: Console) -> DemoOutcome:
+def _run(
+    setup: DemoSetup, options: DemoOptions, console: Console, lock: StateDirLock
+) -> DemoOutcome:
     try:
-        return anyio.run(run_demo, setup, options, console, backend="asyncio")
+        return anyio.run(run_demo, setup, options, console, lock, backend="asyncio")
     except BaseExceptionGroup as group:  # task groups wrap the daemon's errors
         errors = exception_leaves(group)
         if len(errors) == 1 and isinstance(errors[0], AglideinError | KeyboardInterrupt):

@@ -19,40 +19,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import anyio
-import orjson
-
-from aglidein.clock import SystemClock
-from aglidein.condor.api import Pool
 from aglidein.config import Config, load_config
-from aglidein.core.demand import (
-    Shaper,
-    exact_attrs,
-    group_projection,
-    group_shapes,
-    schedd_projection,
-)
-from aglidein.core.lifecycle import after_releases, cap_releases, plan_lifecycle
-from aglidein.core.match_counts import count_demand
-from aglidein.core.model import (
-    CredentialState,
-    CycleInputs,
-    DemandSnapshot,
-    EntryHealth,
-    GlideinCensus,
-    Plan,
-    ScheddDemand,
-)
-from aglidein.core.policy import decide
-from aglidein.credentials import read_credential
-from aglidein.dumps import iter_ad_batches, read_ads
 from aglidein.errors import AglideinError
-from aglidein.services.cycle import stored_health
-from aglidein.services.metrics import Metrics
-from aglidein.services.poller import COLLECTOR_SCHEDDS, Poller
-from aglidein.services.poller_ads import glideins_from_ads, slots_from_ads
+
+if TYPE_CHECKING:  # the planning machinery (numpy, the poller) loads when a plan is made
+    from aglidein.condor.api import Pool
+    from aglidein.core.model import CredentialState, DemandSnapshot, GlideinCensus, Plan
+    from aglidein.services.cycle_memory import StoredCycle
 
 __all__ = ["PlanError", "register", "run_plan"]
 
@@ -103,6 +78,17 @@ def _dump_files(jobs: Path) -> dict[str, Path]:
 
 
 def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot:
+    from aglidein.core.demand import (
+        Shaper,
+        exact_attrs,
+        group_projection,
+        group_shapes,
+        schedd_projection,
+    )
+    from aglidein.core.model import DemandSnapshot, ScheddDemand
+    from aglidein.dumps import iter_ad_batches
+    from aglidein.services.poller import COLLECTOR_SCHEDDS
+
     files = _dump_files(jobs)
     single = not jobs.is_dir()
     rows: list[ScheddDemand] = []
@@ -129,6 +115,10 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
 
 
 def _offline_census(config: Config, args: argparse.Namespace, now: float) -> GlideinCensus:
+    from aglidein.core.model import GlideinCensus
+    from aglidein.dumps import read_ads
+    from aglidein.services.poller_ads import glideins_from_ads, slots_from_ads
+
     name = config.factory.name
     glideins = glideins_from_ads(read_ads(Path(args.glideins)), name) if args.glideins else ()
     slots = slots_from_ads(read_ads(Path(args.startds)), now, name) if args.startds else ()
@@ -138,7 +128,7 @@ def _offline_census(config: Config, args: argparse.Namespace, now: float) -> Gli
 def _open_pool(config: Config) -> Pool:
     try:
         condor = importlib.import_module("aglidein.condor")
-        opener = cast(Callable[[Config], Pool], condor.open_pool)
+        opener = cast("Callable[[Config], Pool]", condor.open_pool)
     except (ImportError, AttributeError):
         raise PlanError(
             "a live plan needs the HTCondor adapter (aglidein.condor.open_pool), which this "
@@ -153,6 +143,12 @@ def _open_pool(config: Config) -> Pool:
 
 
 async def _live(config: Config, timer: _Timer) -> tuple[DemandSnapshot, GlideinCensus]:
+    import anyio
+
+    from aglidein.clock import SystemClock
+    from aglidein.services.metrics import Metrics
+    from aglidein.services.poller import Poller
+
     pool = _open_pool(config)
     deadlines = config.factory.deadlines
     started = time.perf_counter()
@@ -170,6 +166,9 @@ async def _live(config: Config, timer: _Timer) -> tuple[DemandSnapshot, GlideinC
 
 def _credentials(config: Config) -> dict[str, CredentialState]:
     """What the credential files say now (the renewer's view, without renewing)."""
+    from aglidein.core.model import CredentialState
+    from aglidein.credentials import read_credential
+
     out: dict[str, CredentialState] = {}
     for credential in config.credentials:
         try:
@@ -190,21 +189,36 @@ def _credentials(config: Config) -> dict[str, CredentialState]:
     return out
 
 
-def _stored_health(config: Config) -> dict[str, EntryHealth]:
-    """Entry health from the daemon's state DB; {} (and a warning) when it cannot be read."""
+def _stored_cycle(config: Config) -> StoredCycle | None:
+    """What the daemon left in its state DB; None (and a warning) when it cannot be read."""
+    from aglidein.services.cycle_memory import stored_cycle
+
     try:
-        return stored_health(Path(config.factory.state_dir))
+        return stored_cycle(Path(config.factory.state_dir))
     except AglideinError as exc:
         print(
-            f"warning: entry health not read, planning as if every entry were healthy: {exc}",
+            f"warning: the daemon's state not read, planning as if every entry were healthy "
+            f"and no cycle had run: {exc}",
             file=sys.stderr,
         )
-        return {}
+        return None
 
 
-def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str, float]]:
-    """The plan and the wall time of each stage."""
-    now = time.time()
+def make_plan(
+    config: Config, args: argparse.Namespace, *, now: float | None = None
+) -> tuple[Plan, dict[str, float]]:
+    """The plan the daemon's next cycle would make, and the wall time of each stage.
+
+    The same `core.cycle.plan_cycle` as the daemon, from what the daemon left in the
+    state DB: entry health, policy memory, removal cycles, glideins that reported.
+    `now` is the wall clock unless given (tests).
+    """
+    import anyio
+
+    from aglidein.core.cycle import CycleMemory, plan_cycle
+    from aglidein.core.match_counts import count_demand
+
+    now = time.time() if now is None else now
     timer = _Timer()
     if args.jobs:
         # millions of short-lived acyclic dicts: the cycle collector would only rescan them
@@ -226,17 +240,20 @@ def make_plan(config: Config, args: argparse.Namespace) -> tuple[Plan, dict[str,
     started = time.perf_counter()
     counts = count_demand(config, demand, now)
     timer.add("match_s", started)
-    health = _stored_health(config)
-    if census.factory_ok:  # as the cycle does: released glideins are idle again
-        lifecycle = plan_lifecycle(config, census.glideins, now, health=health)
-        census = after_releases(census, cap_releases(config, census.glideins, lifecycle.releases))
-    inputs = CycleInputs(
-        demand=demand, census=census, health=health, credentials=_credentials(config)
-    )
+    stored = _stored_cycle(config)
     started = time.perf_counter()
-    plan = decide(config, inputs, now, counts=counts)
+    planned = plan_cycle(
+        config,
+        demand,
+        census,
+        _credentials(config),
+        stored.memory if stored is not None else CycleMemory(),
+        now,
+        reported=stored.reported if stored is not None else None,
+        counts=counts,
+    )
     timer.add("decide_s", started)
-    return plan, timer.seconds
+    return planned.plan, timer.seconds
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -250,8 +267,15 @@ def run_plan(args: argparse.Namespace) -> int:
             "decisions": [
                 {**dataclasses.asdict(d), "limited_by": list(d.limited_by)} for d in plan.decisions
             ],
+            "actions": {
+                "submits": [dataclasses.asdict(r) for r in plan.submits],
+                "removals": [dataclasses.asdict(r) for r in plan.removals],
+                "releases": [dataclasses.asdict(r) for r in plan.releases],
+            },
             "timing": {k: round(v, 6) for k, v in timing.items()},
         }
+        import orjson
+
         sys.stdout.buffer.write(orjson.dumps(out, option=orjson.OPT_INDENT_2) + b"\n")
         sys.stdout.flush()
         return 0

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import anyio
 
 from aglidein.classads import is_true
-from aglidein.clock import Clock, SystemClock
+from aglidein.clock import Clock, ScaledClock, SystemClock
 from aglidein.condor.api import Ad, Collector, Pool, Schedd, ScheddLocation
 from aglidein.condor.fake_schedd import FakeSchedd, _constraint, _project
 from aglidein.condor.fake_sim import Simulation
@@ -37,25 +37,6 @@ __all__ = [
 ]
 
 _ADDRESS_PREFIX = "<sim:"
-
-
-class ScaledClock:
-    """Wall time sped up `speed` times from the moment it is made (a fast demo).
-
-    Give the same clock to the daemon (`Daemon(clock=...)`) and the pool, so decisions,
-    backoffs and the simulation agree on the time.
-    """
-
-    def __init__(self, speed: float, base: Clock | None = None) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be > 0")
-        self.speed = speed
-        self._base = base or SystemClock()
-        self._start = self._base.now()
-
-    def now(self) -> float:
-        """The sped-up time."""
-        return self._start + (self._base.now() - self._start) * self.speed
 
 
 class FakeCollector:

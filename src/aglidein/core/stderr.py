@@ -2,7 +2,10 @@
 
 Pure: the tail of the file in, a `ParsedBatch` out, built through `parse_batch` so the
 record limits and validation stay in one place. One record per line, event
-`glidein.stderr`; lines that say something failed are `error`, the others `warning`.
+`glidein.stderr`. A line the pilot's logger wrote (`<RFC 3339 time> <LEVEL> <event> ...`,
+glidein/lib/log.sh) keeps the pilot's level and time; of the other lines (condor,
+validation scripts, bash), those that say something failed are `error`, the rest
+`warning`.
 Their seqs start at `STDERR_SEQ_BASE` (2^62), far above any seq a pilot numbers from,
 so a late post by the pilot cannot clash with them and storing them twice is a no-op.
 """
@@ -26,6 +29,9 @@ _ERROR_WORDS = re.compile(
     r"error|fatal|fail|denied|cannot|can't|not found|no such|abort|exception|traceback|killed",
     re.IGNORECASE,
 )
+_PILOT_LINE = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z) (DEBUG|INFO|WARNING|ERROR|CRITICAL) \S"
+)
 _FIELDS_RESERVE = 256  # bytes of a record that are not the message
 
 
@@ -47,9 +53,17 @@ def stderr_batch(
     if not lines:
         records.append(_record(0, stamp, "error", _EMPTY, max_bytes))
     for number, line in enumerate(lines):
-        level = "error" if _ERROR_WORDS.search(line) else "warning"
-        records.append(_record(number, stamp, level, line, max_bytes))
+        level, when = _level_and_time(line, stamp)
+        records.append(_record(number, when, level, line, max_bytes))
     return parse_batch(b"\n".join(records), max_fields=max_fields, max_bytes=max_bytes)
+
+
+def _level_and_time(line: str, stamp: str) -> tuple[str, str]:
+    """The pilot's own level and time for a line its logger wrote, else a guess and `stamp`."""
+    pilot = _PILOT_LINE.match(line)
+    if pilot is not None:
+        return pilot.group(2).lower(), pilot.group(1)
+    return ("error" if _ERROR_WORDS.search(line) else "warning"), stamp
 
 
 def _record(number: int, stamp: str, level: str, msg: str, max_bytes: int) -> bytes:

@@ -1,30 +1,61 @@
 """The demo run: the daemon in this process on the simulated pool with a fast clock,
 watched by a task that feeds the view and the checks, stopped by the duration or Ctrl-C
-(the daemon's own graceful drain)."""
+(the daemon's own graceful drain).
+
+The fast clock is the simulation's only (see `aglidein.clock`). Its time is kept in
+`state_dir/demo-clock` as the demo runs, and a later demo on the same state dir resumes
+from it: the backoffs and batches an earlier run stored are in simulated time, so they
+go on where they were instead of lasting hours more, or vanishing."""
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import httpx
 import structlog
 from rich.console import Console
 
-from aglidein.condor.fake import ScaledClock
+from aglidein.clock import ScaledClock
 from aglidein.daemon import Daemon
 from aglidein.demo.checks import DemoChecks, probe_pilot_logs, submitted_by_entry
 from aglidein.demo.setup import DemoSetup
 from aglidein.demo.view import Moment, ProgressLines, intro, live_view, moment_renderable
 from aglidein.runtime import Runtime
+from aglidein.state import StateDirLock
 
-__all__ = ["DemoOptions", "DemoOutcome", "run_demo"]
+__all__ = ["SIM_CLOCK_FILE", "DemoOptions", "DemoOutcome", "resumed_clock", "run_demo"]
 
 log = structlog.get_logger()
 
 _TICK = 0.5  # seconds between looks at the daemon
 _PROBE_EVERY = 3.0  # seconds between looks at the log API
+SIM_CLOCK_FILE = "demo-clock"
+
+
+def resumed_clock(state_dir: Path, speed: float) -> ScaledClock:
+    """The demo's fast clock, resuming the simulated time a run on `state_dir` reached."""
+    try:
+        start = float((state_dir / SIM_CLOCK_FILE).read_text(encoding="ascii"))
+    except (OSError, ValueError):  # a first run, or a file that is not ours
+        start = 0.0
+    return ScaledClock(speed, start=start if math.isfinite(start) else 0.0)
+
+
+def _keep_sim_time(state_dir: Path, now: float) -> None:
+    """Write the simulated time for the next run (atomically: a reader sees one or the other)."""
+    path = state_dir / SIM_CLOCK_FILE
+    temp = path.with_name(path.name + ".tmp")
+    try:
+        temp.write_text(f"{now!r}\n", encoding="ascii")
+        os.replace(temp, path)
+    except OSError as exc:  # the next run starts at the wall clock: not worth stopping for
+        log.warning("demo.clock_not_kept", path=str(path), error=str(exc))
 
 
 @dataclass(frozen=True)
@@ -109,6 +140,9 @@ class _Watcher:
             await anyio.sleep(_TICK)
 
     async def _observe(self, runtime: Runtime) -> None:
+        await anyio.to_thread.run_sync(
+            _keep_sim_time, self.setup.state_dir, self.daemon.clock.now()
+        )
         self.checks.submitted = submitted_by_entry(self.daemon.metrics)
         self.checks.observe_health(await runtime.state.load_health())
 
@@ -122,14 +156,21 @@ class _Watcher:
         )
 
 
-async def run_demo(setup: DemoSetup, options: DemoOptions, console: Console) -> DemoOutcome:
-    """Run the daemon and the watcher until the duration passes or the daemon stops."""
-    daemon = Daemon(setup.loaded, clock=ScaledClock(options.speed))
+async def run_demo(
+    setup: DemoSetup, options: DemoOptions, console: Console, lock: StateDirLock | None = None
+) -> DemoOutcome:
+    """Run the daemon and the watcher until the duration passes or the daemon stops.
+
+    `lock`: the state dir, taken by the caller before it wrote there; else the daemon takes it.
+    """
+    clock = resumed_clock(setup.state_dir, options.speed)
+    daemon = Daemon(setup.loaded, clock=clock, lock=lock)
     watcher = _Watcher(daemon, setup, options, console)
     async with anyio.create_task_group() as tg:
         tg.start_soon(watcher.run)
         status = await daemon.run()
         tg.cancel_scope.cancel()
+    await anyio.to_thread.run_sync(_keep_sim_time, setup.state_dir, clock.now())
     runtime = daemon.runtime
     cycles = runtime.status.cycle.number if runtime is not None else 0
     if not watcher.elapsed:

@@ -1,9 +1,15 @@
 """The decision cycle (DESIGN §2): every `factory.cycle`, poll → decide → act.
 
-`Poller.poll` gives demand and the glidein census; `decide` the Plan; the lifecycle
-rules add releases and removals of held, stale, draining and stuck glideins; the
-provisioner acts. Entry health (backoff, operator state) and the policy's memory live
-in the state DB, so they survive a restart. Results go to the status board and metrics.
+`Poller.poll` gives demand and the glidein census; `core.cycle.plan_cycle` (the same
+function `aglidein plan` calls) backs troubled entries off, adds the lifecycle's
+releases and removals and decides; the provisioner acts. Entry health (backoff,
+operator state) and what the policy remembers live in the state DB, so they survive a
+restart. Results go to the status board and metrics.
+
+Once the provisioner has acted, nothing may discard what it did: each bookkeeping step
+after it (exit scan, token pruning, saving health and memory, the status board) fails
+alone, is logged and counted (`aglidein_cycle_step_failures_total{reason}`), and the
+others still run; health that could not be saved is saved again next cycle.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from types import MappingProxyType
 from typing import Protocol
 
 import anyio
@@ -21,24 +26,16 @@ import structlog
 
 from aglidein.condor.api import Pool
 from aglidein.config import Config
+from aglidein.core.cycle import CycleMemory, CyclePlan, Decide, plan_cycle, silent_candidates
 from aglidein.core.health import (
     SUBMIT_FAILED,
-    assess_entries,
     effective_state,
     record_failure,
     record_success,
     with_operator,
 )
-from aglidein.core.lifecycle import (
-    LifecycleActions,
-    after_releases,
-    cap_releases,
-    count_removal_cycles,
-    plan_lifecycle,
-)
 from aglidein.core.model import (
     CredentialState,
-    CycleInputs,
     DemandSnapshot,
     EntryHealth,
     GlideinCensus,
@@ -46,7 +43,9 @@ from aglidein.core.model import (
     Plan,
     PolicyMemory,
 )
+from aglidein.errors import AglideinError
 from aglidein.runtime import Runtime
+from aglidein.services.cycle_memory import load_cycle_memory, save_cycle_memory
 from aglidein.services.cycle_report import publish_cycle
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_stderr import OutputFiles
@@ -56,8 +55,9 @@ from aglidein.state import StateDB
 __all__ = ["CycleService", "Decide", "PollerLike", "Reported", "stored_health"]
 
 log = structlog.get_logger()
-_MEMORY_KEY = "policy_memory"
 _BATCH_RETENTION = 7 * 86400.0
+# What a failing bookkeeping step may raise: the disk, the state DB, the log store.
+_STEP_ERRORS = (OSError, AglideinError)
 
 
 def stored_health(state_dir: Path) -> dict[str, EntryHealth]:
@@ -81,7 +81,6 @@ class PollerLike(Protocol):
     async def poll(self, cycle: int) -> tuple[DemandSnapshot, GlideinCensus]: ...
 
 
-Decide = Callable[[Config, CycleInputs, float], Plan]
 Reported = Callable[[], Awaitable[set[str]]]
 Credentials = Callable[[], Mapping[str, CredentialState]]
 
@@ -117,7 +116,8 @@ class CycleService:
         self.memory = PolicyMemory()
         self.cycle = 0
         self.last_plan: Plan | None = None
-        self._removal_cycles: dict[str, int] = {}
+        self._removal_cycles: Mapping[str, int] = {}
+        self._unsaved: set[str] = set()  # entries whose health the state DB has not got
         self._loaded = False
         self._stop = anyio.Event()
         self._lock = anyio.Lock()  # one cycle at a time
@@ -125,17 +125,13 @@ class CycleService:
     # --- lifecycle of the service ------------------------------------------------------
 
     async def load(self) -> None:
-        """Read entry health and policy memory from the state DB."""
+        """Read entry health, policy memory and removal cycles from the state DB."""
         if self._loaded:
             return
-        self.health = await self.runtime.state.load_health()
-        stored = await self.runtime.state.get_json(_MEMORY_KEY)
-        if isinstance(stored, list):
-            self.memory = PolicyMemory(
-                zero_demand_cycles=MappingProxyType(
-                    {(str(g), str(e)): int(n) for g, e, n in stored}
-                )
-            )
+        stored = await load_cycle_memory(self.runtime.state)
+        self.health = dict(stored.memory.health)
+        self.memory = stored.memory.policy
+        self._removal_cycles = stored.memory.removal_cycles
         self._loaded = True
 
     async def run(
@@ -180,66 +176,42 @@ class CycleService:
         runtime = self.runtime
         config = runtime.config.current
         self.cycle += 1
-        started_wall = runtime.clock.now()
         started = time.monotonic()
         runtime.status.cycle.number = self.cycle
-        runtime.status.cycle.started = started_wall
+        runtime.status.cycle.started = runtime.clock.now()
         demand, census = await self.poller.poll(self.cycle)
         now = runtime.clock.now()
-        for entry_config in config.entries:
-            self.health.setdefault(entry_config.name, EntryHealth(entry=entry_config.name))
-        changed: set[str] = set()
-        if census.factory_ok:
-            self._removal_cycles = count_removal_cycles(self._removal_cycles, census.glideins)
-            reported = await self._reported() if self._reported is not None else None
-            if census.collector_ok:
-                for entry, reason in assess_entries(
-                    config, self.health, census.glideins, census.slots, now, reported=reported
-                ).items():
-                    self._fail(config, entry, now, reason)
-                    changed.add(entry)
+        reported = (
+            await self._reported() if self._reported is not None and census.factory_ok else None
+        )
         if self.outputs is not None:  # before submitting: see services.glidein_stderr
-            await self.outputs.collect(census)
-        lifecycle = (
-            plan_lifecycle(
-                config,
-                census.glideins,
-                now,
-                health=self.health,
-                removal_cycles=self._removal_cycles,
-            )
-            if census.factory_ok
-            else LifecycleActions()
-        )
-        releases = cap_releases(config, census.glideins, lifecycle.releases)
-        lifecycle = dataclasses.replace(lifecycle, releases=releases)
-        # decide on the pool as it will be once released glideins are idle again
-        released = after_releases(census, releases)
-        inputs = CycleInputs(
-            demand=demand,
-            census=released,
-            health=MappingProxyType(dict(self.health)),
-            credentials=MappingProxyType(dict(self._credentials())),
-            memory=self.memory,
+            await self._step("stderr_collect", self.outputs.collect(census))
+        planned = plan_cycle(
+            config,
+            demand,
+            census,
+            self._credentials(),
+            CycleMemory(self.health, self.memory, self._removal_cycles),
+            now,
+            reported=reported,
             cycle=self.cycle,
+            decide_with=self.decide,
         )
-        plan = self.decide(config, inputs, now)
-        acted = _with_lifecycle(plan, lifecycle)
-        outcomes = await self.provisioner.act(acted, self.health, released)
+        changed = self._take_trouble(planned)
+        acted = planned.plan
+        outcomes = await self.provisioner.act(acted, self.health, planned.census)
+        # --- from here on, what was done is kept whatever fails -------------------------
         changed |= self._apply_outcomes(config, outcomes, now)
-        if self.exits is not None:
-            await self.exits.scan(e.name for e in config.entries)
-        for name in sorted(changed):
-            await runtime.state.save_health(self.health[name])
-        self.memory = plan.memory
-        if self.cycle % 100 == 1:  # finished batches are only kept for a while
-            await runtime.state.prune_batches(now - _BATCH_RETENTION)
-        await runtime.state.put_json(
-            _MEMORY_KEY, [[g, e, n] for (g, e), n in sorted(self.memory.zero_demand_cycles.items())]
-        )
+        self.memory = acted.memory
+        self._removal_cycles = planned.removal_cycles
         self.last_plan = acted
+        self._unsaved |= changed
+        await self._bookkeeping(census, reported, now)
         duration = time.monotonic() - started
-        publish_cycle(runtime, config, demand, census, acted, self.health, outcomes, now, duration)
+        await self._step(
+            "status_publish",
+            _publish(runtime, config, demand, census, acted, self.health, outcomes, now, duration),
+        )
         log.info(
             "cycle.done",
             cycle=self.cycle,
@@ -249,6 +221,52 @@ class CycleService:
             released=sum(o.released for o in outcomes.values()),
         )
         return acted
+
+    def _take_trouble(self, planned: CyclePlan) -> set[str]:
+        """Adopt the health the plan started from: new entries, this cycle's backoffs."""
+        for entry, health in planned.health.items():
+            if entry not in self.health:
+                self.health[entry] = health
+        for entry, reason in planned.troubled.items():
+            self.health[entry] = planned.health[entry]
+            log.warning(
+                "entry.backoff",
+                entry=entry,
+                reason=reason,
+                until=self.health[entry].backoff_until,
+                failures=self.health[entry].failures,
+            )
+        return set(planned.troubled)
+
+    async def _bookkeeping(
+        self, census: GlideinCensus, reported: set[str] | None, now: float
+    ) -> None:
+        """Everything after acting; each step fails alone (see the module docstring)."""
+        state = self.runtime.state
+        config = self.runtime.config.current
+        if self.exits is not None:
+            await self._step("exit_scan", self.exits.scan(e.name for e in config.entries))
+        await self._step("token_prune", self.provisioner.prune_tokens(census))
+        for name in sorted(self._unsaved):
+            if await self._step("health_save", state.save_health(self.health[name])):
+                self._unsaved.discard(name)
+        # of who posted records, entry health looks only at running glideins without a slot
+        kept = None if reported is None else silent_candidates(census) & reported
+        await self._step(
+            "memory_save", save_cycle_memory(state, self.memory, self._removal_cycles, kept)
+        )
+        if self.cycle % 100 == 1:  # finished batches are only kept for a while
+            await self._step("batch_prune", state.prune_batches(now - _BATCH_RETENTION))
+
+    async def _step(self, reason: str, work: Awaitable[object]) -> bool:
+        """Await one bookkeeping step; a failure is logged and counted. True if it worked."""
+        try:
+            await work
+        except _STEP_ERRORS as exc:
+            self.runtime.metrics.cycle_step_failures.labels(reason=reason).inc()
+            log.error("cycle.step_failed", cycle=self.cycle, step=reason, error=str(exc))
+            return False
+        return True
 
     def _fail(self, config: Config, entry: str, now: float, reason: str) -> None:
         current = self.health.get(entry) or EntryHealth(entry=entry)
@@ -303,19 +321,16 @@ class CycleService:
         return self.health[entry]
 
 
-def _with_lifecycle(plan: Plan, lifecycle: LifecycleActions) -> Plan:
-    """The plan plus lifecycle actions; a glidein is acted on once (the plan's first)."""
-    planned = {j for r in plan.removals for j in r.job_ids}
-    removals = list(plan.removals)
-    for request in lifecycle.removals:
-        ids = tuple(j for j in request.job_ids if j not in planned)
-        if ids:
-            removals.append(dataclasses.replace(request, job_ids=ids))
-            planned.update(ids)
-    released = {j for r in plan.releases for j in r.job_ids}
-    releases = list(plan.releases)
-    for release in lifecycle.releases:
-        ids = tuple(j for j in release.job_ids if j not in released and j not in planned)
-        if ids:
-            releases.append(dataclasses.replace(release, job_ids=ids))
-    return dataclasses.replace(plan, removals=tuple(removals), releases=tuple(releases))
+async def _publish(
+    runtime: Runtime,
+    config: Config,
+    demand: DemandSnapshot,
+    census: GlideinCensus,
+    plan: Plan,
+    health: Mapping[str, EntryHealth],
+    outcomes: Mapping[str, EntryOutcome],
+    now: float,
+    duration: float,
+) -> None:
+    """`publish_cycle` as a step of the cycle's bookkeeping."""
+    publish_cycle(runtime, config, demand, census, plan, health, outcomes, now, duration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from aglidein.clock import Clock, wall_clock
 from aglidein.condor import open_pool
 from aglidein.condor.api import Pool
 from aglidein.condor.bindings import BindingsPool
@@ -34,12 +35,18 @@ def pool_for(runtime: Runtime) -> Pool:
     return BindingsPool(runtime.config)
 
 
-def token_writer(state_dir: Path) -> TokenWriter:
-    """Glidein IDTOKEN (from `pool.signing_key`) and log token, written 0600."""
+def token_writer(state_dir: Path, wall: Clock | None = None) -> TokenWriter:
+    """Glidein IDTOKEN (from `pool.signing_key`) and log token, written 0600.
+
+    With `wall`, tokens are minted at its time, not the cycle's: the pool and the log
+    API check them against the wall clock even when a demo's simulation runs faster.
+    """
 
     def write(
         config: Config, entry: EntryConfig, glidein_id: str, directory: Path, now: float
     ) -> tuple[Path, Path]:
+        if wall is not None:
+            now = wall.now()
         files = write_glidein_tokens(
             config,
             entry,
@@ -81,7 +88,7 @@ def build_cycle(
         runtime.metrics,
         runtime.clock,
         kit or PilotKit(state_dir),
-        tokens or token_writer(state_dir),
+        tokens or token_writer(state_dir, wall_clock(runtime.clock)),
     )
     cycle = CycleService(
         runtime,

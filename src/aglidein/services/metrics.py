@@ -52,6 +52,12 @@ class Metrics:
         self.cycles = Counter(
             "aglidein_cycles_total", "Decision cycles run", ["result"], registry=r
         )
+        self.cycle_step_failures = Counter(
+            "aglidein_cycle_step_failures_total",
+            "Bookkeeping steps of a cycle that failed (logged; what was done is kept)",
+            ["reason"],
+            registry=r,
+        )
         self.cycle_duration = Histogram(
             "aglidein_cycle_duration_seconds",
             "Wall time of one poll-decide-act cycle",

@@ -180,11 +180,11 @@ class Provisioner:
         if not can_submit and plan.submits:
             for request in plan.submits:
                 outcomes[request.entry].skipped.append("pending_batches")
-        await self.prune_tokens(census)
         return outcomes
 
     async def prune_tokens(self, census: GlideinCensus) -> int:
-        """Delete token files of glideins the factory schedd no longer has."""
+        """Delete token files of glideins the factory schedd no longer has (the cycle calls
+        it after `act`, as bookkeeping that must not lose what `act` did)."""
         if not census.factory_ok:
             return 0
         live = {g.glidein_id for g in census.glideins}
