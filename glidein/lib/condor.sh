@@ -160,6 +160,10 @@ condor_write_config() {
         printf 'SEC_CLIENT_AUTHENTICATION_METHODS = FS, IDTOKENS\n'
         printf 'SEC_DEFAULT_ENCRYPTION = REQUIRED\nSEC_DEFAULT_INTEGRITY = REQUIRED\n'
         printf 'SEC_ENABLE_MATCH_PASSWORD_AUTHENTICATION = True\n'
+        # The glidein's daemons are not a family with pool daemons that may share the
+        # host (a CE, a personal pool): without this the collector rejects the first
+        # startd update ("not in the same family of Condor daemon processes").
+        printf 'SEC_USE_FAMILY_SESSION = False\n'
         printf 'ALLOW_ADMINISTRATOR = %s@*\n' "${USER:-$(id -un 2>/dev/null)}"
         printf '\n# Resources: one partitionable slot of what the entry advertises.\n'
         [[ $cpus =~ ^[0-9]+$ ]] && printf 'NUM_CPUS = %s\n' "$cpus"

@@ -215,3 +215,11 @@ def test_identity_and_entry_attrs_are_advertised(tmp_path: Path) -> None:
     assert values["MEMORY"] == "16000"
     assert values["COLLECTOR_HOST"] == "cm.example.org:9618"
     assert values["SEC_TOKEN_DIRECTORY"].endswith("/tokens.d")
+
+
+def test_glidein_daemons_do_not_use_the_family_session(tmp_path: Path) -> None:
+    # issue 13: on a host that runs pool daemons too (a CE, a personal pool) the
+    # collector rejected the first startd update ("not in the same family of Condor
+    # daemon processes") and the slot appeared only 300 s later.
+    values = parse_config(render_config(tmp_path, {}), "SEC_USE_FAMILY_SESSION")
+    assert values["SEC_USE_FAMILY_SESSION"] == "false"
