@@ -64,8 +64,11 @@ _EXIT_REASONS = {
 }
 
 
-def exit_reason(exit_code: int | None, signal: int | None = None) -> str:
-    """The `reason` label of `aglidein_glidein_exits_total` for a glidein's end."""
+def exit_reason(exit_code: int | None, signal: int | None = None, *, removed: bool = False) -> str:
+    """The `reason` label of `aglidein_glidein_exits_total` for a glidein's end
+    (`removed`: the job was aborted, by condor_rm or a policy, not ended by the pilot)."""
+    if removed:
+        return "removed"
     if signal is not None:
         return "signalled"
     if exit_code is None:
