@@ -228,14 +228,17 @@ condor_start() {
     set +m
 }
 
-# condor_stop_graceful: no new jobs, running ones may finish (condor_off -peaceful);
-# when condor_off cannot do it, SIGTERM to the master (a graceful shutdown, which
-# still lets jobs run until MaxJobRetirementTime, i.e. the die time).
+# condor_stop_graceful: no new jobs, running ones may finish, then the whole condor
+# ends: `condor_off -peaceful -daemon master` shuts the startd down peacefully and the
+# master exits once it is gone (`-daemon startd` would leave the master running, and
+# the pilot and the site job with it). When condor_off cannot do it, SIGTERM to the
+# master: a graceful shutdown, which still lets jobs run until MaxJobRetirementTime,
+# i.e. the die time.
 condor_stop_graceful() {
     [[ -n $CONDOR_MASTER_PID ]] || return 0
     if _condor_bin condor_off &&
-        run_with_timeout 30 "$CONDOR_BIN" -peaceful -daemon startd >>"$CONDOR_LOCAL/log/condor_off.out" 2>&1; then
-        log_event info condor.drain mode=peaceful msg="condor_off -peaceful sent to the startd"
+        run_with_timeout 30 "$CONDOR_BIN" -peaceful -daemon master >>"$CONDOR_LOCAL/log/condor_off.out" 2>&1; then
+        log_event info condor.drain mode=peaceful msg="condor_off -peaceful sent to condor_master"
     else
         kill -TERM "$CONDOR_MASTER_PID" 2>/dev/null
         log_event info condor.drain mode=graceful msg="condor_off failed; SIGTERM sent to condor_master"
