@@ -16,6 +16,7 @@ CONDOR_DIR=""
 CONDOR_LOCAL=""
 CONDOR_MASTER_PID=""
 CONDOR_BLACKHOLE=0
+CONDOR_BLACKHOLE_PROTECTED=0   # set by condor_write_config: the config has the black-hole lines
 
 # condor_locate [TARBALL]: unpack TARBALL into the work dir, or find a system
 # install (GLIDEIN_CONDOR_DIR, then condor_master on PATH). Returns 1 if none.
@@ -117,9 +118,10 @@ GLIDEIN_BLACKHOLE_SHUTDOWN = (GLIDEIN_BLACKHOLE =?= true) && (State =?= "Unclaim
 EOF
 }
 
-# condor_write_config FILE: the whole condor config for this glidein.
+# condor_write_config FILE: the whole condor config for this glidein; sets
+# CONDOR_BLACKHOLE_PROTECTED when it has the black-hole lines (generated once).
 condor_write_config() {
-    local file=$1 name names="" host port cpus mem gpus ccb idle
+    local file=$1 name names="" host port cpus mem gpus ccb idle blackhole
     CONDOR_LOCAL=$G_WORK/condor_local
     mkdir -p "$CONDOR_LOCAL"/{log,spool,execute,lock,run} "$G_WORK/tokens.d" || return 1
     chmod 700 "$G_WORK/tokens.d"
@@ -133,6 +135,9 @@ condor_write_config() {
     ccb=$(attr_get GLIDEIN_CCB "\$(COLLECTOR_HOST)")
     idle=$(attr_get GLIDEIN_Max_Idle 1200)
     [[ $idle =~ ^[0-9]+$ ]] || idle=1200
+    blackhole=$(condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)")
+    CONDOR_BLACKHOLE_PROTECTED=0
+    [[ -n $blackhole ]] && CONDOR_BLACKHOLE_PROTECTED=1
     {
         printf '# Written by aglidein glidein_startup.sh for glidein %s\n' "$G_ID"
         printf 'RELEASE_DIR = %s\n' "$CONDOR_DIR"
@@ -200,11 +205,9 @@ condor_write_config() {
         printf 'START = (time() < GLIDEIN_ToRetire)\n'
         printf 'MAXJOBRETIREMENTTIME = GLIDEIN_ToDie - time()\n'
         printf 'STARTD_NOCLAIM_SHUTDOWN = %s\n' "$idle"
-        condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)"
+        [[ -n $blackhole ]] && printf '%s\n' "$blackhole"
         printf 'STARTD.DAEMON_SHUTDOWN = (time() > GLIDEIN_ToDie) || ((time() > GLIDEIN_ToRetire) && (State =?= "Unclaimed"))'
-        if [[ -n $(condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)") ]]; then
-            printf ' || ($(GLIDEIN_BLACKHOLE_SHUTDOWN))'
-        fi
+        ((CONDOR_BLACKHOLE_PROTECTED)) && printf ' || ($(GLIDEIN_BLACKHOLE_SHUTDOWN))'
         printf '\n# The master follows the startd out.\n'
         printf 'MASTER.DAEMON_SHUTDOWN = STARTD_StartTime =?= 0\n'
         local extra

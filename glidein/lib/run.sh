@@ -134,7 +134,7 @@ run_condor() {
     condor_write_config "$G_WORK/condor_config" ||
         finish "$EXIT_CONDOR_FAILED" detail="cannot write the condor config"
     log_event info condor.configured condor_dir="$CONDOR_DIR" \
-        blackhole:="$([[ -n $(condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)") ]] && echo true || echo false)" \
+        blackhole:="$( ((CONDOR_BLACKHOLE_PROTECTED)) && echo true || echo false)" \
         retire_time:="$G_RETIRE_TIME" die_time:="$G_DIE_TIME"
     banner "Condor starting"
     now_epoch
