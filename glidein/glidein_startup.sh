@@ -301,9 +301,11 @@ glidein_setup() {
 main() {
     glidein_setup "$@"
     trap 'finish "$?"' EXIT
-    trap 'on_signal TERM' TERM
-    trap 'on_signal INT' INT
-    trap 'on_signal QUIT' QUIT
+    # log_when_idle: a signal that lands while a record is being appended is handled
+    # right after that append (its handler logs, and may end the glidein)
+    trap 'log_when_idle on_signal TERM' TERM
+    trap 'log_when_idle on_signal INT' INT
+    trap 'log_when_idle on_signal QUIT' QUIT
     trap '' HUP
     flusher_start "$G_LOG_URL" "$G_LOG_TOKEN"
     log_start
