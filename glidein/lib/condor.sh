@@ -290,11 +290,12 @@ condor_summarize_logs() {
     for file in "$log"/MasterLog "$log"/StartLog "$log"/StarterLog*; do
         [[ -r $file ]] || continue
         local n
-        n=$(grep -c -E 'ERROR|FAILED|Failed|failed' "$file" 2>/dev/null)
+        # every daemon log starts with "Daemon Log is logging: D_ALWAYS D_ERROR ...": not one
+        n=$(grep -E 'ERROR|FAILED|Failed|failed' "$file" 2>/dev/null | grep -c -v 'Daemon Log is logging')
         ((errors += ${n:-0}))
         while IFS= read -r line; do
             log_event warning condor.log_error file="${file##*/}" msg="$line"
-        done < <(grep -E 'ERROR|FAILED' "$file" 2>/dev/null | tail -n 5)
+        done < <(grep -E 'ERROR|FAILED' "$file" 2>/dev/null | grep -v 'Daemon Log is logging' | tail -n 5)
     done
     log_event info condor.summary job_starts:="$starts" jobs_ended:="$ends" \
         error_lines:="$errors" black_hole:="$([[ $CONDOR_BLACKHOLE == 1 ]] && echo true || echo false)"

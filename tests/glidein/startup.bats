@@ -180,6 +180,8 @@ start_condor_pilot() {
     grep -q QUIT "$FAKE_CONDOR_STATE/master.signals"
     [ "$(field "$(stored)" condor.summary job_starts)" = 2 ]
     grep -q '"event":"condor.log_error"' "$(stored)"
+    ! grep -q 'Daemon Log is logging' "$(stored)"   # HTCondor's banner names D_ERROR
+    [ "$(field "$(stored)" condor.summary error_lines)" = 1 ]
     run events "$(stored)"
     [[ $output == *condor.configured*condor.started*condor.drain*condor.drain*condor.summary*glidein.end* ]]
 }
