@@ -165,6 +165,7 @@ _LOG_QUEUE=()
 _LOG_QUEUE_DONE=0
 _LOG_DEFERRED=()
 _LOG_LOCK_FD=""
+_LOG_LOCKED_BY=""
 
 # log_when_idle CMD [ARGS...]: run CMD now or, when a trap fired while this shell was
 # appending a record, right after that append (use it in traps whose handler exits).
@@ -178,18 +179,24 @@ log_when_idle() {
     "$@"
 }
 
+_LOG_FLOCK_FAILED=0
 _log_use_flock() {
-    [[ ${GLIDEIN_LOG_NO_FLOCK:-0} != 1 ]] && command -v flock >/dev/null 2>&1
+    [[ ${GLIDEIN_LOG_NO_FLOCK:-0} != 1 ]] && ((!_LOG_FLOCK_FAILED)) && command -v flock >/dev/null 2>&1
 }
 
-# _log_lock / _log_unlock: the spool lock (see above).
+# _log_lock / _log_unlock: the spool lock (see above). A file system without locks
+# (flock fails, as on some NFS) fails every writer alike: all use the lock file then.
 _log_lock() {
     if _log_use_flock; then
         exec {_LOG_LOCK_FD}>>"$_LOG_DIR/.lock" || return 1
-        flock -x "$_LOG_LOCK_FD" && return 0
+        if flock -x "$_LOG_LOCK_FD" 2>/dev/null; then
+            _LOG_LOCKED_BY=flock
+            return 0
+        fi
         exec {_LOG_LOCK_FD}>&-
-        return 1
+        _LOG_FLOCK_FAILED=1
     fi
+    _LOG_LOCKED_BY=lockfile
     local lock="$_LOG_DIR/.lock.owner" tmp token owner pid
     token="$BASHPID.${EPOCHREALTIME:-$SECONDS}.$RANDOM$RANDOM"
     tmp="$_LOG_DIR/.lock.$token"
@@ -209,7 +216,7 @@ _log_lock() {
 }
 
 _log_unlock() {
-    if _log_use_flock; then
+    if [[ $_LOG_LOCKED_BY == flock ]]; then
         exec {_LOG_LOCK_FD}>&-
     else
         rm -f "$_LOG_DIR/.lock.owner"

@@ -178,3 +178,20 @@ in_lock_signal() {
     run events "$BATS_TEST_TMPDIR/spool/records.ndjson"
     [ "${lines[*]}" = "after.dead" ]
 }
+
+@test "a file system where flock fails: the lock file takes over, nothing is lost" {
+    mkdir -p "$BATS_TEST_TMPDIR/bin"
+    printf '#!/bin/sh\nexit 1\n' >"$BATS_TEST_TMPDIR/bin/flock"
+    chmod +x "$BATS_TEST_TMPDIR/bin/flock"
+    PATH=$BATS_TEST_TMPDIR/bin:$PATH run bash -c '
+        . "$1/lib/log.sh"
+        log_init "$2/spool"
+        log_event info one
+        bash -c ". \"$1/lib/log.sh\"; for i in 1 2 3; do log_event info child i:=\$i; done" &
+        log_event info two
+        wait' _ "$GLIDEIN" "$BATS_TEST_TMPDIR" 2>/dev/null
+    [ "$status" -eq 0 ]
+    check_records "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/spool/records.ndjson")" -eq 5 ]
+    [ ! -e "$BATS_TEST_TMPDIR/spool/.lock.owner" ]
+}
