@@ -461,7 +461,7 @@ _PILOT_STDERR = {
             "condor.black_hole",
             "black-hole protection tripped: the startd takes no more jobs",
         ),
-        ("ERROR", "glidein.end", "exit_code=12 reason=black_hole"),
+        ("ERROR", "glidein.end", "exit_code={code} reason=black_hole"),
     ),
     "failed": (
         ("ERROR", "validate.failed", "a required check failed on the worker node"),
