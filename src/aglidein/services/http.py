@@ -21,6 +21,7 @@ import orjson
 import structlog
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -29,13 +30,59 @@ from starlette.staticfiles import StaticFiles
 from aglidein import __version__
 from aglidein.config import Config, expand_path
 from aglidein.runtime import Runtime
-from aglidein.services.auth import SESSION_COOKIE, Access, AccessDenied, TokenSet, check_access
+from aglidein.services.auth import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME_S,
+    Access,
+    AccessDenied,
+    Sessions,
+    TokenSet,
+    check_access,
+    same_origin,
+    token_access,
+)
+from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
 
 __all__ = ["ApiRoute", "HttpService", "json_response"]
 
 log = structlog.get_logger()
 Handler = Callable[[Request], Awaitable[Response]]
+
+# Sent with every response: the viewer loads only its own files, is never framed, and
+# leaks no URL (which may hold ?access_token=) to other sites.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every HTTP response (streams too)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -74,6 +121,7 @@ class HttpService:
     def __init__(self, runtime: Runtime, routes: Sequence[ApiRoute] = ()) -> None:
         self.runtime = runtime
         self.tokens = TokenSet.from_config(runtime.config.current.http)
+        self.sessions = Sessions()
         self.stopping = anyio.Event()  # long-lived responses (SSE) end when set
         self.ready_checks: list[Callable[[], tuple[bool, str]]] = []
         self._server: _Server | None = None
@@ -133,14 +181,14 @@ class HttpService:
         web = _web_dir()
         if web is not None and (web / "index.html").exists():
             routes.append(Mount("/", app=StaticFiles(directory=web, html=True), name="viewer"))
-        return Starlette(routes=routes)
+        return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
 
     def _guard(self, route: ApiRoute) -> Handler:
         metrics = self.runtime.metrics
 
         async def endpoint(request: Request) -> Response:
             try:
-                check_access(request, route.access, self.tokens)
+                check_access(request, route.access, self.tokens, self.sessions)
             except AccessDenied as exc:
                 metrics.http_requests.labels(state=route.access.value, result="denied").inc()
                 return json_response({"error": str(exc)}, exc.status)
@@ -176,18 +224,28 @@ class HttpService:
         return json_response(result.as_json(), 200 if result.ok else 422)
 
     async def _session(self, request: Request) -> Response:
+        if not same_origin(request):
+            return json_response({"error": "cross-origin sign-in refused"}, 403)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            return json_response({"error": "Content-Type must be application/json"}, 415)
         try:
             body = orjson.loads(await request.body())
             token = str(body["token"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return json_response({"error": 'body must be {"token": "..."}'}, 400)
-        allowed = [t for t in (self.tokens.read, self.tokens.admin) if t is not None]
-        if allowed and token not in allowed:
+        if self.tokens.read is None and self.tokens.admin is None:
+            return json_response(
+                {"error": "no read_token_file: the read API answers only to localhost"}, 403
+            )
+        access = token_access(token, self.tokens)
+        if access is None:
             return json_response({"error": "token not valid for the read API"}, 403)
         response = json_response({"ok": True})
         response.set_cookie(
             SESSION_COOKIE,
-            token,
+            self.sessions.open(access),
+            max_age=SESSION_LIFETIME_S,
             httponly=True,
             samesite="strict",
             secure=self._ssl is not None,
@@ -232,7 +290,10 @@ class HttpService:
     # --- server -------------------------------------------------------------------------
 
     async def _reloaded(self, old: Config, new: Config) -> None:
-        self.tokens = TokenSet.from_config(new.http)
+        tokens = TokenSet.from_config(new.http)
+        if tokens != self.tokens:
+            self.sessions.clear()  # a session never outlives the token that opened it
+        self.tokens = tokens
         if self._ssl is not None and new.http.tls is not None:
             self._ssl.load_cert_chain(expand_path(new.http.tls.cert), expand_path(new.http.tls.key))
             log.info("http.tls_reloaded")
@@ -265,6 +326,10 @@ class HttpService:
         """Serve until `stop()`."""
         config = self.runtime.config.current
         tls = config.http.tls
+        cap = min(GuardedHttpProtocol.max_connections, connection_cap())
+        protocol: type[GuardedHttpProtocol] = type(
+            "HttpProtocol", (GuardedHttpProtocol,), {"max_connections": cap}
+        )
         uv_config = uvicorn.Config(
             self.app,
             loop="none",
@@ -274,6 +339,8 @@ class HttpService:
             server_header=False,
             timeout_graceful_shutdown=max(1, int(config.factory.shutdown_grace) - 1),
             timeout_keep_alive=30,
+            http=protocol,
+            limit_concurrency=max(8, protocol.max_connections - 64),  # 503 before the cap
             ssl_certfile=str(expand_path(tls.cert)) if tls else None,
             ssl_keyfile=str(expand_path(tls.key)) if tls else None,
         )

@@ -14,14 +14,21 @@ from typing import Any
 import orjson
 
 from aglidein.core.records import LEVEL_BITS, parse_ts
-from aglidein.store.api import Cursor, GlideinPage, GlideinSummary, LogPage, LogQuery
+from aglidein.store.api import (
+    MAX_CURSOR_LINE,
+    Cursor,
+    GlideinPage,
+    GlideinSummary,
+    LogPage,
+    LogQuery,
+)
 from aglidein.store.indexer import LINE_BITS
 
 __all__ = ["fts_query", "list_glideins", "query_terms", "search"]
 
 SILENT_AFTER_S = 900.0
 _TERM_RE = re.compile(r"[^\W_]+\*?")
-LINE_END = 1 << 31
+LINE_END = MAX_CURSOR_LINE
 LINE_MASK = (1 << LINE_BITS) - 1
 
 
@@ -189,7 +196,9 @@ def _matching(
                     continue
                 if query.until is not None and ts > query.until:
                     continue
-            yield Cursor(batch_id, i), {"glidein": glidein, "entry": entry, **record}
+            out = {"glidein": glidein, "entry": entry, **record}
+            out["glidein"], out["entry"] = glidein, entry  # the token's identity always wins
+            yield Cursor(batch_id, i), out
 
 
 def list_glideins(

@@ -1,0 +1,69 @@
+"""Holes in the log API found by an adversarial run (issue 14 §4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import orjson
+
+from tests.services.logs_helpers import LogServer, log_server, ndjson
+
+
+async def post(server: LogServer, body: bytes, glidein: str = "g1") -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.post(
+            server.url + "/api/v1/logs", content=body, headers=server.headers(glidein)
+        )
+
+
+BAD_CURSORS = (
+    "9223372036854775807.0",
+    "8796093022208.0",  # 2**43: the full-text rowid (batch << 20) no longer fits
+    "1.9223372036854775807",
+    "1.2147483649",
+)
+
+
+async def test_bad_cursors_are_400_in_search_and_stream(tmp_path: Path) -> None:
+    async with log_server(tmp_path) as server:
+        assert (await post(server, ndjson(range(3), msg="x marks {seq}"))).status_code == 200
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            for cursor in BAD_CURSORS:
+                for q in (None, "x"):
+                    params = {"cursor": cursor} | ({"q": q} if q else {})
+                    search = await client.get("/api/v1/logs", params=params)
+                    assert search.status_code == 400, (cursor, q, search.text)
+                    assert "cursor" in search.json()["error"]
+                    stream = await client.get("/api/v1/logs/stream", params=params)
+                    assert stream.status_code == 400, (cursor, q)
+                resumed = await client.get(
+                    "/api/v1/logs/stream", headers={"Last-Event-ID": cursor}
+                )
+                assert resumed.status_code == 400
+            # the largest valid cursor is an ordinary (empty) page
+            edge = await client.get("/api/v1/logs", params={"q": "x", "cursor": "8796093022207.0"})
+            assert edge.status_code == 200
+            assert edge.json()["records"] == []
+
+
+async def test_a_record_field_named_entry_never_overrides_the_token(tmp_path: Path) -> None:
+    record = {
+        "seq": 1,
+        "ts": "2026-01-01T00:00:00Z",
+        "level": "info",
+        "event": "test.spoof",
+        "msg": "hello",
+        "entry": "SOMEONE_ELSE",
+        "glidein": "another-glidein",
+    }
+    async with log_server(tmp_path) as server:
+        assert (await post(server, orjson.dumps(record))).status_code == 200
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            found = (await client.get("/api/v1/logs", params={"entry": "E1"})).json()["records"]
+            spoofed = (await client.get("/api/v1/logs", params={"entry": "SOMEONE_ELSE"})).json()
+    assert len(found) == 1
+    assert found[0]["entry"] == "E1"
+    assert found[0]["glidein"] == "g1"
+    assert found[0]["record_entry"] == "SOMEONE_ELSE"  # kept, under a name of its own
+    assert spoofed["records"] == []
