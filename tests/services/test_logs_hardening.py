@@ -37,9 +37,7 @@ async def test_bad_cursors_are_400_in_search_and_stream(tmp_path: Path) -> None:
                     assert "cursor" in search.json()["error"]
                     stream = await client.get("/api/v1/logs/stream", params=params)
                     assert stream.status_code == 400, (cursor, q)
-                resumed = await client.get(
-                    "/api/v1/logs/stream", headers={"Last-Event-ID": cursor}
-                )
+                resumed = await client.get("/api/v1/logs/stream", headers={"Last-Event-ID": cursor})
                 assert resumed.status_code == 400
             # the largest valid cursor is an ordinary (empty) page
             edge = await client.get("/api/v1/logs", params={"q": "x", "cursor": "8796093022207.0"})
