@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import httpx
 import orjson
 
+from aglidein.services.logs_ingest import MAX_ERRORS_LISTED
 from tests.services.logs_helpers import LogServer, log_server, ndjson
 
 
@@ -65,3 +67,35 @@ async def test_a_record_field_named_entry_never_overrides_the_token(tmp_path: Pa
     assert found[0]["glidein"] == "g1"
     assert found[0]["record_entry"] == "SOMEONE_ELSE"  # kept, under a name of its own
     assert spoofed["records"] == []
+
+
+async def test_a_batch_over_the_burst_is_refused_before_parsing(tmp_path: Path) -> None:
+    bomb = gzip.compress(b"{}\n" * 1_000_000, 9)
+    assert len(bomb) < 10_000
+    async with log_server(tmp_path) as server:
+        async with httpx.AsyncClient(timeout=30) as client:
+            answer = await client.post(
+                server.url + "/api/v1/logs",
+                content=bomb,
+                headers={**server.headers("g1"), "Content-Encoding": "gzip"},
+            )
+        assert answer.status_code == 413
+        assert "burst" in answer.json()["error"]
+        assert len(answer.content) < 1000
+        # a batch of exactly the burst is admitted
+        small = "{rate_limit: {records_per_s: 5, burst: 10}}"
+    (tmp_path / "small").mkdir()
+    async with log_server(tmp_path / "small", logs=small) as server:
+        assert (await post(server, ndjson(range(10)))).status_code == 200
+        assert (await post(server, ndjson(range(10, 21)))).status_code == 413
+
+
+async def test_the_error_list_of_a_400_is_capped(tmp_path: Path) -> None:
+    async with log_server(tmp_path) as server:
+        answer = await post(server, b"{}\n" * 5000 + ndjson([1]))
+    assert answer.status_code == 400
+    body = answer.json()
+    assert body["accepted"] == 1
+    assert len(body["errors"]) == MAX_ERRORS_LISTED
+    assert body["errors_omitted"] == 5000 - MAX_ERRORS_LISTED
+    assert len(answer.content) < 20_000

@@ -280,6 +280,10 @@ _INGEST_RESULT = {
                 "properties": {"line": {"type": "integer"}, "error": {"type": "string"}},
             },
         },
+        "errors_omitted": {
+            "type": "integer",
+            "description": "refused lines beyond the first 100 listed in errors",
+        },
     },
     "required": ["accepted", "duplicates"],
 }
