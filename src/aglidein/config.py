@@ -47,18 +47,29 @@ __all__ = [
     "config_schema",
     "expand_path",
     "load_config",
+    "missing_files",
     "parse_config_text",
 ]
+
+# Upper bounds: a number beyond these is a typo or an attack, never a setting.
+MAX_COUNT = 10_000_000  # glideins, jobs, records per second, cycles
+MAX_DURATION_S = 10 * 365 * 86400.0
+MAX_SIZE = 1 << 50  # 1 PiB
+MAX_NUMBER_DIGITS = 30  # longer integer literals are refused before Python parses them
+MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 100_000  # after expanding aliases ("billion laughs")
 
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
+    Field(le=MAX_DURATION_S),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"}),
 ]
 Size = Annotated[
     int,
     BeforeValidator(parse_size),
+    Field(le=MAX_SIZE),
     PlainSerializer(format_size, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?\s*[KMGT]?i?B?$"}),
 ]
@@ -77,14 +88,17 @@ ClassAdExpr = Annotated[
     BeforeValidator(lambda v: _check_expr(v) if isinstance(v, str) else v),
     WithJsonSchema({"type": "string", "description": "a ClassAd expression"}),
 ]
-NonNegInt = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+PosInt = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=128)]
-AttrScalar = str | int | float | bool
+ClassAdInt = Annotated[int, Field(ge=-(1 << 63), le=(1 << 63) - 1)]  # a ClassAd integer
+AttrScalar = str | ClassAdInt | float | bool
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class Deadlines(_Model):
@@ -230,8 +244,8 @@ class LogsConfig(_Model):
     max_bytes: Size = 50 * 1024**3
     fsync: Literal["normal", "full"] = "normal"
     rate_limit: RateLimit = RateLimit()
-    record_max_bytes: Size = 16 * 1024
-    record_max_fields: PosInt = 64
+    record_max_bytes: Annotated[Size, Field(le=1024 * 1024)] = 16 * 1024
+    record_max_fields: Annotated[int, Field(ge=1, le=10_000)] = 64
 
 
 class GroupLimits(_Model):
@@ -242,7 +256,7 @@ class GroupLimits(_Model):
     curb_idle: NonNegInt = 200
     curb_idle_per_entry: NonNegInt = 5
     curb_running: NonNegInt = 90_000
-    ramp_up_attenuation: Annotated[float, Field(ge=1)] = 3
+    ramp_up_attenuation: Annotated[float, Field(ge=1, le=1000)] = 3
     reserve_idle: NonNegInt = 5
 
 
@@ -404,6 +418,33 @@ def expand_path(path: str) -> Path:
     return Path(os.path.expandvars(os.path.expanduser(path)))
 
 
+def missing_files(config: Config) -> list[str]:
+    """Key, token and credential files the config names that are not there (`run` needs
+    them; a credential with a refresh source is created by it)."""
+    named: list[tuple[str, str]] = [("pool.signing_key", config.pool.signing_key)]
+    http = config.http
+    for key in ("read_token_file", "admin_token_file"):
+        value = getattr(http, key)
+        if value is not None:
+            named.append((f"http.{key}", value))
+    if http.tls is not None:
+        named += [("http.tls.cert", http.tls.cert), ("http.tls.key", http.tls.key)]
+    for credential in config.credentials:
+        where = f"credentials[{credential.name}]"
+        if not credential.refreshable:
+            named.append((f"{where}.path", credential.path))
+        if credential.oauth2 is not None:
+            named.append(
+                (f"{where}.oauth2.client_secret_file", credential.oauth2.client_secret_file)
+            )
+    out = []
+    for key, value in named:
+        path = expand_path(value)
+        if not path.exists():
+            out.append(f"{key}: {path}: no such file")
+    return out
+
+
 def config_schema() -> dict[str, Any]:
     """JSON Schema of the config file, for editors."""
     schema = Config.model_json_schema(mode="validation")
@@ -428,17 +469,27 @@ def parse_config_text(
     text: str, *, source: str = "<config>", path: Path | None = None
 ) -> LoadedConfig:
     """Validate config text; `source` names it in errors."""
-    data, lines = _load_yaml(text, source)
+    data, lines, problems = _load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a mapping of sections")
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_located_errors(exc, lines, source)) from None
-    problems = _cross_check(config, lines, source)
-    if problems:
-        raise ConfigError(problems)
+        problems += _located_errors(exc, lines, source)
+    # References are checked on the raw data too, so one pass lists every error.
+    problems += _cross_check(data, lines, source)
+    if problems or config is None:
+        raise ConfigError(_in_line_order(problems))
     return LoadedConfig(config=config, path=path, warnings=tuple(_warnings(config, lines, source)))
+
+
+def _in_line_order(problems: list[str]) -> list[str]:
+    def line(problem: str) -> int:
+        parts = problem.split(":")
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+    return sorted(dict.fromkeys(problems), key=line)
 
 
 # --- YAML with line numbers -------------------------------------------------------------
@@ -450,7 +501,9 @@ _LOADER: type[yaml.SafeLoader] = getattr(
 Loc = tuple[str | int, ...]
 
 
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
+def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int], list[str]]:
+    """The data, the line of every key path, and the problems found on the way
+    (duplicate keys, oversized numbers); those do not stop the other checks."""
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -460,20 +513,77 @@ def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if node is None:
         raise ConfigError(f"{source}:1: the config file is empty")
+    _check_aliases(text, node, source)
     lines: dict[Loc, int] = {}
-    duplicates: list[str] = []
-    _index_lines(node, (), lines, duplicates, source)
-    if duplicates:
-        raise ConfigError(duplicates)
+    problems: list[str] = []
+    _index_lines(node, (), lines, problems, source)
+    if any(p.endswith(_TOO_LONG) for p in problems):
+        raise ConfigError(problems)  # Python would refuse to build such an int
     try:
         data = _LOADER("").construct_document(node)  # no second parse
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    return data, lines
+    return data, lines, problems
+
+
+_TOO_LONG = f"number has more than {MAX_NUMBER_DIGITS} digits"
+
+
+def _check_aliases(text: str, node: yaml.Node, source: str) -> None:
+    """Refuse alias bombs: more than MAX_YAML_ALIASES aliases, or a document that
+    expands to more than MAX_YAML_NODES nodes (counted without expanding)."""
+    if "*" not in text:
+        return
+    aliases: list[int] = []
+    try:
+        for event in yaml.parse(text, Loader=_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                aliases.append(event.start_mark.line + 1 if event.start_mark else 1)
+    except yaml.YAMLError:  # compose accepted it; nothing more to learn here
+        return
+    if len(aliases) > MAX_YAML_ALIASES:
+        raise ConfigError(
+            f"{source}:{aliases[MAX_YAML_ALIASES]}: more than {MAX_YAML_ALIASES} YAML aliases"
+        )
+    if aliases and _expanded_size(node) > MAX_YAML_NODES:
+        raise ConfigError(
+            f"{source}:{aliases[0]}: YAML aliases expand to more than {MAX_YAML_NODES} nodes"
+        )
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes in the document with every alias expanded; memoised per node, so linear."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    active: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes:
+            continue
+        children = _children(node)
+        if done:
+            active.discard(key)
+            sizes[key] = min(MAX_YAML_NODES + 1, 1 + sum(sizes[id(c)] for c in children))
+            continue
+        if key in active:
+            return MAX_YAML_NODES + 1  # a recursive alias expands forever
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _index_lines(
-    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[str], source: str
+    node: yaml.Node, loc: Loc, lines: dict[Loc, int], problems: list[str], source: str
 ) -> None:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -481,17 +591,23 @@ def _index_lines(
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                duplicates.append(
+                problems.append(
                     f"{source}:{key_node.start_mark.line + 1}: {_format_loc((*loc, key))}: "
                     "duplicate key"
                 )
             seen.add(key)
             lines[(*loc, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*loc, key), lines, duplicates, source)
+            _index_lines(value_node, (*loc, key), lines, problems, source)
             lines[(*loc, key)] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _index_lines(item, (*loc, index), lines, duplicates, source)
+            _index_lines(item, (*loc, index), lines, problems, source)
+    elif (
+        isinstance(node, yaml.ScalarNode)
+        and node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        and sum(c.isdigit() for c in str(node.value)) > MAX_NUMBER_DIGITS
+    ):
+        problems.append(f"{source}:{node.start_mark.line + 1}: {_format_loc(loc)}: {_TOO_LONG}")
 
 
 def _format_loc(loc: Sequence[str | int]) -> str:
@@ -541,20 +657,25 @@ def _located_errors(exc: ValidationError, lines: Mapping[Loc, int], source: str)
 # --- cross-references and warnings --------------------------------------------------------
 
 
-def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[str]:
+def _cross_check(data: Mapping[str, Any], lines: Mapping[Loc, int], source: str) -> list[str]:
+    """Duplicate names and credential references, read from the raw (maybe invalid) data."""
     problems: list[str] = []
 
     def problem(loc: Loc, message: str) -> None:
         problems.append(f"{source}:{_line_of(loc, lines)}: {_format_loc(loc)}: {message}")
 
-    named: tuple[tuple[str, list[str]], ...] = (
-        ("groups", [g.name for g in config.groups]),
-        ("entries", [e.name for e in config.entries]),
-        ("credentials", [c.name for c in config.credentials]),
-    )
-    for section, names in named:
+    def items(section: str) -> list[tuple[int, Mapping[str, Any]]]:
+        value = data.get(section)
+        if not isinstance(value, list):
+            return []
+        return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
+
+    for section in ("groups", "entries", "credentials"):
         seen: dict[str, int] = {}
-        for index, name in enumerate(names):
+        for index, item in items(section):
+            name = item.get("name")
+            if not isinstance(name, str):
+                continue
             if name in seen:
                 problem(
                     (section, index, "name"),
@@ -562,24 +683,22 @@ def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[
                 )
             else:
                 seen[name] = index
-    credentials: dict[str, CredentialConfig] = {}
-    for item in config.credentials:
-        credentials.setdefault(item.name, item)
-    for index, entry in enumerate(config.entries):
-        if entry.auth is None or entry.auth.credential is None:
+    credential_types: dict[str, object] = {}
+    for _, item in items("credentials"):
+        if isinstance(item.get("name"), str):
+            credential_types.setdefault(item["name"], item.get("type"))
+    for index, entry in items("entries"):
+        auth = entry.get("auth")
+        if not isinstance(auth, Mapping) or not isinstance(auth.get("credential"), str):
             continue
+        name, method = auth["credential"], auth.get("method")
         loc: Loc = ("entries", index, "auth", "credential")
-        credential = credentials.get(entry.auth.credential)
-        if credential is None:
-            problem(loc, f"unknown credential {entry.auth.credential!r}")
-        elif (
-            entry.auth.method in ("scitoken", "x509", "ssh")
-            and credential.type != entry.auth.method
-        ):
+        if name not in credential_types:
+            problem(loc, f"unknown credential {name!r}")
+        elif method in ("scitoken", "x509", "ssh") and credential_types[name] != method:
             problem(
                 loc,
-                f"credential {credential.name!r} is of type {credential.type}, "
-                f"auth.method is {entry.auth.method}",
+                f"credential {name!r} is of type {credential_types[name]}, auth.method is {method}",
             )
     return problems
 
