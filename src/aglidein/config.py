@@ -6,10 +6,11 @@ Errors name the file, line and key path: `conf.yaml:12: entries[3].limits.max_id
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,6 +48,7 @@ __all__ = [
     "config_schema",
     "expand_path",
     "load_config",
+    "load_http_section",
     "missing_files",
     "parse_config_text",
 ]
@@ -411,6 +413,7 @@ class LoadedConfig:
     config: Config
     path: Path | None
     warnings: tuple[str, ...]
+    sha256: str | None = None  # of the file's bytes, to tell when the file changed since
 
 
 def expand_path(path: str) -> Path:
@@ -457,12 +460,30 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     """Read and validate a config file, or raise ConfigError with every problem located."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read: {exc}") from None
-    return parse_config_text(text, source=str(file), path=file)
+    loaded = parse_config_text(text, source=str(file), path=file)
+    return replace(loaded, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def load_http_section(path: str | os.PathLike[str]) -> HttpConfig:
+    """Only the `http` section of a config file (to reach the daemon when the rest of
+    the file has errors); ConfigError when even that is unusable."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    data, lines, _ = _load_yaml(text, str(file))
+    section = data.get("http", {}) if isinstance(data, dict) else None
+    try:
+        return HttpConfig.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigError(_located_errors(exc, lines, str(file))) from None
 
 
 def parse_config_text(

@@ -128,6 +128,8 @@ class HttpService:
         self._ssl: ssl.SSLContext | None = None
         self._routes = [*self._own_routes(), *routes]
         self.app = self._build_app()
+        self._next_tokens: TokenSet | None = None
+        runtime.config.on_check(self._check_reload)
         runtime.config.on_reload(self._reloaded)
         self.bound: list[tuple[str, int]] = []
 
@@ -217,7 +219,9 @@ class HttpService:
         return Response(self.runtime.metrics.render(), media_type=CONTENT_TYPE)
 
     async def _status(self, request: Request) -> Response:
-        return json_response(self.runtime.status.as_json())
+        document = self.runtime.status.as_json()
+        document["config"] = await anyio.to_thread.run_sync(self.runtime.config.file_state)
+        return json_response(document)
 
     async def _reload(self, request: Request) -> Response:
         result = await self.runtime.config.reload(self.runtime.metrics)
@@ -289,8 +293,21 @@ class HttpService:
 
     # --- server -------------------------------------------------------------------------
 
+    def _check_reload(self, new: Config) -> None:
+        """Read the new token files and TLS key pair before the reload is applied."""
+        self._next_tokens = TokenSet.from_config(new.http)
+        if new.http.tls is not None and self._ssl is not None:
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                probe.load_cert_chain(expand_path(new.http.tls.cert), expand_path(new.http.tls.key))
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"http.tls: cannot load the certificate and key: {exc}") from None
+        elif (new.http.tls is None) != (self._ssl is None):
+            raise ValueError("http.tls turned on or off: it takes effect only after a restart")
+
     async def _reloaded(self, old: Config, new: Config) -> None:
-        tokens = TokenSet.from_config(new.http)
+        tokens = self._next_tokens or TokenSet.from_config(new.http)
+        self._next_tokens = None
         if tokens != self.tokens:
             self.sessions.clear()  # a session never outlives the token that opened it
         self.tokens = tokens
