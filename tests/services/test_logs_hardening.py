@@ -5,11 +5,12 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+import anyio
 import httpx
 import orjson
 
 from aglidein.services.logs_ingest import MAX_ERRORS_LISTED
-from tests.services.logs_helpers import LogServer, log_server, ndjson
+from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
 
 
 async def post(server: LogServer, body: bytes, glidein: str = "g1") -> httpx.Response:
@@ -99,3 +100,44 @@ async def test_the_error_list_of_a_400_is_capped(tmp_path: Path) -> None:
     assert len(body["errors"]) == MAX_ERRORS_LISTED
     assert body["errors_omitted"] == 5000 - MAX_ERRORS_LISTED
     assert len(answer.content) < 20_000
+
+
+async def test_many_tails_each_receive_every_record_with_one_query_per_commit(
+    tmp_path: Path,
+) -> None:
+    tails, batches, per_batch = 60, 20, 25
+    received: list[list[int]] = [[] for _ in range(tails)]
+    filtered: list[int] = []
+    async with log_server(tmp_path) as server:
+        await post(server, ndjson(range(5)), glidein="before")  # history is not replayed
+
+        async def listen(index: int, params: dict[str, str], into: list[int]) -> None:
+            async with (
+                httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+                client.stream("GET", "/api/v1/logs/stream", params=params) as response,
+            ):
+                async for line in response.aiter_lines():
+                    if line.startswith("data: "):
+                        into.append(int(orjson.loads(line[6:])["seq"]))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(tails):
+                tg.start_soon(listen, i, {}, received[i])
+            tg.start_soon(listen, -1, {"level": "error", "q": "odd"}, filtered)
+            await eventually(lambda: len(server.logs.tails._tails) == tails + 1, 30)
+            queries_before = server.logs.tails.queries
+            for b in range(batches):
+                seqs = range(b * per_batch, (b + 1) * per_batch)
+                level = "error" if b % 2 else "info"
+                await post(server, ndjson(seqs, level=level, msg="odd {seq}"), glidein="g")
+            total = batches * per_batch
+            await eventually(lambda: all(len(r) >= total for r in received), 60)
+            await eventually(lambda: len(filtered) >= total // 2, 30)
+            hub_queries = server.logs.tails.queries - queries_before
+            await server.logs.closer.stop()
+    for seqs in received:
+        assert seqs == list(range(total))  # each tail: every record, in order, once
+    assert filtered == [s for s in range(total) if (s // per_batch) % 2]
+    # one query per commit (a few more when commits coalesce or a wake-up finds nothing),
+    # not one per tail per commit
+    assert hub_queries <= 3 * batches + 10
