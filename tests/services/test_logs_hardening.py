@@ -124,7 +124,7 @@ async def test_many_tails_each_receive_every_record_with_one_query_per_commit(
             for i in range(tails):
                 tg.start_soon(listen, i, {}, received[i])
             tg.start_soon(listen, -1, {"level": "error", "q": "odd"}, filtered)
-            await eventually(lambda: len(server.logs.tails._tails) == tails + 1, 30)
+            await eventually(lambda: server.logs.tails.following == tails + 1, 30)
             queries_before = server.logs.tails.queries
             for b in range(batches):
                 seqs = range(b * per_batch, (b + 1) * per_batch)

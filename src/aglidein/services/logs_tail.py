@@ -71,6 +71,11 @@ class TailHub:
         self._joined = anyio.Event()
         self.queries = 0  # hub searches made (a figure for tests and benchmarks)
 
+    @property
+    def following(self) -> int:
+        """Live tails now."""
+        return len(self._tails)
+
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
