@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 from pathlib import Path
 
 import anyio
 import httpx
 import orjson
+import pytest
 
+from aglidein.services import logs_tail
 from aglidein.services.logs_ingest import MAX_ERRORS_LISTED
 from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
 
@@ -141,3 +144,45 @@ async def test_many_tails_each_receive_every_record_with_one_query_per_commit(
     # one query per commit (a few more when commits coalesce or a wake-up finds nothing),
     # not one per tail per commit
     assert hub_queries <= 3 * batches + 10
+
+
+async def _follow(server: LogServer, into: list[int], **params: str) -> None:
+    headers = {"Last-Event-ID": params.pop("last_event_id")} if "last_event_id" in params else {}
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=60) as client,
+        client.stream("GET", "/api/v1/logs/stream", params=params, headers=headers) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                into.append(int(orjson.loads(line[6:])["seq"]))
+
+
+async def test_a_tail_resumed_behind_catches_up_then_follows(tmp_path: Path) -> None:
+    resumed: list[int] = []
+    async with log_server(tmp_path) as server:
+        await post(server, ndjson(range(10)))
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            page = (await client.get("/api/v1/logs", params={"limit": 5})).json()
+        async with anyio.create_task_group() as tg:
+            cursor = page["next_cursor"]
+            tg.start_soon(functools.partial(_follow, server, resumed, last_event_id=cursor))
+            await eventually(lambda: len(resumed) >= 5)
+            await post(server, ndjson(range(10, 20)))
+            await eventually(lambda: len(resumed) >= 15)
+            await server.logs.closer.stop()
+    assert resumed == list(range(5, 20))
+
+
+async def test_a_tail_that_overflows_catches_up_without_loss_or_repeats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs_tail, "TAIL_BUFFER", 3)
+    got: list[int] = []
+    async with log_server(tmp_path) as server, anyio.create_task_group() as tg:
+        tg.start_soon(_follow, server, got)
+        await eventually(lambda: server.logs.tails.following == 1)
+        for b in range(10):
+            await post(server, ndjson(range(b * 20, b * 20 + 20)))
+        await eventually(lambda: len(got) >= 200, 30)
+        await server.logs.closer.stop()
+    assert got == list(range(200))
