@@ -45,6 +45,9 @@ async def test_bad_cursors_are_400_in_search_and_stream(tmp_path: Path) -> None:
                     assert stream.status_code == 400, (cursor, q)
                 resumed = await client.get("/api/v1/logs/stream", headers={"Last-Event-ID": cursor})
                 assert resumed.status_code == 400
+            for cursor in ("9" * 5000, "9223372036854775808", "-1", "1.0"):
+                listed = await client.get("/api/v1/glideins", params={"cursor": cursor})
+                assert listed.status_code == 400, cursor
             # the largest valid cursor is an ordinary (empty) page
             edge = await client.get("/api/v1/logs", params={"q": "x", "cursor": "8796093022207.0"})
             assert edge.status_code == 200

@@ -189,7 +189,10 @@ class LogService:
             limit = int_param(params, "limit", 1000, 1, 100_000)
             cursor = params.get("cursor") or None
             if cursor is not None and not (
-                cursor.isascii() and cursor.isdigit() and int(cursor) < 1 << 63
+                cursor.isascii()
+                and cursor.isdigit()
+                and len(cursor) <= 19
+                and int(cursor) < 1 << 63
             ):
                 raise BadQuery("cursor must come from next_cursor")
             page = await self.store.glideins(
