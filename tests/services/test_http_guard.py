@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from aglidein.services.http_guard import GuardedHttpProtocol
-from tests.services.logs_helpers import log_server
+from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
 
 
 @pytest.fixture
@@ -107,3 +107,32 @@ async def test_connections_over_the_cap_are_closed_at_once(
         await anyio.sleep(0.5)
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_tail_that_stops_reading_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(GuardedHttpProtocol, "write_stall_timeout_s", 1.0)
+    async with log_server(tmp_path) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect((host, int(port)))
+            sock.send(b"GET /api/v1/logs/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+            await eventually(lambda: server.logs.tails.following == 1)
+            msg = "x" * 2000 + " {seq}"
+            for b in range(40):  # ~4 MB of events the client never reads
+                batch = ndjson(range(b * 50, b * 50 + 50), msg=msg)
+                assert (await post_batch(server, batch)).status_code == 200
+                if server.logs.tails.following == 0:
+                    break
+            await eventually(lambda: server.logs.tails.following == 0, 20)
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            assert (await client.get("/healthz")).status_code == 200
+
+
+async def post_batch(server: LogServer, body: bytes) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=30) as client:
+        return await client.post(
+            server.url + "/api/v1/logs", content=body, headers=server.headers("g1")
+        )

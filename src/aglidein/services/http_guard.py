@@ -3,7 +3,8 @@
 uvicorn closes a connection only after a response (its keep-alive timer): a client that
 connects and sends nothing, dribbles its headers (slowloris) or sends a body shorter
 than its Content-Length would stay forever. `GuardedHttpProtocol` adds a deadline for
-complete request headers, an idle deadline while a body is read, and a hard cap on open
+complete request headers, an idle deadline while a body is read, a deadline for a client
+that stops reading its response (a stalled live tail), and a hard cap on open
 connections; uvicorn's `limit_concurrency` answers 503 a little before the cap.
 """
 
@@ -21,6 +22,7 @@ log = structlog.get_logger()
 
 HEADER_TIMEOUT_S = 20.0  # from connect (or the end of the last response) to full headers
 BODY_IDLE_TIMEOUT_S = 30.0  # longest pause between two pieces of a request body
+WRITE_STALL_TIMEOUT_S = 60.0  # a client that reads nothing of its response this long
 MAX_CONNECTIONS = 4096
 _RESERVED_FDS = 256  # the stores, the state DB, condor workers, logs
 
@@ -38,9 +40,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     header_timeout_s = HEADER_TIMEOUT_S
     body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
+    write_stall_timeout_s = WRITE_STALL_TIMEOUT_S
     max_connections = MAX_CONNECTIONS
 
     _deadline: asyncio.TimerHandle | None = None
+    _write_stall: asyncio.TimerHandle | None = None
     _waiting: str | None = None  # "headers" or "body" while the client owes us bytes
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -53,9 +57,34 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._expect("headers", self.header_timeout_s)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the deadline."""
+        """Forget the deadlines."""
         self._expect(None, 0.0)
+        self._writable()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client stopped reading (a stalled live tail): it has a while to resume."""
+        super().pause_writing()
+        if self._write_stall is None:
+            self._write_stall = self.loop.call_later(
+                self.write_stall_timeout_s, self._stalled_writing
+            )
+
+    def resume_writing(self) -> None:
+        """The client reads again."""
+        self._writable()
+        super().resume_writing()
+
+    def _writable(self) -> None:
+        if self._write_stall is not None:
+            self._write_stall.cancel()
+            self._write_stall = None
+
+    def _stalled_writing(self) -> None:
+        self._write_stall = None
+        if not self.transport.is_closing():
+            log.info("http.connection_timed_out", waiting_for="client_read")
+            self.transport.abort()
 
     def on_headers_complete(self) -> None:
         """Headers are in: from now on only a stalled body can expire."""

@@ -28,7 +28,7 @@ __all__ = ["TailHub"]
 log = structlog.get_logger()
 
 HUB_PAGE = 2000  # records read per hub query
-TAIL_BUFFER = 20_000  # records a tail may hold unsent before it falls back to catching up
+TAIL_BUFFER = 2_000  # records a tail may hold unsent before it falls back to catching up
 KEEPALIVE_S = 15.0
 POLL_S = 0.5
 CATCH_UP_PAGE = 500
