@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aglidein.services.auth import SESSION_COOKIE
+from aglidein.services.auth import SESSION_COOKIE, same_origin
 from tests.services.test_http import client, make_service
 
 
@@ -73,3 +73,17 @@ async def test_viewer_and_api_send_security_headers(tmp_path: Path) -> None:
             assert response.headers["x-frame-options"] == "DENY"
             assert response.headers["referrer-policy"] == "no-referrer"
     service.runtime.state.close()
+
+
+def test_same_origin_accepts_the_public_url_behind_a_proxy() -> None:
+    from starlette.requests import Request
+
+    def request(origin: str, host: str = "127.0.0.1:8080") -> Request:
+        headers = [(b"host", host.encode()), (b"origin", origin.encode())]
+        return Request({"type": "http", "headers": headers, "method": "POST", "path": "/"})
+
+    public = "https://logs.example.org/aglidein"
+    assert same_origin(request("https://logs.example.org"), public)
+    assert same_origin(request("http://127.0.0.1:8080"), public)
+    assert not same_origin(request("https://evil.example"), public)
+    assert not same_origin(request("https://logs.example.org"), None)

@@ -127,16 +127,18 @@ def is_local(conn: HTTPConnection) -> bool:
         return host == "localhost"
 
 
-def same_origin(conn: HTTPConnection) -> bool:
-    """No `Origin` header (not a browser), or one naming this server's own origin."""
+def same_origin(conn: HTTPConnection, public_url: str | None = None) -> bool:
+    """No `Origin` header (not a browser), or one naming this server: the `Host` it was
+    reached by, or the origin of `http.public_url` (behind a reverse proxy)."""
     origin = conn.headers.get("origin")
     if origin is None:
         return True
     host = conn.headers.get("host", "")
-    return bool(host) and origin.rstrip("/").lower() in (
-        f"http://{host}".lower(),
-        f"https://{host}".lower(),
-    )
+    allowed = {f"http://{host}".lower(), f"https://{host}".lower()} if host else set()
+    if public_url:
+        scheme, _, rest = public_url.partition("://")
+        allowed.add(f"{scheme}://{rest.split('/', 1)[0]}".lower())
+    return origin.rstrip("/").lower() in allowed
 
 
 def presented_token(conn: HTTPConnection, *, allow_query: bool) -> str | None:

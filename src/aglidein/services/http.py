@@ -228,7 +228,7 @@ class HttpService:
         return json_response(result.as_json(), 200 if result.ok else 422)
 
     async def _session(self, request: Request) -> Response:
-        if not same_origin(request):
+        if not same_origin(request, self.runtime.config.current.http.public_url):
             return json_response({"error": "cross-origin sign-in refused"}, 403)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
