@@ -136,3 +136,23 @@ async def post_batch(server: LogServer, body: bytes) -> httpx.Response:
         return await client.post(
             server.url + "/api/v1/logs", content=body, headers=server.headers("g1")
         )
+
+
+async def test_endless_headers_are_cut_off(tmp_path: Path) -> None:
+    async with log_server(tmp_path) as server:
+        sock = _connect(server.url)
+        sock.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        with contextlib.suppress(OSError):  # the server hangs up part way
+            for _ in range(200):  # 200 x 1 KiB, sent well within the header deadline
+                sock.send(b"a" * 1024)
+        assert await anyio.to_thread.run_sync(_closed_by_server, sock, 10.0)
+        sock.close()
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            big_but_fine = {"X-Fine": "b" * 8000}
+            assert (await client.get("/healthz", headers=big_but_fine)).status_code == 200
+            posted = await client.post(
+                "/api/v1/logs",
+                content=ndjson(range(3000)),  # a body far past the header limit, in one go
+                headers=server.headers("g1"),
+            )
+            assert posted.status_code == 200

@@ -24,6 +24,7 @@ HEADER_TIMEOUT_S = 20.0  # from connect (or the end of the last response) to ful
 BODY_IDLE_TIMEOUT_S = 30.0  # longest pause between two pieces of a request body
 WRITE_STALL_TIMEOUT_S = 60.0  # a client that reads nothing of its response this long
 MAX_CONNECTIONS = 4096
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers (h11's own limit is 16 KiB)
 _RESERVED_FDS = 256  # the stores, the state DB, condor workers, logs
 
 
@@ -42,8 +43,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     body_idle_timeout_s = BODY_IDLE_TIMEOUT_S
     write_stall_timeout_s = WRITE_STALL_TIMEOUT_S
     max_connections = MAX_CONNECTIONS
+    max_header_bytes = MAX_HEADER_BYTES
 
     _deadline: asyncio.TimerHandle | None = None
+    _header_bytes = 0
     _write_stall: asyncio.TimerHandle | None = None
     _waiting: str | None = None  # "headers" or "body" while the client owes us bytes
 
@@ -86,6 +89,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             log.info("http.connection_timed_out", waiting_for="client_read")
             self.transport.abort()
 
+    def data_received(self, data: bytes) -> None:
+        """Parse; a request whose headers go on past MAX_HEADER_BYTES is cut off."""
+        if self._waiting == "headers":
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._waiting == "headers" and self._header_bytes > self.max_header_bytes:
+            log.info("http.connection_refused", reason="headers_too_large")
+            self._expect(None, 0.0)
+            if not self.transport.is_closing():
+                self.transport.close()
+
     def on_headers_complete(self) -> None:
         """Headers are in: from now on only a stalled body can expire."""
         self._expect("body", self.body_idle_timeout_s)
@@ -113,6 +127,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
         self._waiting = what
+        if what == "headers":
+            self._header_bytes = 0
         if what is not None:
             self._deadline = self.loop.call_later(seconds, self._expired)
 

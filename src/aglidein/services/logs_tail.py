@@ -107,6 +107,9 @@ class TailHub:
         except StoreError as exc:
             log.warning("logs.tail_query_failed", error=str(exc))
             return False
+        except Exception as exc:  # a bad record must not end every tail, nor the daemon
+            log.error("logs.tail_query_failed", error=repr(exc))
+            return False
         tails = list(self._tails)
         for position, record in zip(page.cursors, page.records, strict=True):
             event: bytes | None = None
