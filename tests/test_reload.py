@@ -142,3 +142,29 @@ async def test_cli_reload_of_a_bad_file_reaches_the_daemon_and_status_shows_drif
             document = (await client.get(f"http://{listen}/api/v1/status")).json()
         assert document["config"]["file_matches"] is True
         assert config_drift(document) is None
+
+
+async def test_an_unloadable_tls_key_pair_refuses_the_reload(
+    tmp_path: Path, signing_key: Path
+) -> None:
+    from tests.test_daemon_inprocess import self_signed, served_common_name
+
+    cert, key = self_signed(tmp_path, "first")
+    extra_tls = f"  tls: {{cert: {cert}, key: {key}}}\n"
+    port = free_port()
+    path = tmp_path / "aglidein.yaml"
+    text = config_text(tmp_path, signing_key, port)
+    path.write_text(text.replace("http:\n", "http:\n" + extra_tls))
+    daemon = Daemon(load_config(path))
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(daemon.run)
+            await daemon.ready.wait()
+            assert daemon.runtime is not None
+            cert.write_text("not a certificate\n")
+            result = await daemon.runtime.config.reload(daemon.metrics)
+            assert not result.ok
+            assert "http.tls" in result.errors[0]
+            assert failures(daemon) == 1
+            assert await anyio.to_thread.run_sync(served_common_name, port) == "first"
+            daemon.request_stop()
