@@ -73,6 +73,12 @@ async def test_a_key_that_needs_a_restart_is_refused_and_counted(
         result = await holder.reload(daemon.metrics)
         assert result.restart_keys == ("factory.name",)
         assert failures(daemon) == 2
+        state_dir = str(before.factory.state_dir)
+        path.write_text(text.replace(state_dir, state_dir + "-moved"))
+        result = await holder.reload(daemon.metrics)
+        assert result.restart_keys == ("factory.state_dir",)
+        assert holder.current is before
+        assert failures(daemon) == 3
 
 
 @pytest.mark.parametrize("problem", ["world-readable", "missing"])
