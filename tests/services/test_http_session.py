@@ -87,3 +87,15 @@ def test_same_origin_accepts_the_public_url_behind_a_proxy() -> None:
     assert same_origin(request("http://127.0.0.1:8080"), public)
     assert not same_origin(request("https://evil.example"), public)
     assert not same_origin(request("https://logs.example.org"), None)
+
+
+async def test_a_huge_sign_in_body_is_refused_unread(tmp_path: Path) -> None:
+    service = make_service(tmp_path, tokens=True)
+    async with client(service, "192.0.2.7") as remote:
+        huge = await remote.post(
+            "/api/v1/session",
+            content=b'{"token": "' + b"x" * 100_000 + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert huge.status_code == 413
+    service.runtime.state.close()

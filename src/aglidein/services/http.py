@@ -44,7 +44,7 @@ from aglidein.services.auth import (
 from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
 
-__all__ = ["ApiRoute", "HttpService", "json_response"]
+__all__ = ["ApiRoute", "HttpService", "json_response", "small_body"]
 
 log = structlog.get_logger()
 Handler = Callable[[Request], Awaitable[Response]]
@@ -83,6 +83,24 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+SESSION_BODY_MAX = 4096
+
+
+async def small_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (read no further)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -233,8 +251,11 @@ class HttpService:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
             return json_response({"error": "Content-Type must be application/json"}, 415)
+        raw = await small_body(request, SESSION_BODY_MAX)
+        if raw is None:
+            return json_response({"error": f"body over {SESSION_BODY_MAX} bytes"}, 413)
         try:
-            body = orjson.loads(await request.body())
+            body = orjson.loads(raw)
             token = str(body["token"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return json_response({"error": 'body must be {"token": "..."}'}, 400)
