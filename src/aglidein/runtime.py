@@ -183,7 +183,7 @@ class ConfigHolder:
             "path": str(path) if path is not None else None,
             "in_force_sha256": self._loaded.sha256,
             "file_sha256": on_disk,
-            "file_matches": path is not None and on_disk == self._loaded.sha256,
+            "file_matches": None if path is None else on_disk == self._loaded.sha256,
             "last_reload": None
             if last is None
             else {"at": _iso(last[0]), "ok": last[1].ok, "errors": list(last[1].errors)},

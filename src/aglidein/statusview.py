@@ -48,8 +48,8 @@ def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
 def config_drift(status: Mapping[str, Any]) -> str | None:
     """A line when the config file on disk is not the config in force, else None."""
     config = status.get("config")
-    if not isinstance(config, Mapping) or config.get("file_matches", True):
-        return None
+    if not isinstance(config, Mapping) or config.get("file_matches") is not False:
+        return None  # the same file, or a config that came from no file
     path = config.get("path") or "the config file"
     last = config.get("last_reload")
     if config.get("file_sha256") is None:
