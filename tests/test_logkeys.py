@@ -91,6 +91,25 @@ def test_verify_rejections(tmp_path: Path) -> None:
         assert info.value.reason == reason, reason
 
 
+def test_a_token_with_a_future_nbf_is_refused(tmp_path: Path) -> None:
+    keyring = LogKeyring.load(tmp_path)
+    now = time.time()
+
+    def token(nbf: object) -> str:
+        claims = {"sub": "g", "aud": LOG_AUDIENCE, "entry": "E", "exp": int(now) + 600}
+        claims["nbf"] = nbf
+        return jwt.encode(claims, keyring.current, algorithm="HS256", headers={"kid": keyring.kid})
+
+    for clock in (now, None):  # the injected clock and the wall clock
+        with pytest.raises(LogTokenError) as info:
+            keyring.verify(token(int(now) + 300), now=clock)
+        assert info.value.reason == "not_yet_valid"
+        assert keyring.verify(token(int(now) - 5), now=clock).glidein == "g"
+    with pytest.raises(LogTokenError) as info:
+        keyring.verify(token("soon"), now=now)
+    assert info.value.reason == "invalid"
+
+
 def test_rotation_keeps_old_tokens_verifying(tmp_path: Path) -> None:
     old = LogKeyring.load(tmp_path)
     old_token = old.mint("g-old", "CE1", now=NOW, lifetime=DAY)

@@ -6,14 +6,14 @@ Errors name the file, line and key path: `conf.yaml:12: entries[3].limits.max_id
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -27,6 +27,10 @@ from pydantic import (
 )
 
 from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.config_yaml import Loc
+from aglidein.config_yaml import format_loc as _format_loc
+from aglidein.config_yaml import line_of as _line_of
+from aglidein.config_yaml import load_yaml as _load_yaml
 from aglidein.errors import ConfigError
 from aglidein.units import format_duration, format_size, parse_duration, parse_size
 
@@ -47,18 +51,27 @@ __all__ = [
     "config_schema",
     "expand_path",
     "load_config",
+    "load_http_section",
+    "missing_files",
     "parse_config_text",
 ]
+
+# Upper bounds: a number beyond these is a typo or an attack, never a setting.
+MAX_COUNT = 10_000_000  # glideins, jobs, records per second, cycles
+MAX_DURATION_S = 10 * 365 * 86400.0
+MAX_SIZE = 1 << 50  # 1 PiB
 
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
+    Field(le=MAX_DURATION_S),
     PlainSerializer(format_duration, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"}),
 ]
 Size = Annotated[
     int,
     BeforeValidator(parse_size),
+    Field(le=MAX_SIZE),
     PlainSerializer(format_size, return_type=str),
     WithJsonSchema({"type": "string", "pattern": r"^\d+(\.\d+)?\s*[KMGT]?i?B?$"}),
 ]
@@ -77,14 +90,17 @@ ClassAdExpr = Annotated[
     BeforeValidator(lambda v: _check_expr(v) if isinstance(v, str) else v),
     WithJsonSchema({"type": "string", "description": "a ClassAd expression"}),
 ]
-NonNegInt = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+PosInt = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", min_length=1, max_length=128)]
-AttrScalar = str | int | float | bool
+ClassAdInt = Annotated[int, Field(ge=-(1 << 63), le=(1 << 63) - 1)]  # a ClassAd integer
+AttrScalar = str | ClassAdInt | float | bool
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class Deadlines(_Model):
@@ -230,8 +246,8 @@ class LogsConfig(_Model):
     max_bytes: Size = 50 * 1024**3
     fsync: Literal["normal", "full"] = "normal"
     rate_limit: RateLimit = RateLimit()
-    record_max_bytes: Size = 16 * 1024
-    record_max_fields: PosInt = 64
+    record_max_bytes: Annotated[Size, Field(le=1024 * 1024)] = 16 * 1024
+    record_max_fields: Annotated[int, Field(ge=1, le=10_000)] = 64
 
 
 class GroupLimits(_Model):
@@ -242,7 +258,7 @@ class GroupLimits(_Model):
     curb_idle: NonNegInt = 200
     curb_idle_per_entry: NonNegInt = 5
     curb_running: NonNegInt = 90_000
-    ramp_up_attenuation: Annotated[float, Field(ge=1)] = 3
+    ramp_up_attenuation: Annotated[float, Field(ge=1, le=1000)] = 3
     reserve_idle: NonNegInt = 5
 
 
@@ -397,11 +413,39 @@ class LoadedConfig:
     config: Config
     path: Path | None
     warnings: tuple[str, ...]
+    sha256: str | None = None  # of the file's bytes, to tell when the file changed since
 
 
 def expand_path(path: str) -> Path:
     """`$VARS` and `~` expanded (e.g. `$CREDENTIALS_DIRECTORY/POOL` under systemd)."""
     return Path(os.path.expandvars(os.path.expanduser(path)))
+
+
+def missing_files(config: Config) -> list[str]:
+    """Key, token and credential files the config names that are not there (`run` needs
+    them; a credential with a refresh source is created by it)."""
+    named: list[tuple[str, str]] = [("pool.signing_key", config.pool.signing_key)]
+    http = config.http
+    for key in ("read_token_file", "admin_token_file"):
+        value = getattr(http, key)
+        if value is not None:
+            named.append((f"http.{key}", value))
+    if http.tls is not None:
+        named += [("http.tls.cert", http.tls.cert), ("http.tls.key", http.tls.key)]
+    for credential in config.credentials:
+        where = f"credentials[{credential.name}]"
+        if not credential.refreshable:
+            named.append((f"{where}.path", credential.path))
+        if credential.oauth2 is not None:
+            named.append(
+                (f"{where}.oauth2.client_secret_file", credential.oauth2.client_secret_file)
+            )
+    out = []
+    for key, value in named:
+        path = expand_path(value)
+        if not path.exists():
+            out.append(f"{key}: {path}: no such file")
+    return out
 
 
 def config_schema() -> dict[str, Any]:
@@ -416,98 +460,57 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
     """Read and validate a config file, or raise ConfigError with every problem located."""
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        raw = file.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{file}: cannot read: {exc}") from None
-    return parse_config_text(text, source=str(file), path=file)
+    loaded = parse_config_text(text, source=str(file), path=file)
+    return replace(loaded, sha256=hashlib.sha256(raw).hexdigest())
+
+
+def load_http_section(path: str | os.PathLike[str]) -> HttpConfig:
+    """Only the `http` section of a config file (to reach the daemon when the rest of
+    the file has errors); ConfigError when even that is unusable."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file}: cannot read: {exc}") from None
+    data, lines, _ = _load_yaml(text, str(file))
+    section = data.get("http", {}) if isinstance(data, dict) else None
+    try:
+        return HttpConfig.model_validate(section)
+    except ValidationError as exc:
+        raise ConfigError(_located_errors(exc, lines, str(file))) from None
 
 
 def parse_config_text(
     text: str, *, source: str = "<config>", path: Path | None = None
 ) -> LoadedConfig:
     """Validate config text; `source` names it in errors."""
-    data, lines = _load_yaml(text, source)
+    data, lines, problems = _load_yaml(text, source)
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: the config must be a mapping of sections")
+    config: Config | None = None
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_located_errors(exc, lines, source)) from None
-    problems = _cross_check(config, lines, source)
-    if problems:
-        raise ConfigError(problems)
+        problems += _located_errors(exc, lines, source)
+    # References are checked on the raw data too, so one pass lists every error.
+    problems += _cross_check(data, lines, source)
+    if problems or config is None:
+        raise ConfigError(_in_line_order(problems))
     return LoadedConfig(config=config, path=path, warnings=tuple(_warnings(config, lines, source)))
 
 
-# --- YAML with line numbers -------------------------------------------------------------
+def _in_line_order(problems: list[str]) -> list[str]:
+    def line(problem: str) -> int:
+        parts = problem.split(":")
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
 
-_LOADER: type[yaml.SafeLoader] = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)  # libyaml when present
-
-Loc = tuple[str | int, ...]
-
-
-def _load_yaml(text: str, source: str) -> tuple[Any, dict[Loc, int]]:
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise ConfigError(f"{source}:{line}: not valid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    if node is None:
-        raise ConfigError(f"{source}:1: the config file is empty")
-    lines: dict[Loc, int] = {}
-    duplicates: list[str] = []
-    _index_lines(node, (), lines, duplicates, source)
-    if duplicates:
-        raise ConfigError(duplicates)
-    try:
-        data = _LOADER("").construct_document(node)  # no second parse
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    return data, lines
-
-
-def _index_lines(
-    node: yaml.Node, loc: Loc, lines: dict[Loc, int], duplicates: list[str], source: str
-) -> None:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value)
-            if key in seen:
-                duplicates.append(
-                    f"{source}:{key_node.start_mark.line + 1}: {_format_loc((*loc, key))}: "
-                    "duplicate key"
-                )
-            seen.add(key)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-            _index_lines(value_node, (*loc, key), lines, duplicates, source)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _index_lines(item, (*loc, index), lines, duplicates, source)
-
-
-def _format_loc(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + part
-    return out or "(top)"
-
-
-def _line_of(loc: Loc, lines: Mapping[Loc, int]) -> int:
-    while loc and loc not in lines:
-        loc = loc[:-1]
-    return lines.get(loc, 1)
+    return sorted(dict.fromkeys(problems), key=line)
 
 
 _MESSAGES = {
@@ -541,20 +544,25 @@ def _located_errors(exc: ValidationError, lines: Mapping[Loc, int], source: str)
 # --- cross-references and warnings --------------------------------------------------------
 
 
-def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[str]:
+def _cross_check(data: Mapping[str, Any], lines: Mapping[Loc, int], source: str) -> list[str]:
+    """Duplicate names and credential references, read from the raw (maybe invalid) data."""
     problems: list[str] = []
 
     def problem(loc: Loc, message: str) -> None:
         problems.append(f"{source}:{_line_of(loc, lines)}: {_format_loc(loc)}: {message}")
 
-    named: tuple[tuple[str, list[str]], ...] = (
-        ("groups", [g.name for g in config.groups]),
-        ("entries", [e.name for e in config.entries]),
-        ("credentials", [c.name for c in config.credentials]),
-    )
-    for section, names in named:
+    def items(section: str) -> list[tuple[int, Mapping[str, Any]]]:
+        value = data.get(section)
+        if not isinstance(value, list):
+            return []
+        return [(i, item) for i, item in enumerate(value) if isinstance(item, Mapping)]
+
+    for section in ("groups", "entries", "credentials"):
         seen: dict[str, int] = {}
-        for index, name in enumerate(names):
+        for index, item in items(section):
+            name = item.get("name")
+            if not isinstance(name, str):
+                continue
             if name in seen:
                 problem(
                     (section, index, "name"),
@@ -562,24 +570,22 @@ def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[
                 )
             else:
                 seen[name] = index
-    credentials: dict[str, CredentialConfig] = {}
-    for item in config.credentials:
-        credentials.setdefault(item.name, item)
-    for index, entry in enumerate(config.entries):
-        if entry.auth is None or entry.auth.credential is None:
+    credential_types: dict[str, object] = {}
+    for _, item in items("credentials"):
+        if isinstance(item.get("name"), str):
+            credential_types.setdefault(item["name"], item.get("type"))
+    for index, entry in items("entries"):
+        auth = entry.get("auth")
+        if not isinstance(auth, Mapping) or not isinstance(auth.get("credential"), str):
             continue
+        name, method = auth["credential"], auth.get("method")
         loc: Loc = ("entries", index, "auth", "credential")
-        credential = credentials.get(entry.auth.credential)
-        if credential is None:
-            problem(loc, f"unknown credential {entry.auth.credential!r}")
-        elif (
-            entry.auth.method in ("scitoken", "x509", "ssh")
-            and credential.type != entry.auth.method
-        ):
+        if name not in credential_types:
+            problem(loc, f"unknown credential {name!r}")
+        elif method in ("scitoken", "x509", "ssh") and credential_types[name] != method:
             problem(
                 loc,
-                f"credential {credential.name!r} is of type {credential.type}, "
-                f"auth.method is {entry.auth.method}",
+                f"credential {name!r} is of type {credential_types[name]}, auth.method is {method}",
             )
     return problems
 

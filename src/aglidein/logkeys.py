@@ -30,6 +30,7 @@ __all__ = [
     "LogTokenError",
     "atomic_write",
     "key_id",
+    "private_database",
     "read_private_file",
 ]
 
@@ -72,6 +73,21 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def private_database(path: Path) -> None:
+    """Create `path` empty with mode 0600 (or make an existing one 0600) before SQLite
+    opens it: SQLite gives its -wal and -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.chmod(side, 0o600)
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -214,6 +230,8 @@ class LogKeyring:
             )
         except jwt.ExpiredSignatureError:
             raise LogTokenError("expired", "log token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise LogTokenError("not_yet_valid", "log token is not valid yet (nbf)") from None
         except jwt.InvalidAudienceError:
             raise LogTokenError("audience", "log token is not for aglidein-logs") from None
         except jwt.InvalidSignatureError:
@@ -226,6 +244,12 @@ class LogKeyring:
             raise LogTokenError("invalid", "log token exp is not a number") from None
         if now is not None and expires <= now:
             raise LogTokenError("expired", "log token has expired")
+        if "nbf" in claims:
+            not_before = claims["nbf"]
+            if type(not_before) not in (int, float):
+                raise LogTokenError("invalid", "log token nbf is not a number")
+            if now is not None and not_before > now:  # without `now` PyJWT checked it
+                raise LogTokenError("not_yet_valid", "log token is not valid yet (nbf)")
         return LogClaims(
             glidein=str(claims["sub"]), entry=str(claims.get("entry", "")), expires=expires
         )

@@ -3,6 +3,8 @@ and the status board that `/api/v1/status` renders."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ import structlog
 from aglidein import __version__
 from aglidein.clock import Clock
 from aglidein.config import Config, LoadedConfig, load_config
-from aglidein.errors import ConfigError
+from aglidein.errors import AglideinError, ConfigError
 from aglidein.services.metrics import Metrics
 from aglidein.state import StateDB
 
@@ -56,12 +58,14 @@ class Service(Protocol):
 
 @dataclass(frozen=True)
 class ReloadResult:
-    """The outcome of a reload: ok, what changed, or why it was refused."""
+    """The outcome of a reload: applied in full (ok) or refused, with what changed,
+    why it was refused, and which changed keys need a restart."""
 
     ok: bool
     changes: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    restart_keys: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """The API body."""
@@ -70,22 +74,28 @@ class ReloadResult:
             "changes": list(self.changes),
             "errors": list(self.errors),
             "warnings": list(self.warnings),
+            "restart_keys": list(self.restart_keys),
         }
 
 
 ReloadHook = Callable[[Config, Config], Awaitable[None]]
+# A check of a new config before it is swapped in (reads token files, TLS keys, ...);
+# it raises AglideinError, OSError or ValueError saying why the config cannot apply.
+ReloadCheck = Callable[[Config], None]
 
-# Keys whose change needs a restart to take effect.
+# Keys whose change needs a restart to take effect: a reload changing one is refused.
 RESTART_KEYS = ("factory.state_dir", "factory.name", "http.listen", "pool.simulate", "logs.store")
 
 
 class ConfigHolder:
-    """The current config; `reload()` swaps it only for a valid one."""
+    """The current config; `reload()` swaps it only for a valid one that can apply fully."""
 
     def __init__(self, loaded: LoadedConfig) -> None:
         self._loaded = loaded
         self._hooks: list[ReloadHook] = []
+        self._checks: list[ReloadCheck] = []
         self._lock = anyio.Lock()
+        self.last_reload: tuple[float, ReloadResult] | None = None
 
     @property
     def current(self) -> Config:
@@ -104,33 +114,80 @@ class ConfigHolder:
         """Call `hook(old, new)` after each successful reload."""
         self._hooks.append(hook)
 
+    def on_check(self, check: ReloadCheck) -> None:
+        """Run `check(new)` (in a thread) before a reload is applied; if it raises, the
+        reload is refused and the old config stays."""
+        self._checks.append(check)
+
     async def reload(self, metrics: Metrics) -> ReloadResult:
-        """Re-read the file; keep the old config on any error."""
+        """Re-read the file; apply it fully, or keep the old config and say why."""
         async with self._lock:
-            path = self._loaded.path
-            if path is None:
-                return ReloadResult(ok=False, errors=("no config file to reload",))
+            result = await self._reload()
+            self.last_reload = (time.time(), result)
+            metrics.config_reloads.labels(result="success" if result.ok else "failure").inc()
+            if result.ok:
+                metrics.config_last_reload.set_to_current_time()
+            return result
+
+    async def _reload(self) -> ReloadResult:
+        path = self._loaded.path
+        if path is None:
+            log.error("config.reload_failed", errors=["no config file to reload"])
+            return ReloadResult(ok=False, errors=("no config file to reload",))
+        try:
+            loaded = await anyio.to_thread.run_sync(load_config, path)
+        except ConfigError as exc:
+            log.error("config.reload_failed", path=str(path), errors=exc.problems)
+            return ReloadResult(ok=False, errors=tuple(exc.problems))
+        old = self._loaded.config
+        changes = config_diff(old, loaded.config)
+        restart = tuple(k for k in RESTART_KEYS if any(c.startswith(k) for c in changes))
+        if restart:
+            errors = tuple(
+                f"{key} changed: it takes effect only after a restart; "
+                "the running config is unchanged"
+                for key in restart
+            )
+            log.error("config.reload_refused", path=str(path), restart_keys=list(restart))
+            return ReloadResult(ok=False, changes=changes, errors=errors, restart_keys=restart)
+        problems = []
+        for check in self._checks:
             try:
-                loaded = await anyio.to_thread.run_sync(load_config, path)
-            except ConfigError as exc:
-                metrics.config_reloads.labels(result="failure").inc()
-                log.error("config.reload_failed", path=str(path), errors=exc.problems)
-                return ReloadResult(ok=False, errors=tuple(exc.problems))
-            old = self._loaded.config
-            changes = config_diff(old, loaded.config)
-            for key in changes:
-                if any(key.startswith(k) for k in RESTART_KEYS):
-                    log.warning("config.reload_needs_restart", key=key)
-            self._loaded = loaded
-            for hook in self._hooks:
-                try:
-                    await hook(old, loaded.config)
-                except Exception as exc:  # one failing hook must not undo the reload
-                    log.error("config.reload_hook_failed", error=str(exc))
-            metrics.config_reloads.labels(result="success").inc()
-            metrics.config_last_reload.set_to_current_time()
-            log.info("config.reloaded", path=str(path), changes=list(changes))
-            return ReloadResult(ok=True, changes=changes, warnings=loaded.warnings)
+                await anyio.to_thread.run_sync(check, loaded.config)
+            except (AglideinError, OSError, ValueError) as exc:
+                problems.append(str(exc))
+        if problems:
+            log.error("config.reload_refused", path=str(path), errors=problems)
+            return ReloadResult(ok=False, changes=changes, errors=tuple(problems))
+        self._loaded = loaded
+        for hook in self._hooks:
+            try:
+                await hook(old, loaded.config)
+            except Exception as exc:  # checked above; one failing hook must not stop the rest
+                log.error("config.reload_hook_failed", error=str(exc))
+        log.info("config.reloaded", path=str(path), changes=list(changes))
+        return ReloadResult(ok=True, changes=changes, warnings=loaded.warnings)
+
+    def file_state(self) -> dict[str, Any]:
+        """Whether the file on disk is the config in force, and how the last reload went
+        (reads the file: call it off the event loop)."""
+        path = self._loaded.path
+        on_disk: str | None = None
+        if path is not None:
+            try:
+                on_disk = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                on_disk = None
+        last = self.last_reload
+        return {
+            "path": str(path) if path is not None else None,
+            "in_force_sha256": self._loaded.sha256,
+            "file_sha256": on_disk,
+            "file_matches": None if path is None else on_disk == self._loaded.sha256,
+            "last_reload": None
+            if last is None
+            else {"at": _iso(last[0]), "ok": last[1].ok, "errors": list(last[1].errors)},
+        }
 
 
 def config_diff(old: Config, new: Config) -> tuple[str, ...]:

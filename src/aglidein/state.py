@@ -28,6 +28,7 @@ import structlog
 
 from aglidein.core.model import EntryHealth, OperatorState
 from aglidein.errors import StateError
+from aglidein.logkeys import private_database
 
 __all__ = ["LOCK_FILE", "MIGRATIONS", "SCHEMA_VERSION", "BatchRecord", "StateDB", "StateDirLock"]
 
@@ -131,14 +132,14 @@ class StateDB:
     @classmethod
     def open(cls, path: Path) -> StateDB:
         """Open (creating if needed) and migrate forward; refuse a newer schema."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_database(path)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=5000")
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StateError(f"{path}: cannot open state database: {exc}") from None
         if version > SCHEMA_VERSION:
             conn.close()

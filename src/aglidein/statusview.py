@@ -9,7 +9,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["entry_rows", "status_renderable"]
+__all__ = ["config_drift", "entry_rows", "status_renderable"]
 
 _HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
 
@@ -43,6 +43,27 @@ def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def config_drift(status: Mapping[str, Any]) -> str | None:
+    """A line when the config file on disk is not the config in force, else None."""
+    config = status.get("config")
+    if not isinstance(config, Mapping) or config.get("file_matches") is not False:
+        return None  # the same file, or a config that came from no file
+    path = config.get("path") or "the config file"
+    last = config.get("last_reload")
+    if config.get("file_sha256") is None:
+        line = f"config: {path} cannot be read; the daemon runs the config it loaded before"
+    else:
+        line = f"config: {path} differs from the config in force"
+    if isinstance(last, Mapping) and not last.get("ok", True):
+        errors = last.get("errors") or []
+        line += f"; the last reload ({last.get('at')}) was refused"
+        if errors:
+            line += f": {errors[0]}" + (f" (+{len(errors) - 1} more)" if len(errors) > 1 else "")
+    else:
+        line += " (run aglidein reload)"
+    return line
 
 
 def status_renderable(status: Mapping[str, Any]) -> Group:
@@ -84,7 +105,11 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
             str(row["black_hole"]),
             ", ".join(row["limited_by"]),
         )
-    parts: list[Any] = [header, entries]
+    parts: list[Any] = [header]
+    drift = config_drift(status)
+    if drift:
+        parts.append(Text(drift, style="bold yellow"))
+    parts.append(entries)
     schedds = status.get("schedds", [])
     if schedds:
         table = Table(title="schedds", header_style="bold")

@@ -65,3 +65,36 @@ def test_rows_show_the_reasons_of_groups_that_want_the_entry() -> None:
     first, second = entry_rows(status)
     assert first["limited_by"] == ["ramp_up"]
     assert second["limited_by"] == ["no_demand", "disabled"]
+
+
+def test_status_table_shows_when_the_file_is_not_the_config_in_force() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from aglidein.statusview import status_renderable
+
+    document = {
+        "factory": {"name": "f"},
+        "entries": [],
+        "config": {
+            "path": "/etc/aglidein/aglidein.yaml",
+            "file_matches": False,
+            "file_sha256": "ab",
+            "in_force_sha256": "cd",
+            "last_reload": {
+                "at": "2026-12-07T04:00:00Z",
+                "ok": False,
+                "errors": ["aglidein.yaml:3: factory.bogus: unknown key", "another"],
+            },
+        },
+    }
+    out = StringIO()
+    Console(file=out, width=200).print(status_renderable(document))
+    text = out.getvalue()
+    assert "/etc/aglidein/aglidein.yaml differs from the config in force" in text
+    assert "factory.bogus: unknown key (+1 more)" in text
+    document["config"] = {**document["config"], "file_matches": True}
+    out = StringIO()
+    Console(file=out, width=200).print(status_renderable(document))
+    assert "differs" not in out.getvalue()

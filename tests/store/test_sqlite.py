@@ -253,3 +253,25 @@ async def test_glidein_state_follows_its_records(tmp_path: Path) -> None:
         "quiet": ("silent", None),
         "busy": ("active", "no cvmfs"),
     }
+
+
+async def test_databases_are_created_private(tmp_path: Path) -> None:
+    """logs.db and state.db (and their WAL files) are 0600; an old 0644 one is fixed."""
+    import stat
+
+    from aglidein.state import StateDB
+
+    old = tmp_path / "state.db"
+    old.touch(mode=0o644)
+    old.chmod(0o644)
+    state = StateDB.open(old)
+    await state.put_json("k", 1)
+    store = SqliteLogStore(tmp_path / "logs.db", lambda: LogsConfig())
+    store.open()
+    try:
+        for name in ("state.db", "state.db-wal", "logs.db", "logs.db-wal", "logs.db-shm"):
+            mode = stat.S_IMODE((tmp_path / name).stat().st_mode)
+            assert mode == 0o600, (name, oct(mode))
+    finally:
+        store.close()
+        state.close()

@@ -49,6 +49,8 @@ async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
             browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 800})
+                console: list[str] = []
+                page.on("console", lambda message: console.append(message.text))
                 await page.goto(server.url + "/")
                 rows = page.locator("#results tbody tr")
                 await expect(rows).to_have_count(17, timeout=10_000)
@@ -76,6 +78,12 @@ async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
                 await expect(followed.last).to_contain_text("a brand new record")
                 await expect(page.locator("#timeline .mark")).to_have_count(6)
                 await expect(page.locator("#events li")).to_have_text(["test.step ×6 00:00:00"])
+                # the Content-Security-Policy allows everything the viewer does
+                assert not [m for m in console if "Content Security Policy" in m]
+                lefts = await page.locator("#timeline .mark").evaluate_all(
+                    "ms => ms.map(m => m.style.left)"
+                )
+                assert all(left.endswith("%") for left in lefts)
                 shot = tmp_path / "viewer.png"
                 await page.screenshot(path=str(shot), full_page=True)
                 print(f"viewer screenshot: {shot}")

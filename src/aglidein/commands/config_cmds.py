@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aglidein.config import config_schema, load_config
+from aglidein.config import config_schema, load_config, missing_files
 from aglidein.configref import reference_markdown
 from aglidein.errors import ConfigError
 
@@ -44,12 +44,16 @@ def check_config(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
-    for warning in loaded.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     cfg = loaded.config
+    # Files are not required to exist here (the config may be checked on another host),
+    # but `run` needs them: say which are missing.
+    missing = missing_files(cfg)
+    for warning in [*loaded.warnings, *(f"{args.file}: {m}" for m in missing)]:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"{args.file}: ok ({len(cfg.groups)} groups, {len(cfg.entries)} entries, "
         f"{len(cfg.credentials)} credentials, {len(loaded.warnings)} warnings)"
+        + (f"; {len(missing)} files missing" if missing else "")
     )
     return 0
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import anyio
 
-from aglidein.client import add_client_arguments, client_from_args
-from aglidein.config import load_config
+from aglidein.client import DaemonClient, add_client_arguments, client_from_args
+from aglidein.config import expand_path, load_config, load_http_section
 from aglidein.daemon import Daemon
+from aglidein.errors import ConfigError
 from aglidein.logs import configure_logging
 
 __all__ = ["register"]
@@ -48,9 +49,38 @@ def _loop_options() -> dict[str, Any]:
 
 
 def reload_daemon(args: argparse.Namespace) -> int:
-    """POST /api/v1/reload; print the result; exit 1 when the new config was refused."""
-    client = client_from_args(args)
+    """POST /api/v1/reload; print the result; exit 1 when the new config was refused.
+
+    A config file with errors is still sent to the daemon (found from its `http`
+    section), so the daemon logs and counts the refusal and `status` shows it."""
+    try:
+        client = client_from_args(args)
+    except ConfigError as exc:
+        if getattr(args, "url", None) or not getattr(args, "config", None):
+            raise
+        client = _client_from_http_section(args.config, exc)
     result = client.request("POST", "/api/v1/reload", admin=True)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
+    if not result.get("ok"):
+        for error in result.get("errors", []):
+            print(f"error: {error}", file=sys.stderr)
+        if result.get("restart_keys"):
+            keys = ", ".join(result["restart_keys"])
+            print(f"error: restart the daemon to change {keys}", file=sys.stderr)
     return 0 if result.get("ok") else 1
+
+
+def _client_from_http_section(path: str, error: ConfigError) -> DaemonClient:
+    """The daemon's address and admin token from a config that fails validation."""
+    try:
+        http = load_http_section(path)
+    except ConfigError:
+        raise error from None
+    token: str | None = None
+    if http.admin_token_file is not None:
+        try:
+            token = expand_path(http.admin_token_file).read_text().strip() or None
+        except OSError:
+            token = None
+    return DaemonClient(base_url=http.base_url(), admin_token=token)

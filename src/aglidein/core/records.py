@@ -2,7 +2,7 @@
 
 Pure: bytes in, a `ParsedBatch` out. Valid lines are kept even when others fail, and
 every failing line is reported with its 1-based line number. The accepted lines are
-kept as their original bytes (re-encoded only when a `glidein` key had to be dropped)
+kept as their original bytes (re-encoded only when a reserved key was dropped or renamed)
 so the store never re-serialises a record.
 """
 
@@ -20,6 +20,7 @@ __all__ = [
     "END_EVENTS",
     "LEVELS",
     "LEVEL_BITS",
+    "RENAMED_KEYS",
     "LineError",
     "ParsedBatch",
     "level_mask",
@@ -31,6 +32,9 @@ LEVELS = ("debug", "info", "warning", "error", "critical")
 LEVEL_INDEX = {name: i for i, name in enumerate(LEVELS)}
 LEVEL_BITS = {name: 1 << i for i, name in enumerate(LEVELS)}
 CORE_KEYS = frozenset({"seq", "ts", "level", "event", "msg"})
+# Names the read API sets from the token: a record's own `glidein` is ignored (DESIGN
+# §8) and its `entry` is kept as `record_entry`, so neither can pose as the identity.
+RENAMED_KEYS = {"entry": "record_entry"}
 END_EVENTS = frozenset({"glidein.exit", "glidein.end"})
 SEQ_LIMIT = 1 << 63
 EVENT_MAX = 128
@@ -229,6 +233,12 @@ def _check(
     dropped = "glidein" in obj
     if dropped:
         del obj["glidein"]
+    for name, renamed in RENAMED_KEYS.items():
+        if name in obj:
+            if renamed in obj:
+                raise ValueError(f"field {name!r} is reserved and {renamed!r} is taken")
+            obj[renamed] = obj.pop(name)
+            dropped = True
     fields = len(obj) - (5 if "msg" in obj else 4)
     if fields > max_fields:
         raise ValueError(f"{fields} fields, more than record_max_fields ({max_fields})")

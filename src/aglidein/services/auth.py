@@ -3,6 +3,9 @@
 `read` = bearer from `http.read_token_file`, the viewer's session cookie, or
 `?access_token=`; `admin` = bearer from `http.admin_token_file`, which also satisfies
 `read`. When a token file is unset, that class answers only to clients on localhost.
+
+The session cookie holds an opaque random id, never a token: `Sessions` maps it to the
+class of token that opened it, and forgets every session when the tokens change.
 """
 
 from __future__ import annotations
@@ -10,6 +13,10 @@ from __future__ import annotations
 import enum
 import hmac
 import ipaddress
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +26,20 @@ from aglidein.config import HttpConfig, expand_path
 from aglidein.errors import CredentialError
 from aglidein.logkeys import read_private_file
 
-__all__ = ["SESSION_COOKIE", "Access", "AccessDenied", "TokenSet", "check_access"]
+__all__ = [
+    "SESSION_COOKIE",
+    "SESSION_LIFETIME_S",
+    "Access",
+    "AccessDenied",
+    "Sessions",
+    "TokenSet",
+    "check_access",
+    "same_origin",
+]
 
 SESSION_COOKIE = "aglidein_session"
+SESSION_LIFETIME_S = 12 * 3600
+MAX_SESSIONS = 10_000
 
 
 class Access(enum.StrEnum):
@@ -57,6 +75,40 @@ class TokenSet:
         )
 
 
+class Sessions:
+    """Viewer sessions: opaque ids, each bound to the token class that opened it."""
+
+    def __init__(self, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._by_id: OrderedDict[str, tuple[Access, float]] = OrderedDict()
+
+    def open(self, access: Access) -> str:
+        """A new session id granting `access` for SESSION_LIFETIME_S."""
+        session = secrets.token_urlsafe(32)
+        self._by_id[session] = (access, self._now() + SESSION_LIFETIME_S)
+        while len(self._by_id) > MAX_SESSIONS:
+            self._by_id.popitem(last=False)
+        return session
+
+    def access(self, session: str) -> Access | None:
+        """What the session grants; None when unknown or expired."""
+        found = self._by_id.get(session)
+        if found is None:
+            return None
+        access, expires = found
+        if expires <= self._now():
+            del self._by_id[session]
+            return None
+        return access
+
+    def clear(self) -> None:
+        """Forget every session (the tokens changed)."""
+        self._by_id.clear()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
 def _read_token(path: str | None, what: str) -> str | None:
     if path is None:
         return None
@@ -75,15 +127,26 @@ def is_local(conn: HTTPConnection) -> bool:
         return host == "localhost"
 
 
-def presented_token(conn: HTTPConnection, *, allow_cookie: bool) -> str | None:
-    """The bearer token, else (for read) the session cookie or `?access_token=`."""
+def same_origin(conn: HTTPConnection, public_url: str | None = None) -> bool:
+    """No `Origin` header (not a browser), or one naming this server: the `Host` it was
+    reached by, or the origin of `http.public_url` (behind a reverse proxy)."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    host = conn.headers.get("host", "")
+    allowed = {f"http://{host}".lower(), f"https://{host}".lower()} if host else set()
+    if public_url:
+        scheme, _, rest = public_url.partition("://")
+        allowed.add(f"{scheme}://{rest.split('/', 1)[0]}".lower())
+    return origin.rstrip("/").lower() in allowed
+
+
+def presented_token(conn: HTTPConnection, *, allow_query: bool) -> str | None:
+    """The bearer token, else (for read) `?access_token=`."""
     header = conn.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    if allow_cookie:
-        cookie = conn.cookies.get(SESSION_COOKIE)
-        if cookie:
-            return cookie
+    if allow_query:
         query = conn.query_params.get("access_token")
         if query:
             return query
@@ -94,11 +157,26 @@ def _same(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
-def check_access(conn: HTTPConnection, access: Access, tokens: TokenSet) -> None:
+def token_access(token: str, tokens: TokenSet) -> Access | None:
+    """The class a presented token proves (compared in constant time), None if neither."""
+    if _same(token, tokens.admin):
+        return Access.ADMIN
+    if _same(token, tokens.read):
+        return Access.READ
+    return None
+
+
+def check_access(
+    conn: HTTPConnection, access: Access, tokens: TokenSet, sessions: Sessions | None = None
+) -> None:
     """Raise AccessDenied unless the request may use an endpoint of class `access`."""
     if access in (Access.NONE, Access.LOG):
         return
-    token = presented_token(conn, allow_cookie=access is Access.READ)
+    token = presented_token(conn, allow_query=access is Access.READ)
+    if token is None and access is Access.READ and sessions is not None:
+        cookie = conn.cookies.get(SESSION_COOKIE)
+        if cookie and sessions.access(cookie) in (Access.READ, Access.ADMIN):
+            return
     if access is Access.ADMIN:
         if tokens.admin is None:
             if is_local(conn):

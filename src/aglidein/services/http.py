@@ -21,6 +21,7 @@ import orjson
 import structlog
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -29,13 +30,77 @@ from starlette.staticfiles import StaticFiles
 from aglidein import __version__
 from aglidein.config import Config, expand_path
 from aglidein.runtime import Runtime
-from aglidein.services.auth import SESSION_COOKIE, Access, AccessDenied, TokenSet, check_access
+from aglidein.services.auth import (
+    SESSION_COOKIE,
+    SESSION_LIFETIME_S,
+    Access,
+    AccessDenied,
+    Sessions,
+    TokenSet,
+    check_access,
+    same_origin,
+    token_access,
+)
+from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
 
-__all__ = ["ApiRoute", "HttpService", "json_response"]
+__all__ = ["ApiRoute", "HttpService", "json_response", "small_body"]
 
 log = structlog.get_logger()
 Handler = Callable[[Request], Awaitable[Response]]
+
+# Sent with every response: the viewer loads only its own files, is never framed, and
+# leaks no URL (which may hold ?access_token=) to other sites.
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        b"frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every HTTP response (streams too)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+SESSION_BODY_MAX = 4096
+
+
+async def small_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (read no further)."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -74,12 +139,15 @@ class HttpService:
     def __init__(self, runtime: Runtime, routes: Sequence[ApiRoute] = ()) -> None:
         self.runtime = runtime
         self.tokens = TokenSet.from_config(runtime.config.current.http)
+        self.sessions = Sessions()
         self.stopping = anyio.Event()  # long-lived responses (SSE) end when set
         self.ready_checks: list[Callable[[], tuple[bool, str]]] = []
         self._server: _Server | None = None
         self._ssl: ssl.SSLContext | None = None
         self._routes = [*self._own_routes(), *routes]
         self.app = self._build_app()
+        self._next_tokens: TokenSet | None = None
+        runtime.config.on_check(self._check_reload)
         runtime.config.on_reload(self._reloaded)
         self.bound: list[tuple[str, int]] = []
 
@@ -133,14 +201,14 @@ class HttpService:
         web = _web_dir()
         if web is not None and (web / "index.html").exists():
             routes.append(Mount("/", app=StaticFiles(directory=web, html=True), name="viewer"))
-        return Starlette(routes=routes)
+        return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
 
     def _guard(self, route: ApiRoute) -> Handler:
         metrics = self.runtime.metrics
 
         async def endpoint(request: Request) -> Response:
             try:
-                check_access(request, route.access, self.tokens)
+                check_access(request, route.access, self.tokens, self.sessions)
             except AccessDenied as exc:
                 metrics.http_requests.labels(state=route.access.value, result="denied").inc()
                 return json_response({"error": str(exc)}, exc.status)
@@ -169,25 +237,40 @@ class HttpService:
         return Response(self.runtime.metrics.render(), media_type=CONTENT_TYPE)
 
     async def _status(self, request: Request) -> Response:
-        return json_response(self.runtime.status.as_json())
+        document = self.runtime.status.as_json()
+        document["config"] = await anyio.to_thread.run_sync(self.runtime.config.file_state)
+        return json_response(document)
 
     async def _reload(self, request: Request) -> Response:
         result = await self.runtime.config.reload(self.runtime.metrics)
         return json_response(result.as_json(), 200 if result.ok else 422)
 
     async def _session(self, request: Request) -> Response:
+        if not same_origin(request, self.runtime.config.current.http.public_url):
+            return json_response({"error": "cross-origin sign-in refused"}, 403)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            return json_response({"error": "Content-Type must be application/json"}, 415)
+        raw = await small_body(request, SESSION_BODY_MAX)
+        if raw is None:
+            return json_response({"error": f"body over {SESSION_BODY_MAX} bytes"}, 413)
         try:
-            body = orjson.loads(await request.body())
+            body = orjson.loads(raw)
             token = str(body["token"])
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return json_response({"error": 'body must be {"token": "..."}'}, 400)
-        allowed = [t for t in (self.tokens.read, self.tokens.admin) if t is not None]
-        if allowed and token not in allowed:
+        if self.tokens.read is None and self.tokens.admin is None:
+            return json_response(
+                {"error": "no read_token_file: the read API answers only to localhost"}, 403
+            )
+        access = token_access(token, self.tokens)
+        if access is None:
             return json_response({"error": "token not valid for the read API"}, 403)
         response = json_response({"ok": True})
         response.set_cookie(
             SESSION_COOKIE,
-            token,
+            self.sessions.open(access),
+            max_age=SESSION_LIFETIME_S,
             httponly=True,
             samesite="strict",
             secure=self._ssl is not None,
@@ -231,8 +314,24 @@ class HttpService:
 
     # --- server -------------------------------------------------------------------------
 
+    def _check_reload(self, new: Config) -> None:
+        """Read the new token files and TLS key pair before the reload is applied."""
+        self._next_tokens = TokenSet.from_config(new.http)
+        if new.http.tls is not None and self._ssl is not None:
+            probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                probe.load_cert_chain(expand_path(new.http.tls.cert), expand_path(new.http.tls.key))
+            except (OSError, ssl.SSLError) as exc:
+                raise ValueError(f"http.tls: cannot load the certificate and key: {exc}") from None
+        elif (new.http.tls is None) != (self._ssl is None):
+            raise ValueError("http.tls turned on or off: it takes effect only after a restart")
+
     async def _reloaded(self, old: Config, new: Config) -> None:
-        self.tokens = TokenSet.from_config(new.http)
+        tokens = self._next_tokens or TokenSet.from_config(new.http)
+        self._next_tokens = None
+        if tokens != self.tokens:
+            self.sessions.clear()  # a session never outlives the token that opened it
+        self.tokens = tokens
         if self._ssl is not None and new.http.tls is not None:
             self._ssl.load_cert_chain(expand_path(new.http.tls.cert), expand_path(new.http.tls.key))
             log.info("http.tls_reloaded")
@@ -265,6 +364,10 @@ class HttpService:
         """Serve until `stop()`."""
         config = self.runtime.config.current
         tls = config.http.tls
+        cap = min(GuardedHttpProtocol.max_connections, connection_cap())
+        protocol: type[GuardedHttpProtocol] = type(
+            "HttpProtocol", (GuardedHttpProtocol,), {"max_connections": cap}
+        )
         uv_config = uvicorn.Config(
             self.app,
             loop="none",
@@ -274,6 +377,8 @@ class HttpService:
             server_header=False,
             timeout_graceful_shutdown=max(1, int(config.factory.shutdown_grace) - 1),
             timeout_keep_alive=30,
+            http=protocol,
+            limit_concurrency=max(8, protocol.max_connections - 64),  # 503 before the cap
             ssl_certfile=str(expand_path(tls.cert)) if tls else None,
             ssl_keyfile=str(expand_path(tls.key)) if tls else None,
         )

@@ -7,14 +7,12 @@ the log-signing keyring, keeps the store metrics fresh, and contributes the rout
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.to_thread
-import orjson
 import structlog
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -34,14 +32,13 @@ from aglidein.services.logs_query import (
     int_param,
     parse_log_query,
 )
+from aglidein.services.logs_tail import TailHub
 from aglidein.store.api import Cursor, LogQuery
 from aglidein.store.sqlite import DB_FILE, SqliteLogStore
 
 __all__ = ["LogService", "StreamCloser"]
 
 log = structlog.get_logger()
-KEEPALIVE_S = 15.0
-POLL_S = 0.5
 
 
 class StreamCloser:
@@ -82,6 +79,7 @@ class LogService:
         self.ingest = Ingest(
             lambda: self.store, self.verifier, self.limiter, self._settings, runtime.metrics
         )
+        self.tails = TailHub(self.store, self.closer.stopping)
         self._stop = anyio.Event()
 
     async def reported(self) -> set[str]:
@@ -100,6 +98,7 @@ class LogService:
         await anyio.to_thread.run_sync(self.verifier.load)
         async with anyio.create_task_group() as tg:
             await tg.start(self.store.run)
+            await tg.start(self.tails.run)
             task_status.started()
             metrics = self.runtime.metrics
             while not self._stop.is_set():
@@ -190,7 +189,10 @@ class LogService:
             limit = int_param(params, "limit", 1000, 1, 100_000)
             cursor = params.get("cursor") or None
             if cursor is not None and not (
-                cursor.isascii() and cursor.isdigit() and int(cursor) < 1 << 63
+                cursor.isascii()
+                and cursor.isdigit()
+                and len(cursor) <= 19
+                and int(cursor) < 1 << 63
             ):
                 raise BadQuery("cursor must come from next_cursor")
             page = await self.store.glideins(
@@ -220,40 +222,10 @@ class LogService:
         except StoreError as exc:
             return json_response({"error": str(exc)}, 503, headers={"Retry-After": "5"})
         return StreamingResponse(
-            self._events(query),
+            self.tails.events(query),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-
-    async def _events(self, query: LogQuery) -> AsyncIterator[bytes]:
-        stopping = self.closer.stopping
-        yield b": aglidein log stream\nretry: 2000\n\n"
-        quiet = 0.0
-        while not stopping.is_set():
-            changed = self.store.changes()
-            try:
-                page = await self.store.search(query)
-            except StoreError:
-                page = None
-            if page is not None and page.records:
-                quiet = 0.0
-                out = bytearray()
-                for record, cursor in zip(page.records, page.cursors, strict=True):
-                    out += b"id: " + cursor.encode().encode() + b"\nevent: record\ndata: "
-                    out += orjson.dumps(record) + b"\n\n"
-                yield bytes(out)
-                last = page.cursors[-1]
-                query = replace(query, cursor=last if page.next_cursor else page.end_cursor)
-                if page.next_cursor:
-                    continue
-            elif page is not None:
-                query = replace(query, cursor=max(query.cursor or page.end_cursor, page.end_cursor))
-            with anyio.move_on_after(POLL_S):
-                await changed.wait()
-            quiet += POLL_S
-            if quiet >= KEEPALIVE_S:
-                quiet = 0.0
-                yield b": keepalive\n\n"
 
 
 _ERROR = {
@@ -279,6 +251,10 @@ _INGEST_RESULT = {
                 "type": "object",
                 "properties": {"line": {"type": "integer"}, "error": {"type": "string"}},
             },
+        },
+        "errors_omitted": {
+            "type": "integer",
+            "description": "refused lines beyond the first 100 listed in errors",
         },
     },
     "required": ["accepted", "duplicates"],

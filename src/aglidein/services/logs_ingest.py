@@ -27,7 +27,14 @@ from aglidein.services.http import json_response
 from aglidein.services.metrics import Metrics
 from aglidein.store.api import LogStore
 
-__all__ = ["MAX_BODY", "MAX_DECOMPRESSED", "Ingest", "RateLimiter", "TokenVerifier"]
+__all__ = [
+    "MAX_BODY",
+    "MAX_DECOMPRESSED",
+    "MAX_ERRORS_LISTED",
+    "Ingest",
+    "RateLimiter",
+    "TokenVerifier",
+]
 
 log = structlog.get_logger()
 
@@ -35,6 +42,7 @@ MAX_BODY = 1024 * 1024
 MAX_DECOMPRESSED = 8 * 1024 * 1024
 INLINE_PARSE_MAX = 128 * 1024  # larger bodies are parsed on a worker thread
 STORE_RETRY_AFTER_S = 5
+MAX_ERRORS_LISTED = 100  # a 400 lists the first refused lines and counts the rest
 
 
 class _TooLarge(Exception):
@@ -49,17 +57,23 @@ class RateLimiter:
     now: Callable[[], float] = time.monotonic
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
+    def burst(self) -> int:
+        """The largest batch a glidein may send at once."""
+        return self.settings().rate_limit.burst
+
     def take(self, glidein: str, records: int) -> float:
         """Take `records` tokens; 0.0 if allowed, else seconds to wait before retrying.
 
-        A batch larger than the burst passes when the bucket is full (and leaves it in
-        debt), so no batch is refused forever."""
+        A batch larger than the burst is never admitted (the caller answers 413 first):
+        admitting it would let one request cost any amount of parsing."""
         limit = self.settings().rate_limit
         rate, burst = float(limit.records_per_s), float(limit.burst)
         now = self.now()
         tokens, then = self._buckets.get(glidein, (burst, now))
         tokens = min(burst, tokens + (now - then) * rate)
-        need = min(float(records), burst)
+        need = float(records)
+        if need > burst:
+            raise ValueError(f"a batch of {records} records is larger than the burst {burst:g}")
         if tokens < need:
             self._buckets[glidein] = (tokens, now)
             return max(1.0, math.ceil((need - tokens) / rate))
@@ -177,7 +191,15 @@ class Ingest:
         except zlib.error:
             return self._reject("bad_gzip", 400, "body is not valid gzip")
         self._metrics.log_bytes.inc(len(body))
-        retry = self.limiter.take(claims.glidein, body.count(b"\n") + 1)
+        lines = body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+        if lines > self.limiter.burst():
+            return self._reject(
+                "too_large",
+                413,
+                f"batch of {lines} lines is over the rate-limit burst "
+                f"({self.limiter.burst()}); split the batch",
+            )
+        retry = self.limiter.take(claims.glidein, lines)
         if retry:
             return self._reject(
                 "rate_limited",
@@ -206,7 +228,10 @@ class Ingest:
             "duplicates": result.duplicates,
         }
         if batch.errors:
-            body_out["errors"] = [{"line": e.line, "error": e.error} for e in batch.errors]
+            shown = batch.errors[:MAX_ERRORS_LISTED]
+            body_out["errors"] = [{"line": e.line, "error": e.error} for e in shown]
+            if len(batch.errors) > len(shown):
+                body_out["errors_omitted"] = len(batch.errors) - len(shown)
             return json_response(body_out, 400)
         return json_response(body_out)
 

@@ -18,7 +18,7 @@ from aglidein.core.health import effective_state
 from aglidein.core.model import OperatorState
 from aglidein.services.auth import Access
 from aglidein.services.cycle import CycleService
-from aglidein.services.http import ApiRoute, json_response
+from aglidein.services.http import ApiRoute, json_response, small_body
 
 __all__ = ["operator_routes"]
 
@@ -53,7 +53,9 @@ def _handler(cycle: CycleService, operator: OperatorState) -> Any:
         if name not in {e.name for e in config.entries}:
             return json_response({"error": f"no entry named {name!r}"}, 404)
         hard = False
-        body = await request.body()
+        body = await small_body(request, 4096)
+        if body is None:
+            return json_response({"error": "body over 4096 bytes"}, 413)
         if body.strip():
             try:
                 data = orjson.loads(body)

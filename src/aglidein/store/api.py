@@ -14,6 +14,8 @@ import anyio
 from aglidein.core.records import ParsedBatch
 
 __all__ = [
+    "MAX_CURSOR_BATCH",
+    "MAX_CURSOR_LINE",
     "Cursor",
     "GlideinPage",
     "GlideinSummary",
@@ -23,6 +25,12 @@ __all__ = [
     "LogStore",
     "StoreStats",
 ]
+
+
+# A cursor's batch and line must fit the full-text rowid (batch << 20 | line) in a
+# SQLite INTEGER; the line may be one past the last (the end cursor uses 2**31).
+MAX_CURSOR_BATCH = (1 << 43) - 1
+MAX_CURSOR_LINE = 1 << 31
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -41,10 +49,10 @@ class Cursor:
         """Parse `encode()`'s form; ValueError on anything else."""
         batch, sep, line = text.partition(".")
         if not (sep and text.isascii() and batch.isdigit() and line.isdigit()) or len(text) > 40:
-            raise ValueError(f"bad cursor {text!r}")
+            raise ValueError(f"bad cursor {text[:60]!r}: use a next_cursor or end_cursor")
         position = cls(int(batch), int(line))
-        if position.batch >= 1 << 63 or position.line >= 1 << 63:
-            raise ValueError(f"bad cursor {text!r}")
+        if position.batch > MAX_CURSOR_BATCH or position.line > MAX_CURSOR_LINE:
+            raise ValueError(f"bad cursor {text!r}: out of range")
         return position
 
 

@@ -14,20 +14,55 @@ from typing import Any
 import orjson
 
 from aglidein.core.records import LEVEL_BITS, parse_ts
-from aglidein.store.api import Cursor, GlideinPage, GlideinSummary, LogPage, LogQuery
+from aglidein.store.api import (
+    MAX_CURSOR_LINE,
+    Cursor,
+    GlideinPage,
+    GlideinSummary,
+    LogPage,
+    LogQuery,
+)
 from aglidein.store.indexer import LINE_BITS
 
-__all__ = ["fts_query", "list_glideins", "query_terms", "search"]
+__all__ = ["fts_query", "list_glideins", "query_terms", "record_matches", "search"]
 
 SILENT_AFTER_S = 900.0
 _TERM_RE = re.compile(r"[^\W_]+\*?")
-LINE_END = 1 << 31
+LINE_END = MAX_CURSOR_LINE
 LINE_MASK = (1 << LINE_BITS) - 1
 
 
 def query_terms(q: str) -> list[str]:
     """The lower-cased terms of a full-text query (a trailing `*` = prefix)."""
     return [t.lower() for t in _TERM_RE.findall(q)]
+
+
+def record_matches(query: LogQuery, record: dict[str, Any], terms: list[str]) -> bool:
+    """Whether one record (as `search` returns it) passes the filters of `query`; `terms`
+    are `query_terms(query.q)`, matched on msg as the full-text index would."""
+    if query.glidein is not None and record.get("glidein") != query.glidein:
+        return False
+    if query.entry is not None and record.get("entry") != query.entry:
+        return False
+    if query.levels and record.get("level") not in query.levels:
+        return False
+    if query.event is not None and record.get("event") != query.event:
+        return False
+    if query.since is not None or query.until is not None:
+        ts = parse_ts(record["ts"])
+        if query.since is not None and ts < query.since:
+            return False
+        if query.until is not None and ts > query.until:
+            return False
+    if terms:
+        words = {w.rstrip("*") for w in query_terms(str(record.get("msg", "")))}
+        for term in terms:
+            if term.endswith("*"):
+                if not any(w.startswith(term[:-1]) for w in words):
+                    return False
+            elif term not in words:
+                return False
+    return True
 
 
 def fts_query(terms: list[str]) -> str:
@@ -189,7 +224,9 @@ def _matching(
                     continue
                 if query.until is not None and ts > query.until:
                     continue
-            yield Cursor(batch_id, i), {"glidein": glidein, "entry": entry, **record}
+            out = {"glidein": glidein, "entry": entry, **record}
+            out["glidein"], out["entry"] = glidein, entry  # the token's identity always wins
+            yield Cursor(batch_id, i), out
 
 
 def list_glideins(

@@ -24,6 +24,7 @@ import structlog
 from aglidein.config import LogsConfig
 from aglidein.core.records import ParsedBatch
 from aglidein.errors import StoreError
+from aglidein.logkeys import private_database
 from aglidein.store import retention
 from aglidein.store.api import (
     GlideinPage,
@@ -86,8 +87,8 @@ class SqliteLogStore:
 
     def open(self) -> None:
         """Open (creating and migrating) the database and start the writer thread."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            private_database(self.path)  # records may hold what operators keep private
             conn = _connect(self.path)
             conn.execute("PRAGMA journal_mode = WAL")
             if self._max_page_count is not None:
@@ -104,6 +105,8 @@ class SqliteLogStore:
             self._size_bytes = retention.used_bytes(conn)
         except sqlite3.Error as exc:
             raise store_error(exc, "open") from None
+        except OSError as exc:
+            raise StoreError(f"log store open failed: {self.path}: {exc.strerror}") from None
         writer = Writer(
             conn=conn,
             glideins=glideins,
