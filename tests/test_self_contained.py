@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
 import subprocess
 from pathlib import Path
+
+from tests.tools import need
 
 REPO = Path(__file__).resolve().parents[1]
 THIS = Path(__file__).resolve().relative_to(REPO).as_posix()
@@ -23,10 +24,8 @@ ALLOWED = (("tests/realpool/*.py", "shared/htcondor"),)
 
 def repo_files() -> list[str]:
     """Tracked files plus untracked ones git does not ignore (so a new file is checked too)."""
-    git = shutil.which("git")
-    assert git, "git is needed (apt-get install git)"
     listing = subprocess.run(
-        [git, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        [need("git"), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
         capture_output=True,
         check=True,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
+
+from tests.tools import need
 
 SYSTEMD = Path(__file__).resolve().parents[1] / "systemd"
 
@@ -19,8 +20,7 @@ def unit_copy(tmp_path: Path) -> Path:
 
 
 def test_unit_verifies(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    assert analyze, "systemd-analyze is needed (apt-get install systemd)"
+    analyze = need("systemd-analyze")
     result = subprocess.run(
         [analyze, "verify", str(unit_copy(tmp_path))], capture_output=True, text=True
     )
@@ -28,8 +28,7 @@ def test_unit_verifies(tmp_path: Path) -> None:
 
 
 def test_unit_exposure_is_low(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    assert analyze
+    analyze = need("systemd-analyze")
     result = subprocess.run(
         [analyze, "security", "--offline=yes", str(unit_copy(tmp_path))],
         capture_output=True,
