@@ -44,7 +44,7 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 shell: $(STAMP)
-	find glidein scripts -name '*.sh' -print0 | xargs -0 -r $(BIN)/shellcheck -x
+	find glidein scripts systemd -name '*.sh' -print0 | xargs -0 -r $(BIN)/shellcheck -x
 
 bats: $(STAMP)
 	@if [ -d tests/glidein ] && ls tests/glidein/*.bats >/dev/null 2>&1; then \
