@@ -24,7 +24,7 @@ def test_says_what_the_two_commands_need() -> None:
     top = "\n".join(README.splitlines()[:25])
     for needed in ("Python ≥ 3.11", "root", "apt-get", "make deps", "promtool", "chromium"):
         assert needed in top, needed
-    assert re.search(r"`make test` runs its ~\d+ tests", top)
+    assert re.search(r"`make test` runs its ~\d+\s+tests", top)
 
 
 def test_cites_no_design_sections() -> None:
