@@ -32,6 +32,7 @@ def test_a_fresh_clone_collects_without_errors(tmp_path: Path) -> None:
     assert cloned.returncode == 0, cloned.stderr
     assert [path.name for path in tmp_path.iterdir()] == ["aglidein"]  # nothing beside it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AGLIDEIN_"))}
+    env["PYTHONPATH"] = str(clone / "src")  # the clone's package, not this checkout's
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
         cwd=clone,
