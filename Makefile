@@ -5,7 +5,20 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types pytest shell bats bench clean
+# System tools each command uses (scripts/deps.sh maps them to Debian packages).
+TEST_TOOLS := promtool chromium systemd-analyze curl gzip tar git
+DEMO_TOOLS := curl gzip tar
+BENCH_TOOLS := wrk curl
+
+.PHONY: demo test deps demo-deps lint types pytest shell bats bench clean
+
+# What is missing gets installed (apt-get, as root on Debian/Ubuntu) or named in one line;
+# nothing happens when all is there. `make deps` covers the tests and the benchmarks.
+deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/deps.sh $(TEST_TOOLS) $(BENCH_TOOLS)
+
+demo-deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/deps.sh $(DEMO_TOOLS)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +28,10 @@ $(STAMP): pyproject.toml
 
 # The daemon on the simulated pool with a live view, until Ctrl-C
 # (e.g. make demo DEMO_ARGS="--port 8081 --duration 2m").
-demo: $(STAMP)
+demo: demo-deps $(STAMP)
 	$(BIN)/aglidein demo $(DEMO_ARGS)
 
-test: $(STAMP) lint types pytest shell bats
+test: deps $(STAMP) lint types pytest shell bats
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -31,14 +44,14 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 shell: $(STAMP)
-	find glidein -name '*.sh' -print0 | xargs -0 -r $(BIN)/shellcheck -x
+	find glidein scripts systemd -name '*.sh' -print0 | xargs -0 -r $(BIN)/shellcheck -x
 
 bats: $(STAMP)
 	@if [ -d tests/glidein ] && ls tests/glidein/*.bats >/dev/null 2>&1; then \
 	  PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/bats tests/glidein; \
 	else echo "bats: no tests/glidein/*.bats yet"; fi
 
-bench: $(STAMP)
+bench: deps $(STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:

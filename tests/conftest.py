@@ -11,15 +11,8 @@ import pytest
 from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
 
 REPO = Path(__file__).resolve().parents[1]
-# shared/ lies beside the checkout (CI, /work/main); a worktree one level deeper finds it too.
-SHARED = Path(
-    os.environ.get("AGLIDEIN_SHARED")
-    or next(
-        (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
-        REPO.parent / "shared",
-    )
-)
-FIXTURES = SHARED / "fixtures"
+# Test input copied into the repository (provenance and licences: tests/fixtures/*/README.md).
+FIXTURES = REPO / "tests" / "fixtures"
 
 MINIMAL_CONFIG = """\
 factory:

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-# A copy of ../shared/fixtures/tokens/vectors.json (HTCondor-minted IDTOKENs; see its README).
-TOKEN_VECTORS = Path(__file__).resolve().parent / "core" / "token_vectors.json"
+# HTCondor-minted IDTOKENs (how they were made: tests/fixtures/tokens/README.md).
+TOKEN_VECTORS = Path(__file__).resolve().parent / "fixtures" / "tokens" / "vectors.json"
 
 CE_KEY = b"a-ce-issuer-key-of-32-bytes-long"
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 from tests.daemon_helpers import RunningDaemon
+from tests.tools import need
 
 
 def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDaemon) -> None:
@@ -27,8 +27,7 @@ def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDae
 
 
 def test_metrics_pass_promtool(daemon: RunningDaemon, tmp_path: Path) -> None:
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is needed (apt-get install prometheus; .ci/run does it)"
+    promtool = need("promtool")
     text = daemon.get("/metrics").text
     assert "aglidein_event_loop_lag_seconds_bucket" in text
     result = subprocess.run(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,14 +15,15 @@ from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.services.http import HttpService
 from aglidein.services.metrics import Metrics
 from aglidein.state import StateDB
+from tests.tools import need
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
 def promtool(*args: str) -> subprocess.CompletedProcess[str]:
-    tool = shutil.which("promtool")
-    assert tool, "promtool is needed (apt-get install prometheus; .ci/run does it)"
-    return subprocess.run([tool, *args], capture_output=True, text=True, cwd=CONF / "prometheus")
+    return subprocess.run(
+        [need("promtool"), *args], capture_output=True, text=True, cwd=CONF / "prometheus"
+    )
 
 
 def test_alert_rules_check() -> None:

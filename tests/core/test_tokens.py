@@ -1,4 +1,4 @@
-"""IDTOKEN minting against tokens HTCondor itself minted (fixtures/tokens/vectors.json)."""
+"""IDTOKEN minting against tokens HTCondor itself minted (tests/fixtures/tokens/vectors.json)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The shared GlideinWMS fixtures import into a complete config that passes check-config,
-and every entry matches its XML field by field."""
+"""The GlideinWMS fixtures (tests/fixtures/glideinwms) import into a complete config that
+passes check-config, and every entry matches its XML field by field."""
 
 from __future__ import annotations
 

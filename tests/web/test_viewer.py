@@ -9,8 +9,8 @@ import pytest
 from playwright.async_api import async_playwright, expect
 
 from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+from tests.tools import need
 
-CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -46,7 +46,7 @@ async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
             )
         )
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = await playwright.chromium.launch(executable_path=need("chromium"), args=ARGS)
             try:
                 page = await browser.new_page(viewport={"width": 1400, "height": 800})
                 console: list[str] = []
@@ -96,7 +96,7 @@ async def test_viewer_signs_in_with_the_read_token(tmp_path: Path) -> None:
     async with log_server(tmp_path, read_token="s3cret-read") as server:
         await post(server, "glidein-c", ndjson(range(3), msg="hello {seq}"))
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = await playwright.chromium.launch(executable_path=need("chromium"), args=ARGS)
             try:
                 page = await browser.new_page()
                 await page.goto(server.url + "/")  # a read token is configured: none sent yet

@@ -2,7 +2,7 @@
 
 Pure: the caller passes the key-file bytes, the time and the `jti`; nothing here reads
 a file, a clock or a random source. The rules (checked against tokens HTCondor minted,
-see fixtures/tokens/README.md):
+see tests/fixtures/tokens/README.md):
 
 - secret = key-file bytes XOR the repeating `DE AD BE EF` (nothing stripped); for the
   key name `POOL` (or empty) the XORed bytes twice;
