@@ -200,6 +200,8 @@ async def test_hold_release_remove_and_forcex(backend: Backend) -> None:
     held = await schedd.act(JobAction.HOLD, jobs, reason="contract hold")
     assert held.success == 2
     assert await statuses() == {HELD}
+    assert (await schedd.act(JobAction.HOLD, jobs)).success == 2  # already held: done
+    assert (await schedd.act(JobAction.REMOVE_X, jobs)).success == 0  # not removed
     (reason,) = {a["HoldReason"] for a in await schedd.query(constraint, ["HoldReason"])}
     assert str(reason).startswith("contract hold (by user ")
     assert (await schedd.act(JobAction.RELEASE, jobs, reason="contract release")).success == 2
