@@ -82,7 +82,7 @@ async def backend(
         real,
         real.schedd(vo.schedd_name),
         vo.job_dir,
-        lambda glidein, entry: _advertise_slot(vo, glidein, entry),
+        lambda glidein, entry: _advertise_slot(request, vo, glidein, entry),
         lambda: real.schedd(f"127.0.0.1:{silent_port}"),
     )
     await real.aclose()
@@ -104,7 +104,9 @@ async def _fake_slot(fake: FakePool, glidein: str, entry: str) -> None:
     clock.advance(3600)
 
 
-async def _advertise_slot(vo: PoolInstance, glidein: str, entry: str) -> None:
+async def _advertise_slot(
+    request: pytest.FixtureRequest, vo: PoolInstance, glidein: str, entry: str
+) -> None:
     """A glidein startd's slot ad, as the pilot's startd sends it, in the VO collector."""
     name = f"slot1@glidein_{glidein}@{entry}"
     ad = "\n".join(
@@ -126,6 +128,10 @@ async def _advertise_slot(vo: PoolInstance, glidein: str, entry: str) -> None:
     path = vo.job_dir / f"slot-{glidein}.ad"
     path.write_text(ad + "\n")
     vo.run("condor_advertise", "UPDATE_STARTD_AD", str(path))
+    # the ad goes away again at the end of the test (the pool is shared by the session)
+    gone = vo.job_dir / f"slot-{glidein}.invalidate"
+    gone.write_text(f'MyType = "Query"\nTargetType = "Machine"\nRequirements = Name == "{name}"\n')
+    request.addfinalizer(lambda: vo.run("condor_advertise", "INVALIDATE_STARTD_ADS", str(gone)))
 
 
 def _cluster(tag: str, job_dir: Path, *, held: bool = True) -> SubmitDescription:
