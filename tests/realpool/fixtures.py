@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -74,11 +75,20 @@ def condor_release() -> CondorRelease:
 @pytest.fixture(scope="session")
 def realpool(condor_release: CondorRelease) -> Iterator[Topology]:
     """The running VO pool + site for this session."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:  # a killed session still runs its finalizers
+        signal.signal(signal.SIGTERM, _interrupt)
     topology = start_topology(condor_release)
     try:
         yield topology
     finally:
         topology.stop()
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
