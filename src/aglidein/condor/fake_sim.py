@@ -439,9 +439,13 @@ class Simulation:
             self._log(job, 13, now, "Job was released.", reason or "via condor_release")
             return True
         if action is JobAction.HOLD:
+            if status == JobStatus.HELD:
+                return True  # the schedd counts it "already done", a success
             if status not in (JobStatus.IDLE, JobStatus.RUNNING):
                 return False
-            self.hold(job, now, reason or "via condor_hold", 1)
+            # as the schedd words a user hold: the reason, then who held it
+            who = job.ad.get("Owner", "aglidein")
+            self.hold(job, now, f"{reason or 'via condor_hold'} (by user {who})", 1)
             return True
         return False
 
