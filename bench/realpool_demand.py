@@ -1,7 +1,7 @@
 """Demand from a real schedd: the per-job query against the GroupBy query.
 
-Starts a VO pool with the real-pool test harness (tests/realpool: HTCondor from PATH,
-AGLIDEIN_CONDOR_TARBALL or ../shared/htcondor), queues idle jobs of mixed shapes that
+Starts a VO pool with the real-pool test harness (tests/realpool finds HTCondor as its
+README says), queues idle jobs of mixed shapes that
 never match (`requirements = false`), and asks for the demand the way the poller does,
 through `aglidein.condor.bindings` (htcondor2 in a worker process):
 
