@@ -242,11 +242,27 @@ class Shaper:
                 self.spellings.setdefault(name.lower(), [name])
             self._refresh()
             return False
+        counts = self._typed_counts(layout, counts)
         if self._segments and self._segments[-1][0] == layout:
             self._segments[-1][1].update(counts)
         else:
             self._segments.append((layout, counts))
         return True
+
+    def _typed_counts(self, layout: tuple[str, ...], counts: Counter[RawKey]) -> Counter[RawKey]:
+        """Numbers in exact columns wrapped in `Typed`, so that batches merged into one
+        segment keep 1, 1.0 and true apart too."""
+        exact = [i for i, name in enumerate(layout) if self.is_exact(name)]
+        if not exact or not any(key[i].__class__ in _NUMERIC for key in counts for i in exact):
+            return counts
+        typed: Counter[RawKey] = Counter()
+        for key, n in counts.items():
+            values = list(key)
+            for i in exact:
+                if values[i].__class__ in _NUMERIC:
+                    values[i] = Typed(values[i])
+            typed[tuple(values)] += n
+        return typed
 
     def _learn_spellings(self, present: set[str]) -> None:
         unknown = present - self._known_keys
