@@ -47,7 +47,7 @@ from aglidein.core.model import (
 )
 from aglidein.core.policy import decide
 from aglidein.credentials import read_credential
-from aglidein.dumps import iter_ad_batches, read_ads
+from aglidein.dumps import read_ads, shape_dump
 from aglidein.errors import AglideinError
 from aglidein.services.cycle import stored_health
 from aglidein.services.metrics import Metrics
@@ -116,10 +116,9 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
             continue
         names = [g.name for g in groups]
         shaper = Shaper(schedd_projection(config, names), exact_attrs(config, names))
-        for batch in timer.timed("parse_s", iter_ad_batches(path)):
-            started = time.perf_counter()
-            shaper.add(batch)
-            timer.add("shape_s", started)
+        started = time.perf_counter()
+        shape_dump(path, shaper)  # decoding and counting: parse_s
+        timer.add("parse_s", started)
         started = time.perf_counter()
         for group in groups:
             shapes = group_shapes(shaper.counts(), group_projection(group), group.job_constraint)
