@@ -170,3 +170,13 @@ def test_shape_dump_errors_like_read_ads(tmp_path: Path) -> None:
     bad.write_text("ClusterId = 1\n")
     with pytest.raises(DumpError, match="not a JSON list of ads"):
         shape_dump(bad, shaper)
+
+
+def test_shape_dump_sees_escaped_spellings(tmp_path: Path) -> None:
+    ads = [_job(i) for i in range(10)]
+    ads[4]["requestcpus"] = ads[4].pop("RequestCpus")
+    path = tmp_path / "jobs.json"
+    _write_dump(path, ads)
+    path.write_text(path.read_text().replace('"requestcpus"', '"requestcpu\\u0073"'))
+    whole, streamed, _ = _both(_config(), path, 1 << 20)
+    assert streamed == whole

@@ -204,7 +204,7 @@ def _count_projected(
                 if b"\\u" in listed:
                     return None  # an escaped key could be any name
                 lowered = listed.lower()
-            quoted = f'"{spelling}"'.encode()
+            quoted = orjson.dumps(spelling)  # the key as JSON spells it
             exact = listed.count(quoted)
             if exact == 0:
                 if quoted.lower() in lowered:
