@@ -156,6 +156,9 @@ def test_shape_dump_keeps_null_and_missing_alike(tmp_path: Path) -> None:
 
 def test_shape_dump_errors_like_read_ads(tmp_path: Path) -> None:
     shaper = Shaper(schedd_projection(_config()))
+    for text in ("", "[\n]\n", "[]"):
+        (tmp_path / "empty.json").write_text(text)
+        assert shape_dump(tmp_path / "empty.json", shaper, chunk_bytes=2) == 0
     broken = tmp_path / "broken.json"
     broken.write_text('[\n{\n  "A": 1\n}\n,\n{\n  "A": \n}\n]\n')
     with pytest.raises(DumpError, match="not a JSON ad dump"):

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy
 import orjson
 
 from aglidein.core.demand import Shaper
@@ -178,6 +179,16 @@ def _decoder(spellings: tuple[str, ...]) -> msgspec.json.Decoder[list[Any]]:
 _NUMERIC = (int, float, bool)
 
 
+def _fold(data: bytes) -> bytearray:
+    """`data` with bit 0x20 set in every byte: letters in lower case (and some other
+    bytes changed too, so a match in folded bytes may be a false alarm, never a miss)."""
+    out = bytearray(len(data))
+    numpy.bitwise_or(
+        numpy.frombuffer(data, numpy.uint8), 0x20, out=numpy.frombuffer(out, numpy.uint8)
+    )
+    return out
+
+
 def _count_projected(
     listed: bytes, shaper: Shaper
 ) -> tuple[tuple[str, ...], Counter[tuple[Any, ...]], int] | None:
@@ -194,23 +205,19 @@ def _count_projected(
         return None
     columns: list[Any] = []
     injective = True  # no column holds both null and a missing value
-    lowered: bytes | None = None
+    folded: bytearray | None = None
     for i, (name, spelling) in enumerate(zip(names, spellings, strict=True)):
         get = attrgetter(f"f{i}")
         column = list(map(get, by_row))
         values = set(column)
         if _UNSET in values:  # some ads lack it as spelled: are they spelling it otherwise?
-            if lowered is None:
+            if folded is None:
                 if b"\\u" in listed:
                     return None  # an escaped key could be any name
-                lowered = listed.lower()
+                folded = _fold(listed)
             quoted = orjson.dumps(spelling)  # the key as JSON spells it
-            exact = listed.count(quoted)
-            if exact == 0:
-                if quoted.lower() in lowered:
-                    return None
-            elif lowered.count(quoted.lower()) != exact:
-                return None
+            if folded.count(_fold(quoted)) != listed.count(quoted):
+                return None  # perhaps spelled in another case
             injective = injective and None not in values
             column = (
                 [None] * len(column)
