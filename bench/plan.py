@@ -6,8 +6,10 @@
 
 Cases are jobs/shapes/entries. The match is DESIGN §4's example:
 stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && MY.RequestCpus <=
-TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs. Prints figures; asserts
-nothing.
+TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs. Beside each case it
+times the in-run yardstick (`yardstick`: GlideinWMS countMatch's loop over classad2) on the
+identical workload and prints the ratio; the dump's wall time is divided by the yardstick of
+its case (`--cli-case`, default 1M). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
