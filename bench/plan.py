@@ -6,8 +6,10 @@
 
 Cases are jobs/shapes/entries. The match is DESIGN §4's example:
 stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && MY.RequestCpus <=
-TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs. Prints figures; asserts
-nothing.
+TARGET.GLIDEIN_CPUS && MY.RequestMemory <= TARGET.GLIDEIN_MaxMemMBs. Beside each case it
+times the in-run yardstick (`yardstick`: GlideinWMS countMatch's loop over classad2) on the
+identical workload and prints the ratio; the dump's wall time is divided by the yardstick of
+its case (`--cli-case`, default 1M). Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import classad2
+import htcondor2  # noqa: F401  (registers stringListMember & co. with classad2)
 import orjson
 import yaml
 
@@ -50,6 +54,7 @@ CASES = {
     "1M-10k": (1_000_000, 10_000, 2_000),
 }
 BATCH = 100_000
+YARDSTICK_BUDGET_S = 20.0  # the yardstick's pair loop runs on a subset past this, then scales
 
 
 def config_text(entries: int) -> str:
@@ -156,6 +161,62 @@ def run_case(name: str, rng: random.Random) -> dict[str, float]:
     }
 
 
+def yardstick(name: str, rng: random.Random) -> dict[str, float]:
+    """GlideinWMS countMatch's work on the same workload, in plain Python over classad2.
+
+    As countMatch does: every job is put in a cluster keyed by the attributes the match
+    reads (one Python pass over the job dicts), then every (cluster, entry) pair is
+    evaluated: the group's match with MY = the job and TARGET = the entry, then the job's
+    Requirements against the entry and the entry's START against the job (symmetricMatch).
+    The pair loop stops after YARDSTICK_BUDGET_S and is scaled by pairs to the full count.
+    """
+    jobs, n_shapes, n_entries = CASES[name]
+    shapes = shape_values(n_shapes, n_entries, rng)
+    attrs = ("DESIRED_Sites", "RequestCpus", "RequestMemory")
+    started = time.perf_counter()
+    clusters: dict[tuple[Any, ...], int] = {}
+    for batch in job_batches(jobs, shapes):
+        for job in batch:
+            if job.get("JobStatus") == 1:
+                key = tuple(job.get(a) for a in attrs)
+                clusters[key] = clusters.get(key, 0) + 1
+    cluster_s = time.perf_counter() - started
+    config = parse_config_text(config_text(n_entries)).config
+    entry_ads = []
+    for entry in config.entries:
+        ad = classad2.ClassAd()
+        for key, value in entry.attrs.items():
+            ad[key] = value
+        ad["START"] = classad2.ExprTree("true")
+        ad["Requirements"] = classad2.ExprTree("START")
+        entry_ads.append(ad)
+    match = classad2.ExprTree(MATCH)
+    pairs = done = matched = 0
+    started = time.perf_counter()
+    for values in clusters:
+        job = classad2.ClassAd()
+        for attr, value in zip(attrs, values, strict=True):
+            job[attr] = value
+        job["Requirements"] = classad2.ExprTree("true")
+        for entry_ad in entry_ads:
+            if match.eval(job, entry_ad) is True and job.symmetricMatch(entry_ad):
+                matched += 1
+        done += 1
+        pairs += len(entry_ads)
+        if time.perf_counter() - started > YARDSTICK_BUDGET_S:
+            break
+    pair_s = time.perf_counter() - started
+    scale = len(clusters) / done
+    return {
+        "total_s": cluster_s + pair_s * scale,
+        "cluster_s": cluster_s,
+        "pair_s": pair_s * scale,
+        "pairs": pairs * scale,
+        "scaled": scale > 1,
+        "matched_pairs": matched,
+    }
+
+
 def write_dump(path: Path, name: str, rng: random.Random) -> None:
     jobs, n_shapes, n_entries = CASES[name]
     shapes = shape_values(n_shapes, n_entries, rng)
@@ -171,7 +232,8 @@ def write_dump(path: Path, name: str, rng: random.Random) -> None:
         out.write(b"\n]\n")
 
 
-def run_cli(name: str, rng: random.Random) -> None:
+def run_cli(name: str, rng: random.Random) -> float | None:
+    """`aglidein plan --jobs` on a dump of case `name`; its wall time (None if it failed)."""
     with tempfile.TemporaryDirectory(prefix="aglidein-bench-") as tmp:
         dump, config = Path(tmp) / "jobs.json", Path(tmp) / "config.yaml"
         config.write_text(config_text(CASES[name][2]))
@@ -198,39 +260,68 @@ def run_cli(name: str, rng: random.Random) -> None:
         wall = time.perf_counter() - started
         if result.returncode != 0:
             print(f"  plan failed ({result.returncode}): {result.stderr.decode()[-2000:]}")
-            return
+            return None
         timing = orjson.loads(result.stdout)["timing"]
         stages = "  ".join(f"{k} {v:.2f}" for k, v in timing.items())
         print(
             f"  aglidein plan --jobs ({name}): wall {wall:.2f}s  [{stages}]  "
             f"peak RSS {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB"
         )
+        return wall
+
+
+def _yardstick_note(y: dict[str, float]) -> str:
+    if not y["scaled"]:
+        return ""
+    return " (pair loop run on a subset, scaled by pairs)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     parser.add_argument("--no-cli", action="store_true", help="skip the 1M dump through the CLI")
-    parser.add_argument("--cli-case", default="1M-10k", choices=list(CASES))
+    parser.add_argument("--no-yardstick", action="store_true", help="skip the countMatch loop")
+    parser.add_argument("--cli-case", default="1M", choices=list(CASES))
     args = parser.parse_args()
-    rng = random.Random(4)
     print(f"bench/plan.py on {os.cpu_count()} cores; match: {MATCH}")
     print(
-        f"{'case (jobs/shapes/entries)':30} {'shape_s':>8} {'match_s':>8} {'decide_s':>9} "
-        f"{'total_s':>8} {'shapes':>7}"
+        "yardstick: GlideinWMS countMatch's loop in plain Python over classad2 "
+        "(cluster jobs by match attributes, then classad2 match + symmetricMatch per "
+        "(cluster, entry)), same workload, same run"
     )
-    for name in args.cases.split(","):
+    print(
+        f"{'case (jobs/shapes/entries)':30} {'shape_s':>8} {'match_s':>8} {'decide_s':>9} "
+        f"{'total_s':>8} {'shapes':>7} {'yardstick_s':>12} {'ratio':>7}"
+    )
+    yardsticks: dict[str, float] = {}
+    cases = args.cases.split(",")
+    if not args.no_cli and args.cli_case not in cases:
+        cases.append(args.cli_case)
+    for name in cases:
         jobs, shapes, entries = CASES[name]
-        r = run_case(name, rng)
+        r = run_case(name, random.Random(name))
         label = f"{name} ({jobs}/{shapes}/{entries})"
-        print(
+        line = (
             f"{label:30} {r['shape_s']:8.3f} {r['match_s']:8.3f} {r['decide_s']:9.3f} "
-            f"{r['total_s']:8.3f} {r['shapes']:7.0f}",
+            f"{r['total_s']:8.3f} {r['shapes']:7.0f}"
+        )
+        if args.no_yardstick:
+            print(line, flush=True)
+            continue
+        y = yardstick(name, random.Random(name))
+        yardsticks[name] = y["total_s"]
+        print(
+            f"{line} {y['total_s']:12.2f} {y['total_s'] / r['total_s']:6.1f}x{_yardstick_note(y)}",
             flush=True,
         )
     print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
     if not args.no_cli:
-        run_cli(args.cli_case, rng)
+        wall = run_cli(args.cli_case, random.Random(args.cli_case))
+        if wall is not None and args.cli_case in yardsticks:
+            print(
+                f"  plan --jobs wall / yardstick ({args.cli_case}): "
+                f"{wall / yardsticks[args.cli_case]:.3f} (target < 0.2)"
+            )
 
 
 if __name__ == "__main__":

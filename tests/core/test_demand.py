@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,10 +91,11 @@ def test_jobs_group_into_shapes_with_idle_and_running_counts() -> None:
     assert shapes == {("A", 2000): (5, 2), ("B", 0): (1, 0), (None, 0): (1, 0)}
 
 
-def test_values_python_calls_equal_stay_apart() -> None:
+@pytest.mark.parametrize("batch", [1000, 1])  # 1: each value in its own batch
+def test_values_python_calls_equal_stay_apart(batch: int) -> None:
     config = make_config("MY.X =?= 1")
     jobs = [{"JobStatus": 1, "X": 1}, {"JobStatus": 1, "X": 1.0}, {"JobStatus": 1, "X": True}]
-    shapes = shapes_of(config, jobs)
+    shapes = shapes_of(config, jobs, batch)
     assert sorted(type(dict(s.shape.attrs)["x"]).__name__ for s in shapes) == [
         "bool",
         "float",

@@ -17,7 +17,7 @@ import gc
 import importlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -51,18 +51,6 @@ class _Timer:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {"parse_s": 0.0, "shape_s": 0.0}
 
-    def timed(self, stage: str, items: Iterator[Any]) -> Iterator[Any]:
-        """Add the time spent producing each item to `stage`."""
-        while True:
-            started = time.perf_counter()
-            try:
-                item = next(items)
-            except StopIteration:
-                self.seconds[stage] += time.perf_counter() - started
-                return
-            self.seconds[stage] += time.perf_counter() - started
-            yield item
-
     def add(self, stage: str, since: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - since
 
@@ -86,7 +74,7 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
         schedd_projection,
     )
     from aglidein.core.model import DemandSnapshot, ScheddDemand
-    from aglidein.dumps import iter_ad_batches
+    from aglidein.dumps import shape_dump
     from aglidein.services.poller import COLLECTOR_SCHEDDS
 
     files = _dump_files(jobs)
@@ -102,10 +90,9 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
             continue
         names = [g.name for g in groups]
         shaper = Shaper(schedd_projection(config, names), exact_attrs(config, names))
-        for batch in timer.timed("parse_s", iter_ad_batches(path)):
-            started = time.perf_counter()
-            shaper.add(batch)
-            timer.add("shape_s", started)
+        started = time.perf_counter()
+        shape_dump(path, shaper)  # decoding and counting: parse_s
+        timer.add("parse_s", started)
         started = time.perf_counter()
         for group in groups:
             shapes = group_shapes(shaper.counts(), group_projection(group), group.job_constraint)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -179,6 +179,7 @@ class Typed:
 
 
 _NUMERIC = frozenset({int, float, bool})
+_SEEN_LIMIT = 1 << 20
 
 
 def _plain(value: Any) -> Any:
@@ -198,6 +199,7 @@ class Shaper:
             self.spellings.setdefault(name.lower(), []).append(name)
         self._exact = None if exact is None else {n.lower() for n in exact}
         self._known_keys: set[str] = set()
+        self._plain_strings: set[str] = set()  # values seen not to be expressions
         self._segments: list[tuple[tuple[str, ...], Counter[RawKey]]] = []
         self._refresh()
 
@@ -217,16 +219,50 @@ class Shaper:
         """Count a batch of job ads (kept only while counting them)."""
         while True:
             layout, counts = self._count(ads)
-            missing = self._expression_refs(counts)
-            if not missing:
-                break
+            if self.add_counts(layout, counts):
+                return
+
+    def plain_projection(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+        """(lowercased names, the one spelling of each) while every name has one spelling;
+        None once a dump spelled a name two ways (count whole ads with `add` then)."""
+        return (self._names, tuple(self._first)) if self._single else None
+
+    def is_exact(self, name: str) -> bool:
+        """Whether 1, 1.0 and true must be kept apart in column `name` (lowercased)."""
+        return self._exact is None or name in self._exact
+
+    def add_counts(self, layout: tuple[str, ...], counts: Counter[RawKey]) -> bool:
+        """Record jobs counted elsewhere: keys are values in `layout` order (lowercased
+        names; None for undefined, lists and nested ads; `Typed` where numbers of several
+        types share an exact column). False, with the projection widened, when a value is
+        an expression reading attributes outside it: count the same jobs again then."""
+        missing = self._expression_refs(counts)
+        if missing:
             for name in missing:
                 self.spellings.setdefault(name.lower(), [name])
             self._refresh()
+            return False
+        counts = self._typed_counts(layout, counts)
         if self._segments and self._segments[-1][0] == layout:
             self._segments[-1][1].update(counts)
         else:
             self._segments.append((layout, counts))
+        return True
+
+    def _typed_counts(self, layout: tuple[str, ...], counts: Counter[RawKey]) -> Counter[RawKey]:
+        """Numbers in exact columns wrapped in `Typed`, so that batches merged into one
+        segment keep 1, 1.0 and true apart too."""
+        exact = [i for i, name in enumerate(layout) if self.is_exact(name)]
+        if not exact or not any(key[i].__class__ in _NUMERIC for key in counts for i in exact):
+            return counts
+        typed: Counter[RawKey] = Counter()
+        for key, n in counts.items():
+            values = list(key)
+            for i in exact:
+                if values[i].__class__ in _NUMERIC:
+                    values[i] = Typed(values[i])
+            typed[tuple(values)] += n
+        return typed
 
     def _learn_spellings(self, present: set[str]) -> None:
         unknown = present - self._known_keys
@@ -303,15 +339,16 @@ class Shaper:
 
     def _expression_refs(self, counts: Counter[RawKey]) -> set[str]:
         missing: set[str] = set()
-        for key in counts:
-            for value in key:
-                if value.__class__ is Expr or (
-                    value.__class__ is str and value.startswith("/Expr(")
-                ):
-                    expr = _as_expr(value)
-                    if expr is not None:
-                        mine, _ = expr.references()
-                        missing.update(n for n in mine if n and n.lower() not in self.spellings)
+        seen = self._plain_strings
+        for value in set(chain.from_iterable(counts)) - seen:  # each distinct value once
+            if value.__class__ is str and not value.startswith("/Expr("):
+                if len(seen) < _SEEN_LIMIT:
+                    seen.add(value)
+                continue
+            expr = _as_expr(value)
+            if expr is not None:
+                mine, _ = expr.references()
+                missing.update(n for n in mine if n and n.lower() not in self.spellings)
         return missing
 
     def counts(self) -> list[tuple[tuple[str, ...], Counter[RawKey]]]:
