@@ -210,7 +210,9 @@ class CycleService:
         duration = time.monotonic() - started
         await self._step(
             "status_publish",
-            _publish(runtime, config, demand, census, acted, self.health, outcomes, now, duration),
+            lambda: publish_cycle(
+                runtime, config, demand, census, acted, self.health, outcomes, now, duration
+            ),
         )
         log.info(
             "cycle.done",
@@ -229,13 +231,7 @@ class CycleService:
                 self.health[entry] = health
         for entry, reason in planned.troubled.items():
             self.health[entry] = planned.health[entry]
-            log.warning(
-                "entry.backoff",
-                entry=entry,
-                reason=reason,
-                until=self.health[entry].backoff_until,
-                failures=self.health[entry].failures,
-            )
+            self._log_backoff(entry, reason)
         return set(planned.troubled)
 
     async def _bookkeeping(
@@ -258,10 +254,13 @@ class CycleService:
         if self.cycle % 100 == 1:  # finished batches are only kept for a while
             await self._step("batch_prune", state.prune_batches(now - _BATCH_RETENTION))
 
-    async def _step(self, reason: str, work: Awaitable[object]) -> bool:
-        """Await one bookkeeping step; a failure is logged and counted. True if it worked."""
+    async def _step(self, reason: str, work: Awaitable[object] | Callable[[], object]) -> bool:
+        """Do one bookkeeping step; a failure is logged and counted. True if it worked."""
         try:
-            await work
+            if callable(work):
+                work()
+            else:
+                await work
         except _STEP_ERRORS as exc:
             self.runtime.metrics.cycle_step_failures.labels(reason=reason).inc()
             log.error("cycle.step_failed", cycle=self.cycle, step=reason, error=str(exc))
@@ -271,12 +270,16 @@ class CycleService:
     def _fail(self, config: Config, entry: str, now: float, reason: str) -> None:
         current = self.health.get(entry) or EntryHealth(entry=entry)
         self.health[entry] = record_failure(current, now, reason, config.factory.backoff)
+        self._log_backoff(entry, reason)
+
+    def _log_backoff(self, entry: str, reason: str) -> None:
+        health = self.health[entry]
         log.warning(
             "entry.backoff",
             entry=entry,
             reason=reason,
-            until=self.health[entry].backoff_until,
-            failures=self.health[entry].failures,
+            until=health.backoff_until,
+            failures=health.failures,
         )
 
     def _apply_outcomes(
@@ -319,18 +322,3 @@ class CycleService:
             status.backoff_until = updated.backoff_until
         log.info("entry.operator", entry=entry, operator=operator.value, hard=hard)
         return self.health[entry]
-
-
-async def _publish(
-    runtime: Runtime,
-    config: Config,
-    demand: DemandSnapshot,
-    census: GlideinCensus,
-    plan: Plan,
-    health: Mapping[str, EntryHealth],
-    outcomes: Mapping[str, EntryOutcome],
-    now: float,
-    duration: float,
-) -> None:
-    """`publish_cycle` as a step of the cycle's bookkeeping."""
-    publish_cycle(runtime, config, demand, census, plan, health, outcomes, now, duration)
