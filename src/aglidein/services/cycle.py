@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -37,6 +37,7 @@ from aglidein.core.health import (
 from aglidein.core.model import (
     CredentialState,
     DemandSnapshot,
+    Downtime,
     EntryHealth,
     GlideinCensus,
     OperatorState,
@@ -47,6 +48,7 @@ from aglidein.errors import AglideinError
 from aglidein.runtime import Runtime
 from aglidein.services.cycle_memory import load_cycle_memory, save_cycle_memory
 from aglidein.services.cycle_report import publish_cycle
+from aglidein.services.downtimes import refresh_board
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_stderr import OutputFiles
 from aglidein.services.provisioner import EntryOutcome, Provisioner
@@ -186,6 +188,8 @@ class CycleService:
         )
         if self.outputs is not None:  # before submitting: see services.glidein_stderr
             await self._step("stderr_collect", self.outputs.collect(census))
+        # read each cycle: a downtime added or ended through the API acts from the next one
+        downtimes = await refresh_board(runtime, now)
         planned = plan_cycle(
             config,
             demand,
@@ -196,6 +200,7 @@ class CycleService:
             reported=reported,
             cycle=self.cycle,
             decide_with=self.decide,
+            downtimes=downtimes,
         )
         changed = self._take_trouble(planned)
         acted = planned.plan
@@ -210,7 +215,18 @@ class CycleService:
         duration = time.monotonic() - started
         await self._step(
             "status_publish",
-            _publish(runtime, config, demand, census, acted, self.health, outcomes, now, duration),
+            _publish(
+                runtime,
+                config,
+                demand,
+                census,
+                acted,
+                self.health,
+                outcomes,
+                now,
+                duration,
+                downtimes,
+            ),
         )
         log.info(
             "cycle.done",
@@ -331,6 +347,7 @@ async def _publish(
     outcomes: Mapping[str, EntryOutcome],
     now: float,
     duration: float,
+    downtimes: Sequence[Downtime],
 ) -> None:
     """`publish_cycle` as a step of the cycle's bookkeeping."""
-    publish_cycle(runtime, config, demand, census, plan, health, outcomes, now, duration)
+    publish_cycle(runtime, config, demand, census, plan, health, outcomes, now, duration, downtimes)
