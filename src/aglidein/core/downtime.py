@@ -70,4 +70,4 @@ def in_force(downtimes: Iterable[Downtime], entry: str, group: str, now: float) 
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")

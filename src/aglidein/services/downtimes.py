@@ -46,7 +46,14 @@ def downtime_json(downtime: Downtime, now: float) -> dict[str, Any]:
         "comment": downtime.comment,
         "created": _iso(downtime.created),
         "active": downtime.active(now),
+        "state": _state(downtime, now),
     }
+
+
+def _state(downtime: Downtime, now: float) -> str:
+    if downtime.active(now):
+        return "in force"
+    return "scheduled" if downtime.start > now else "over"
 
 
 async def refresh_board(runtime: Runtime, now: float) -> list[Downtime]:
@@ -186,7 +193,7 @@ def _names(names: Sequence[str]) -> str:
 def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 _DOWNTIME_SCHEMA: dict[str, Any] = {
@@ -200,6 +207,7 @@ _DOWNTIME_SCHEMA: dict[str, Any] = {
         "comment": {"type": "string"},
         "created": {"type": "string", "format": "date-time"},
         "active": {"type": "boolean", "description": "in force now"},
+        "state": {"type": "string", "enum": ["in force", "scheduled", "over"]},
     },
 }
 _LIST_OPENAPI: dict[str, Any] = {
