@@ -103,4 +103,7 @@ async def test_a_schema_1_database_gains_downtimes_and_keeps_its_health(
     assert await db.end_downtime(later.id, now=150.0) == dataclasses.replace(later, end=300.0)
     assert await db.load_downtimes() == [ended]  # one not yet started is deleted
     assert await db.end_downtime(999, now=150.0) is None
+    assert await db.prune_downtimes(older_than=150.0) == 0
+    assert await db.prune_downtimes(older_than=151.0) == 1
+    assert await db.load_downtimes() == []
     db.close()

@@ -335,6 +335,17 @@ class StateDB:
 
         return await self._run(write)
 
+    async def prune_downtimes(self, older_than: float) -> int:
+        """Forget downtimes that ended before `older_than`."""
+        return await self._run(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM downtimes WHERE end_time IS NOT NULL AND end_time < ?",
+                    (older_than,),
+                ).rowcount
+            )
+        )
+
     # --- small values (last plan, policy memory, ...) ------------------------------------
 
     async def put_json(self, key: str, value: Any) -> None:

@@ -58,6 +58,7 @@ __all__ = ["CycleService", "Decide", "PollerLike", "Reported", "stored_health"]
 
 log = structlog.get_logger()
 _BATCH_RETENTION = 7 * 86400.0
+_DOWNTIME_RETENTION = 30 * 86400.0  # `downtime list --all` shows a month of history
 # What a failing bookkeeping step may raise: the disk, the state DB, the log store.
 _STEP_ERRORS = (OSError, AglideinError)
 
@@ -273,6 +274,7 @@ class CycleService:
         )
         if self.cycle % 100 == 1:  # finished batches are only kept for a while
             await self._step("batch_prune", state.prune_batches(now - _BATCH_RETENTION))
+            await self._step("downtime_prune", state.prune_downtimes(now - _DOWNTIME_RETENTION))
 
     async def _step(self, reason: str, work: Awaitable[object]) -> bool:
         """Await one bookkeeping step; a failure is logged and counted. True if it worked."""
