@@ -45,6 +45,8 @@ def test_openapi_lists_every_route(daemon: RunningDaemon) -> None:
         "/api/v1/status",
         "/api/v1/reload",
         "/api/v1/session",
+        "/api/v1/downtimes",
+        "/api/v1/downtimes/{id}",
     ):
         assert path in paths
 

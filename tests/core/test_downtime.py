@@ -35,7 +35,9 @@ def test_times_are_now_relative_or_iso_with_utc_by_default() -> None:
     assert parse_when("2026-01-01 01:00+01:00", 0) == NOW
 
 
-@pytest.mark.parametrize("text", ["tomorrow", "+2x", "+", "2026-13-01", ""])
+@pytest.mark.parametrize(
+    "text", ["tomorrow", "+2x", "+", "2026-13-01", "", "+1e400h", "+999999999999d", "0001-01-01"]
+)
 def test_an_unparseable_time_is_one_clear_line(text: str) -> None:
     with pytest.raises(DowntimeError) as caught:
         parse_when(text, NOW, what="--start")

@@ -50,6 +50,7 @@ async def test_routes_validate_use_the_daemon_clock_and_refresh_the_status(
             assert problem in response.json()["error"], response.json()
         assert (await client.delete("/api/v1/downtimes/x")).status_code == 400
         assert (await client.delete("/api/v1/downtimes/42")).status_code == 404
+        assert (await client.delete("/api/v1/downtimes/" + "9" * 30)).status_code == 404
 
         clock.advance(7200)  # over: listed only with ?all=1
         assert (await client.get("/api/v1/downtimes")).json() == {"downtimes": []}

@@ -9,6 +9,7 @@ duration (`+2h`, `+1d12h`, `+90m`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from aglidein.units import parse_duration
 __all__ = ["DowntimeError", "check_window", "in_force", "parse_when"]
 
 _RELATIVE = re.compile(r"^\+\s*(.+)$")
+_LATEST = 253402300799.0  # 9999-12-31T23:59:59Z: the last time an ISO string can say
 
 
 class DowntimeError(AglideinError):
@@ -28,6 +30,13 @@ class DowntimeError(AglideinError):
 
 def parse_when(text: str, now: float, *, what: str = "time") -> float:
     """Seconds since the epoch from `now`, `+2h` or an ISO 8601 time (naive = UTC)."""
+    when = _parse(text, now, what)
+    if not math.isfinite(when) or not 0 <= when <= _LATEST:
+        raise DowntimeError(f"{what} {text!r} is out of range (1970 to 9999)")
+    return when
+
+
+def _parse(text: str, now: float, what: str) -> float:
     value = text.strip()
     if value.lower() == "now":
         return now

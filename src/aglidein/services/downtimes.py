@@ -136,7 +136,8 @@ def _ender(runtime: Runtime) -> Any:
         if not str(text).isdigit():
             return json_response({"error": f"downtime id {text!r} is not a number"}, 400)
         now = runtime.clock.now()
-        downtime = await runtime.state.end_downtime(int(text), now)
+        number = int(text)
+        downtime = await runtime.state.end_downtime(number, now) if number < 2**63 else None
         if downtime is None:
             return json_response({"error": f"no downtime with id {text}"}, 404)
         await refresh_board(runtime, now)
