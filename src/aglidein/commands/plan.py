@@ -27,7 +27,13 @@ from aglidein.errors import AglideinError
 
 if TYPE_CHECKING:  # the planning machinery (numpy, the poller) loads when a plan is made
     from aglidein.condor.api import Pool
-    from aglidein.core.model import CredentialState, DemandSnapshot, GlideinCensus, Plan
+    from aglidein.core.model import (
+        CredentialState,
+        Decision,
+        DemandSnapshot,
+        GlideinCensus,
+        Plan,
+    )
     from aglidein.services.cycle_memory import StoredCycle
 
 __all__ = ["PlanError", "register", "run_plan"]
@@ -286,7 +292,7 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limited_by(decision: Any) -> str:
+def _limited_by(decision: Decision) -> str:
     """The reasons, the downtime's with its comment: `downtime (CE upgrade)`."""
     return ", ".join(
         f"{r} ({decision.downtime})" if r == "downtime" and decision.downtime else r
