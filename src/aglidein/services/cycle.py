@@ -4,7 +4,8 @@
 function `aglidein plan` calls) backs troubled entries off, adds the lifecycle's
 releases and removals and decides; the provisioner acts. Entry health (backoff,
 operator state) and what the policy remembers live in the state DB, so they survive a
-restart. Results go to the status board and metrics.
+restart; so do scheduled downtimes, read from it at the start of every cycle (a failed
+read fails the cycle: nothing is submitted onto an entry that may be down). Results go to the status board and metrics.
 
 Once the provisioner has acted, nothing may discard what it did: each bookkeeping step
 after it (exit scan, token pruning, saving health and memory, the status board) fails
