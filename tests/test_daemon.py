@@ -15,13 +15,13 @@ def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDae
     assert daemon.get("/healthz").json() == {"status": "ok"}
     assert daemon.get("/readyz").status_code == 200
     status = daemon.get("/api/v1/status").json()
-    assert set(status) == {"factory", "schedds", "entries", "credentials", "config"}
+    assert set(status) == {"factory", "schedds", "entries", "credentials", "config", "downtimes"}
     assert set(status["factory"]) == {"name", "version", "started", "cycle"}
     assert set(status["factory"]["cycle"]) == {"number", "started", "duration_s"}
     assert status["factory"]["name"] == "test-factory"
     assert [e["name"] for e in status["entries"]] == ["LOCAL1"]
     entry = status["entries"][0]
-    assert set(entry) == {"name", "health", "backoff_until", "glideins", "decisions"}
+    assert set(entry) == {"name", "health", "backoff_until", "glideins", "decisions", "downtime"}
     assert set(entry["glideins"]) == {"idle", "running", "held", "black_hole"}
     assert any("STATUS=" in m for m in daemon.messages)
 
@@ -45,6 +45,8 @@ def test_openapi_lists_every_route(daemon: RunningDaemon) -> None:
         "/api/v1/status",
         "/api/v1/reload",
         "/api/v1/session",
+        "/api/v1/downtimes",
+        "/api/v1/downtimes/{id}",
     ):
         assert path in paths
 

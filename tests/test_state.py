@@ -1,3 +1,4 @@
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -69,3 +70,40 @@ def test_one_holder_per_state_dir_and_the_second_learns_its_pid(tmp_path: Path) 
         with pytest.raises(StateError, match=f"in use by another aglidein \\(pid {os.getpid()},"):
             StateDirLock.acquire(state_dir)
     StateDirLock.acquire(state_dir).release()  # let go: free again
+
+
+async def test_a_schema_1_database_gains_downtimes_and_keeps_its_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aglidein.state as state
+
+    path = tmp_path / "state.db"
+    monkeypatch.setattr(state, "MIGRATIONS", state.MIGRATIONS[:1])
+    monkeypatch.setattr(state, "SCHEMA_VERSION", 1)
+    old = state.StateDB.open(path)
+    await old.save_health(EntryHealth(entry="CE1", operator=OperatorState.DISABLED))
+    old.close()
+    monkeypatch.undo()
+
+    db = StateDB.open(path)
+    assert db.schema_version == SCHEMA_VERSION >= 2
+    assert (await db.load_health())["CE1"].operator is OperatorState.DISABLED
+    first = await db.add_downtime("CE1", None, 100.0, 200.0, "CE upgrade", created=50.0)
+    later = await db.add_downtime(None, "main", 300.0, None, "all sites", created=60.0)
+    assert [d.id for d in await db.load_downtimes()] == [first.id, later.id]
+    db.close()
+
+    db = StateDB.open(path)
+    assert await db.load_downtimes() == [first, later]
+    assert await db.load_downtimes(ended_after=250.0) == [later]  # open-ended stays
+    assert db.load_downtimes_sync(ended_after=250.0) == [later]
+    ended = await db.end_downtime(first.id, now=150.0)
+    assert ended is not None
+    assert ended.end == 150.0
+    assert await db.end_downtime(later.id, now=150.0) == dataclasses.replace(later, end=300.0)
+    assert await db.load_downtimes() == [ended]  # one not yet started is deleted
+    assert await db.end_downtime(999, now=150.0) is None
+    assert await db.prune_downtimes(older_than=150.0) == 0
+    assert await db.prune_downtimes(older_than=151.0) == 1
+    assert await db.load_downtimes() == []
+    db.close()

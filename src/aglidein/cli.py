@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "import-gwms": "aglidein.commands.import_gwms",
     "entry": "aglidein.commands.entry",
     "drain": "aglidein.commands.entry",
+    "downtime": "aglidein.commands.downtime",
     "logs": "aglidein.commands.logs",
     "demo": "aglidein.commands.demo",
 }

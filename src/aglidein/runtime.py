@@ -258,6 +258,7 @@ class EntryStatus:
         default_factory=lambda: {"idle": 0, "running": 0, "held": 0, "black_hole": 0}
     )
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    downtime: dict[str, Any] | None = None  # the downtime in force for it (any group)
 
 
 @dataclass
@@ -281,6 +282,7 @@ class StatusBoard:
     schedds: list[ScheddStatus] = field(default_factory=list)
     entries: dict[str, EntryStatus] = field(default_factory=dict)
     credentials: dict[str, CredentialStatus] = field(default_factory=dict)
+    downtimes: list[dict[str, Any]] = field(default_factory=list)  # not over yet
     ready: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -313,6 +315,7 @@ class StatusBoard:
                     "backoff_until": _iso(e.backoff_until),
                     "glideins": dict(e.glideins),
                     "decisions": list(e.decisions),
+                    "downtime": e.downtime,
                 }
                 for e in sorted(self.entries.values(), key=lambda e: e.name)
             ],
@@ -326,6 +329,7 @@ class StatusBoard:
                 }
                 for c in sorted(self.credentials.values(), key=lambda c: c.name)
             ],
+            "downtimes": list(self.downtimes),
         }
 
     def sync_entries(self, config: Config) -> None:

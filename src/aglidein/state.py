@@ -1,5 +1,5 @@
 """The small state database in `state_dir/state.db`: entry health, submission batches,
-the last plan, operator actions. Survives restarts; carries a schema version.
+the last plan, operator actions, scheduled downtimes. Survives restarts; carries a schema version.
 
 sqlite3 runs in one dedicated thread (it releases the GIL); the async methods hand
 work to it, so the event loop never waits on disk.
@@ -12,6 +12,7 @@ read-only commands (`status`, `plan`, `logs`) never take it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -26,7 +27,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
-from aglidein.core.model import EntryHealth, OperatorState
+from aglidein.core.model import Downtime, EntryHealth, OperatorState
 from aglidein.errors import StateError
 from aglidein.logkeys import private_database
 
@@ -61,6 +62,17 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX batches_state ON batches(state);
     CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE downtimes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        entry TEXT,                  -- NULL: every entry
+        grp TEXT,                    -- NULL: every group
+        start REAL NOT NULL,
+        end_time REAL,               -- NULL: until ended
+        comment TEXT NOT NULL,
+        created REAL NOT NULL
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -273,6 +285,67 @@ class StateDB:
             )
         )
 
+    # --- scheduled downtimes -----------------------------------------------------------
+
+    async def add_downtime(
+        self,
+        entry: str | None,
+        group: str | None,
+        start: float,
+        end: float | None,
+        comment: str,
+        created: float,
+    ) -> Downtime:
+        """Store a new downtime; it is returned with its id."""
+
+        def write(conn: sqlite3.Connection) -> int:
+            cur = conn.execute(
+                "INSERT INTO downtimes (entry, grp, start, end_time, comment, created)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (entry, group, start, end, comment, created),
+            )
+            return int(cur.lastrowid or 0)
+
+        number = await self._run(write)
+        return Downtime(number, entry, group, start, end, comment, created)
+
+    async def load_downtimes(self, *, ended_after: float | None = None) -> list[Downtime]:
+        """Downtimes by start time; with `ended_after`, only those not over by then."""
+        return await self._run(lambda c: _downtimes(c, ended_after))
+
+    def load_downtimes_sync(self, *, ended_after: float | None = None) -> list[Downtime]:
+        """`load_downtimes` for commands outside an event loop (`aglidein plan`)."""
+        return self._run_sync(lambda c: _downtimes(c, ended_after))
+
+    async def end_downtime(self, number: int, now: float) -> Downtime | None:
+        """End a downtime at `now` (one not yet started is deleted); None if unknown."""
+
+        def write(conn: sqlite3.Connection) -> Downtime | None:
+            found = [d for d in _downtimes(conn, None) if d.id == number]
+            if not found:
+                return None
+            (downtime,) = found
+            if downtime.start >= now:
+                conn.execute("DELETE FROM downtimes WHERE id = ?", (number,))
+                return dataclasses.replace(downtime, end=downtime.start)
+            if downtime.end is None or downtime.end > now:
+                conn.execute("UPDATE downtimes SET end_time = ? WHERE id = ?", (now, number))
+                return dataclasses.replace(downtime, end=now)
+            return downtime
+
+        return await self._run(write)
+
+    async def prune_downtimes(self, older_than: float) -> int:
+        """Forget downtimes that ended before `older_than`."""
+        return await self._run(
+            lambda c: (
+                c.execute(
+                    "DELETE FROM downtimes WHERE end_time IS NOT NULL AND end_time < ?",
+                    (older_than,),
+                ).rowcount
+            )
+        )
+
     # --- small values (last plan, policy memory, ...) ------------------------------------
 
     async def put_json(self, key: str, value: Any) -> None:
@@ -288,6 +361,15 @@ class StateDB:
             lambda c: c.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
         )
         return None if row is None else json.loads(row[0])
+
+
+def _downtimes(conn: sqlite3.Connection, ended_after: float | None) -> list[Downtime]:
+    rows = conn.execute(
+        "SELECT id, entry, grp, start, end_time, comment, created FROM downtimes"
+        " WHERE ? IS NULL OR end_time IS NULL OR end_time > ? ORDER BY start, id",
+        (ended_after, ended_after),
+    ).fetchall()
+    return [Downtime(*row) for row in rows]
 
 
 def _statements(script: str) -> list[str]:

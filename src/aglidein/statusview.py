@@ -12,6 +12,7 @@ from rich.text import Text
 __all__ = ["config_drift", "entry_rows", "status_renderable"]
 
 _HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
+_DOWNTIME_STYLE = "yellow"
 
 
 def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -40,6 +41,7 @@ def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "held": int(glideins.get("held", 0)),
                 "black_hole": int(glideins.get("black_hole", 0)),
                 "limited_by": limited,
+                "downtime": entry.get("downtime"),
             }
         )
     return rows
@@ -64,6 +66,30 @@ def config_drift(status: Mapping[str, Any]) -> str | None:
     else:
         line += " (run aglidein reload)"
     return line
+
+
+def _downtime_health(downtime: Mapping[str, Any]) -> str:
+    """`downtime until 06:00:00` (`downtime (group g)` when it stops one group only)."""
+    text = "downtime" + (f" (group {downtime['group']})" if downtime.get("group") else "")
+    end = downtime.get("end")
+    return text + (f" until {str(end)[11:19]}" if end else "")
+
+
+def _downtime_table(downtimes: list[Mapping[str, Any]]) -> Table:
+    table = Table(title="downtimes", header_style="bold")
+    for column in ("id", "entry", "group", "start", "end", "state", "comment"):
+        table.add_column(column)
+    for d in downtimes:
+        table.add_row(
+            str(d.get("id")),
+            str(d.get("entry")),
+            d.get("group") or "all",
+            d.get("start") or "",
+            d.get("end") or "until ended",
+            d.get("state") or "",
+            d.get("comment") or "",
+        )
+    return table
 
 
 def status_renderable(status: Mapping[str, Any]) -> Group:
@@ -94,9 +120,16 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
         health = row["health"]
         if health == "backoff" and row["backoff_until"]:
             health = f"backoff until {str(row['backoff_until'])[11:19]}"
+        elif health == "ok" and row["downtime"]:
+            health = _downtime_health(row["downtime"])
         entries.add_row(
             row["entry"],
-            Text(health, style=_HEALTH_STYLE.get(row["health"], "")),
+            Text(
+                health,
+                style=_DOWNTIME_STYLE
+                if row["health"] == "ok" and row["downtime"]
+                else _HEALTH_STYLE.get(row["health"], ""),
+            ),
             str(row["demand"]),
             str(row["requested"]),
             str(row["idle"]),
@@ -110,6 +143,9 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
     if drift:
         parts.append(Text(drift, style="bold yellow"))
     parts.append(entries)
+    downtimes = status.get("downtimes", [])
+    if downtimes:
+        parts.append(_downtime_table(downtimes))
     schedds = status.get("schedds", [])
     if schedds:
         table = Table(title="schedds", header_style="bold")

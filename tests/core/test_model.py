@@ -11,9 +11,10 @@ from aglidein.core.model import (
 
 
 def test_limit_reasons_are_the_design_set() -> None:
-    assert len(LIMIT_REASONS) == 23
+    assert len(LIMIT_REASONS) == 24
     assert "group.max_idle_per_entry" in LIMIT_REASONS
     assert "credential_expiring" in LIMIT_REASONS
+    assert "downtime" in LIMIT_REASONS
 
 
 def test_entry_health_state() -> None:

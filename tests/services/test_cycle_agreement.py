@@ -203,3 +203,56 @@ async def test_a_removed_glidein_keeps_its_removal_count_across_a_restart(tmp_pa
         assert stored.reported is None
     finally:
         runtime.state.close()
+
+
+async def test_plan_and_the_daemon_agree_through_a_downtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A downtime added and ended in the state DB between cycles (as the API does) acts
+    from the next cycle, and `plan` cuts and removes exactly what the daemon does."""
+    config = _config(tmp_path, {"A": idtoken_entry("SiteA"), "B": idtoken_entry("SiteB")})
+    clock = ManualClock()
+    pool = FakePool(_scenario(A=EntryBehaviour(queue_time=6 * 3600)), clock=clock)
+    runtime = make_runtime(config, clock)
+    poller = PlanBeforeEachCycle(
+        Poller(runtime.config, pool, runtime.metrics, clock), config, clock
+    )
+
+    async def live(config: Config, timer: Any) -> tuple[DemandSnapshot, GlideinCensus]:
+        assert poller.seen is not None
+        return poller.seen
+
+    monkeypatch.setattr(plan_command, "_live", live)
+    cycle, _ = build_cycle(
+        runtime,
+        pool=pool,
+        poller=poller,
+        kit=PilotKit(Path(config.factory.state_dir), placeholder_pilot(tmp_path)),
+        tokens=token_writer(Path(config.factory.state_dir)),
+        credentials=functools.partial(plan_command._credentials, config),
+    )
+    acted: list[Plan] = []
+    try:
+        for number in range(10):
+            if number == 3:
+                now = clock.now()
+                await runtime.state.add_downtime("A", "main", now, None, "CE upgrade", now)
+            if number == 6:
+                await runtime.state.end_downtime(1, clock.now())
+            acted.append(await cycle.run_cycle())
+            clock.advance(300)
+    finally:
+        runtime.state.close()
+    for number, (daemon, planned) in enumerate(zip(acted, poller.plans, strict=True), 1):
+        assert planned.decisions == daemon.decisions, f"cycle {number}"
+        assert planned.submits == daemon.submits, f"cycle {number}"
+        assert planned.removals == daemon.removals, f"cycle {number}"
+    in_downtime = [next(d for d in p.decisions if d.entry == "A") for p in acted[3:6]]
+    assert all("downtime" in d.limited_by and d.downtime == "CE upgrade" for d in in_downtime)
+    assert all(d.submit == 0 for d in in_downtime)
+    removed = [r for r in acted[3].removals if r.reason == "downtime"]
+    assert removed
+    assert {r.entry for r in removed} == {"A"}
+    assert not any(r.reason == "downtime" for p in acted[4:] for r in p.removals)
+    assert any(s.entry == "B" for p in acted[3:6] for s in p.submits)  # B is still served
+    assert any(s.entry == "A" for s in acted[6].submits)  # ended: A is served again

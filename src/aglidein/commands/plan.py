@@ -5,7 +5,8 @@ directory holds one file per schedd, named after it), read as a stream with proj
 Without it, it polls the pool from the config (the simulated one when `pool.simulate`
 is set) and exits 1 naming every source it could not reach. Either way it decides as the
 daemon would: with the entry health the daemon left in the state DB (operator disable
-and drain, backoff) and with the held glideins the daemon would release seen as idle.
+and drain, backoff), the scheduled downtimes stored there, and with the held glideins
+the daemon would release seen as idle.
 It never creates a state directory or database.
 """
 
@@ -26,7 +27,13 @@ from aglidein.errors import AglideinError
 
 if TYPE_CHECKING:  # the planning machinery (numpy, the poller) loads when a plan is made
     from aglidein.condor.api import Pool
-    from aglidein.core.model import CredentialState, DemandSnapshot, GlideinCensus, Plan
+    from aglidein.core.model import (
+        CredentialState,
+        Decision,
+        DemandSnapshot,
+        GlideinCensus,
+        Plan,
+    )
     from aglidein.services.cycle_memory import StoredCycle
 
 __all__ = ["PlanError", "register", "run_plan"]
@@ -197,7 +204,8 @@ def make_plan(
     """The plan the daemon's next cycle would make, and the wall time of each stage.
 
     The same `core.cycle.plan_cycle` as the daemon, from what the daemon left in the
-    state DB: entry health, policy memory, removal cycles, glideins that reported.
+    state DB: entry health, policy memory, removal cycles, glideins that reported,
+    scheduled downtimes.
     `now` is the wall clock unless given (tests).
     """
     import anyio
@@ -238,6 +246,7 @@ def make_plan(
         now,
         reported=stored.reported if stored is not None else None,
         counts=counts,
+        downtimes=stored.downtimes if stored is not None else (),
     )
     timer.add("decide_s", started)
     return planned.plan, timer.seconds
@@ -268,6 +277,14 @@ def run_plan(args: argparse.Namespace) -> int:
         return 0
     print_plan(plan, timing)
     return 0
+
+
+def _limited_by(decision: Decision) -> str:
+    """The reasons, the downtime's with its comment: `downtime (CE upgrade)`."""
+    return ", ".join(
+        f"{r} ({decision.downtime})" if r == "downtime" and decision.downtime else r
+        for r in decision.limited_by
+    )
 
 
 def print_plan(plan: Plan, timing: dict[str, float]) -> None:
@@ -305,7 +322,7 @@ def print_plan(plan: Plan, timing: dict[str, float]) -> None:
             str(d.submit),
             str(d.max_glideins),
             str(d.remove_idle),
-            ", ".join(d.limited_by),
+            _limited_by(d),
         )
     console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
     console.print(table)

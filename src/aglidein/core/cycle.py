@@ -5,8 +5,8 @@ memory, how long removed glideins have lingered) and the time in; a `CyclePlan` 
 The order is the daemon's:
 
 1. entries in trouble this cycle (hold storms, glideins that never reported) back off;
-2. the lifecycle rules pick releases and removals of held, stale, draining and stuck
-   glideins; releases are capped by the idle limits;
+2. the lifecycle rules pick releases and removals of held, stale, draining, in-downtime
+   and stuck glideins; releases are capped by the idle limits;
 3. the policy decides on the pool as it will be once released glideins are idle again;
 4. the plan's actions and the lifecycle's are merged, each glidein acted on once.
 
@@ -17,7 +17,7 @@ The daemon acts on `CyclePlan.plan` and keeps `health`, `plan.memory` and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -35,6 +35,7 @@ from aglidein.core.model import (
     CredentialState,
     CycleInputs,
     DemandSnapshot,
+    Downtime,
     EntryHealth,
     GlideinCensus,
     GlideinState,
@@ -86,12 +87,14 @@ def plan_cycle(
     cycle: int = 0,
     counts: Mapping[str, GroupDemand] | None = None,
     decide_with: Decide | None = None,
+    downtimes: Sequence[Downtime] = (),
 ) -> CyclePlan:
     """One cycle's plan: trouble → lifecycle → release cap → decide → merged actions.
 
     `reported` holds the glideins that posted log records (None: unknown; see
     `core.health.assess_entries`). `counts` lets a caller that timed matching on its own
-    pass the result in; `decide_with` replaces the policy (tests).
+    pass the result in; `decide_with` replaces the policy (tests). `downtimes` are the
+    operator's scheduled downtimes (those not in force at `now` change nothing).
     """
     health = dict(memory.health)
     for entry_config in config.entries:
@@ -108,7 +111,14 @@ def plan_cycle(
                 current = health.get(entry) or EntryHealth(entry=entry)
                 health[entry] = record_failure(current, now, reason, config.factory.backoff)
     lifecycle = (
-        plan_lifecycle(config, census.glideins, now, health=health, removal_cycles=removal_cycles)
+        plan_lifecycle(
+            config,
+            census.glideins,
+            now,
+            health=health,
+            removal_cycles=removal_cycles,
+            downtimes=downtimes,
+        )
         if census.factory_ok
         else LifecycleActions()
     )
@@ -122,6 +132,7 @@ def plan_cycle(
         credentials=MappingProxyType(dict(credentials)),
         memory=memory.policy,
         cycle=cycle,
+        downtimes=tuple(downtimes),
     )
     plan = (
         decide(config, inputs, now, counts=counts)

@@ -7,6 +7,7 @@ Pure: glideins, config, health and the time in; release and removal requests out
 - held, unrecoverable (see `UNRECOVERABLE_HOLD_CODES`): remove;
 - idle longer than 7 days, running longer than 31 days: remove;
 - draining entries: remove idle and held glideins (hard drain: running ones too);
+- entries (or a group at an entry) in a scheduled downtime: remove idle glideins;
 - a glidein still in the queue as removed after 20 cycles: removex (forcex).
 """
 
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from aglidein.config import Config
+from aglidein.core.downtime import in_force
 from aglidein.core.model import (
+    Downtime,
     EntryHealth,
     Glidein,
     GlideinCensus,
@@ -115,8 +118,9 @@ def plan_lifecycle(
     *,
     health: Mapping[str, EntryHealth] | None = None,
     removal_cycles: Mapping[str, int] | None = None,
+    downtimes: Sequence[Downtime] = (),
 ) -> LifecycleActions:
-    """Releases and removals for held, stale, draining and stuck glideins."""
+    """Releases and removals for held, stale, draining, in-downtime and stuck glideins."""
     health = health or {}
     removal_cycles = removal_cycles or {}
     by_entry: dict[str, list[Glidein]] = defaultdict(list)
@@ -134,6 +138,12 @@ def plan_lifecycle(
         ready: list[Glidein] = []
         for g in by_entry[entry]:
             reason = _removal_reason(g, now, draining=draining, hard=hard)
+            if (
+                reason is None
+                and g.state is GlideinState.IDLE
+                and in_force(downtimes, g.entry, g.group, now) is not None
+            ):
+                reason = "downtime"
             if g.state is GlideinState.REMOVED:
                 if removal_cycles.get(g.job_id, 0) >= FORCEX_AFTER_CYCLES:
                     forcex.append(g.job_id)

@@ -16,6 +16,7 @@ __all__ = [
     "CycleInputs",
     "Decision",
     "DemandSnapshot",
+    "Downtime",
     "EntryHealth",
     "Glidein",
     "GlideinCensus",
@@ -65,6 +66,7 @@ class LimitReason(enum.StrEnum):
     POOL_UNREACHABLE = "pool_unreachable"
     NO_CREDENTIAL = "no_credential"
     CREDENTIAL_EXPIRING = "credential_expiring"
+    DOWNTIME = "downtime"
 
 
 LIMIT_REASONS: tuple[str, ...] = tuple(r.value for r in LimitReason)
@@ -279,6 +281,32 @@ class CredentialState:
     last_error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Downtime:
+    """An operator's scheduled downtime: no new glideins, idle ones removed (persisted).
+
+    `entry` None covers every entry; `group` None every group. `end` None: until ended.
+    """
+
+    id: int
+    entry: str | None
+    group: str | None
+    start: float
+    end: float | None
+    comment: str
+    created: float = 0.0
+
+    def active(self, now: float) -> bool:
+        """Whether the downtime is in force at `now` (start inclusive, end exclusive)."""
+        return self.start <= now and (self.end is None or now < self.end)
+
+    def covers(self, entry: str, group: str) -> bool:
+        """Whether the downtime concerns glideins of (group, entry)."""
+        return (self.entry is None or self.entry == entry) and (
+            self.group is None or self.group == group
+        )
+
+
 # --- the cycle ----------------------------------------------------------------------------
 
 
@@ -303,6 +331,7 @@ class CycleInputs:
     credentials: Mapping[str, CredentialState] = field(default_factory=lambda: MappingProxyType({}))
     memory: PolicyMemory = field(default_factory=PolicyMemory)
     cycle: int = 0
+    downtimes: tuple[Downtime, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +353,7 @@ class Decision:
     remove_idle: int = 0  # excess idle glideins to remove this cycle
     limited_by: tuple[str, ...] = ()
     partial_fit: int = 0  # idle jobs that only fit partially-used slots
+    downtime: str | None = None  # the comment of the downtime in force, if any
 
 
 @dataclass(frozen=True, slots=True)

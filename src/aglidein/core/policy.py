@@ -8,7 +8,7 @@ up) for each curb exceeded, 0 when a hard limit is hit. New glideins = target âˆ
 glideins, within `max_per_cycle` and the headroom the pairs planned before left under
 limits they share: a group's over its entries, an entry's over the groups, the
 factory's over everything. `max_glideins` counts every glidein on the queue, held ones
-included. Entry health and credentials cut what is requested, never the counts.
+included. Entry health, downtimes and credentials cut what is requested, never the counts.
 Idle glideins are removed only after 5 cycles of zero demand (running glideins whose
 slots are all idle after 10), at most `remove_per_cycle`. A census from a failed
 collector or factory schedd freezes every action.
@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from aglidein.config import Config, EntryConfig, GroupConfig
 from aglidein.core.credstate import entry_credential_block
+from aglidein.core.downtime import in_force
 from aglidein.core.match_counts import EntryCount, GroupDemand, count_demand
 from aglidein.core.model import (
     CycleInputs,
@@ -231,6 +232,10 @@ def decide(
             if state is not HealthState.OK:
                 reasons.append(_HEALTH_REASON[state])
                 requested = 0
+            downtime = in_force(inputs.downtimes, entry.name, group.name, now)
+            if downtime is not None:
+                reasons.append(R.DOWNTIME)
+                requested = 0
             credential = entry_credential_block(config, entry, inputs.credentials, now)
             if credential is not None:
                 reasons.append(credential)
@@ -271,6 +276,7 @@ def decide(
                     max_glideins=_max_glideins(group, entry, count, running_jobs),
                     remove_idle=removed,
                     limited_by=tuple(dict.fromkeys(str(r) for r in reasons)),
+                    downtime=downtime.comment if downtime is not None else None,
                 )
             )
             if submit > 0:

@@ -4,7 +4,8 @@
 function `aglidein plan` calls) backs troubled entries off, adds the lifecycle's
 releases and removals and decides; the provisioner acts. Entry health (backoff,
 operator state) and what the policy remembers live in the state DB, so they survive a
-restart. Results go to the status board and metrics.
+restart; so do scheduled downtimes, read from it at the start of every cycle (a failed
+read fails the cycle: nothing is submitted onto an entry that may be down). Results go to the status board and metrics.
 
 Once the provisioner has acted, nothing may discard what it did: each bookkeeping step
 after it (exit scan, token pruning, saving health and memory, the status board) fails
@@ -47,6 +48,7 @@ from aglidein.errors import AglideinError
 from aglidein.runtime import Runtime
 from aglidein.services.cycle_memory import load_cycle_memory, save_cycle_memory
 from aglidein.services.cycle_report import publish_cycle
+from aglidein.services.downtimes import refresh_board
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_stderr import OutputFiles
 from aglidein.services.provisioner import EntryOutcome, Provisioner
@@ -56,6 +58,7 @@ __all__ = ["CycleService", "Decide", "PollerLike", "Reported", "stored_health"]
 
 log = structlog.get_logger()
 _BATCH_RETENTION = 7 * 86400.0
+_DOWNTIME_RETENTION = 30 * 86400.0  # `downtime list --all` shows a month of history
 # What a failing bookkeeping step may raise: the disk, the state DB, the log store.
 _STEP_ERRORS = (OSError, AglideinError)
 
@@ -186,6 +189,8 @@ class CycleService:
         )
         if self.outputs is not None:  # before submitting: see services.glidein_stderr
             await self._step("stderr_collect", self.outputs.collect(census))
+        # read each cycle: a downtime added or ended through the API acts from the next one
+        downtimes = await refresh_board(runtime, now)
         planned = plan_cycle(
             config,
             demand,
@@ -196,6 +201,7 @@ class CycleService:
             reported=reported,
             cycle=self.cycle,
             decide_with=self.decide,
+            downtimes=downtimes,
         )
         changed = self._take_trouble(planned)
         acted = planned.plan
@@ -211,7 +217,16 @@ class CycleService:
         await self._step(
             "status_publish",
             lambda: publish_cycle(
-                runtime, config, demand, census, acted, self.health, outcomes, now, duration
+                runtime,
+                config,
+                demand,
+                census,
+                acted,
+                self.health,
+                outcomes,
+                now,
+                duration,
+                downtimes,
             ),
         )
         log.info(
@@ -253,6 +268,7 @@ class CycleService:
         )
         if self.cycle % 100 == 1:  # finished batches are only kept for a while
             await self._step("batch_prune", state.prune_batches(now - _BATCH_RETENTION))
+            await self._step("downtime_prune", state.prune_downtimes(now - _DOWNTIME_RETENTION))
 
     async def _step(self, reason: str, work: Awaitable[object] | Callable[[], object]) -> bool:
         """Do one bookkeeping step; a failure is logged and counted. True if it worked."""

@@ -4,6 +4,7 @@ Entry health has its own table (`StateDB.save_health`); the rest are small JSON 
 the policy's memory, how many cycles removed glideins have lingered, and which of the
 glideins that run without a startd slot had posted log records (the part of the log
 store's answer that entry health looks at, so `plan` judges them as the daemon did).
+The operator's scheduled downtimes come along, so `plan` cuts what the daemon cuts.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import anyio
 
 from aglidein.core.cycle import CycleMemory
-from aglidein.core.model import PolicyMemory
+from aglidein.core.model import Downtime, PolicyMemory
 from aglidein.state import StateDB
 
 __all__ = ["StoredCycle", "load_cycle_memory", "save_cycle_memory", "stored_cycle"]
@@ -33,10 +34,11 @@ class StoredCycle:
 
     memory: CycleMemory
     reported: frozenset[str] | None  # None: no daemon cycle stored it
+    downtimes: tuple[Downtime, ...] = ()
 
 
 async def load_cycle_memory(state: StateDB) -> StoredCycle:
-    """Health, policy memory, removal cycles and reported glideins from the state DB."""
+    """Health, policy memory, removal cycles, reported glideins, downtimes: the state DB."""
     health = await state.load_health()
     policy = _policy(await state.get_json(POLICY_KEY))
     removal = await state.get_json(REMOVAL_KEY)
@@ -50,6 +52,7 @@ async def load_cycle_memory(state: StateDB) -> StoredCycle:
             ),
         ),
         reported=frozenset(str(g) for g in reported) if isinstance(reported, list) else None,
+        downtimes=tuple(await state.load_downtimes()),
     )
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aglidein.config import Config
 from aglidein.core.health import effective_state
 from aglidein.core.model import (
     DemandSnapshot,
+    Downtime,
     EntryHealth,
     GlideinCensus,
     GlideinState,
@@ -19,6 +20,7 @@ from aglidein.core.model import (
     SlotActivity,
 )
 from aglidein.runtime import EntryStatus, Runtime, ScheddStatus
+from aglidein.services.downtimes import downtime_json
 from aglidein.services.poller import record_plan
 from aglidein.services.provisioner import EntryOutcome
 
@@ -37,6 +39,7 @@ def publish_cycle(
     outcomes: Mapping[str, EntryOutcome],
     now: float,
     duration: float,
+    downtimes: Sequence[Downtime] = (),
 ) -> None:
     """Update the status board and metrics from one cycle's results."""
     status = runtime.status
@@ -80,6 +83,7 @@ def publish_cycle(
             for value in _STATES:
                 metrics.glideins.labels(entry=name, state=value).set(counts[value])
         board.decisions = [_decision_row(d) for d in plan.for_entry(name)]
+        board.downtime = _entry_downtime(downtimes, name, now)
         for value in HealthState:
             metrics.entry_health.labels(entry=name, state=value.value).set(
                 1 if value is state else 0
@@ -90,6 +94,14 @@ def publish_cycle(
         if outcome is not None and outcome.skipped:
             board.decisions.append({"skipped": sorted(set(outcome.skipped))})
     record_plan(metrics, plan)
+
+
+def _entry_downtime(downtimes: Sequence[Downtime], entry: str, now: float) -> dict[str, Any] | None:
+    """The downtime in force for an entry, whichever group it is for (earliest started)."""
+    found = [d for d in downtimes if d.active(now) and d.entry in (None, entry)]
+    if not found:
+        return None
+    return downtime_json(min(found, key=lambda d: (d.start, d.id)), now)
 
 
 def _decision_row(decision: Any) -> dict[str, Any]:

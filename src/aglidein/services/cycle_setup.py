@@ -16,6 +16,7 @@ from aglidein.credentials import PoolSigningKey, write_glidein_tokens
 from aglidein.logkeys import LogKeyring
 from aglidein.runtime import Runtime
 from aglidein.services.cycle import CycleService, PollerLike, Reported
+from aglidein.services.downtimes import downtime_routes
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.glidein_stderr import IngestRecords, OutputFiles
@@ -72,7 +73,7 @@ def build_cycle(
     reported: Reported | None = None,
     ingest: IngestRecords | None = None,
 ) -> tuple[CycleService, list[ApiRoute]]:
-    """The cycle service and its operator routes, with production parts by default.
+    """The cycle service, its operator and downtime routes, with production parts by default.
 
     `reported` (async, the ids of glideins that posted log records) lets entry health
     tell a glidein that logs but runs no startd from one that never reported. With
@@ -105,4 +106,4 @@ def build_cycle(
         if ingest is not None and reported is not None
         else None,
     )
-    return cycle, operator_routes(cycle)
+    return cycle, [*operator_routes(cycle), *downtime_routes(runtime)]
