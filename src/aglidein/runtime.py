@@ -26,6 +26,7 @@ __all__ = [
     "CredentialStatus",
     "CycleStatus",
     "EntryStatus",
+    "PoolSourceStatus",
     "ReloadResult",
     "Runtime",
     "ScheddStatus",
@@ -248,6 +249,29 @@ class ScheddStatus:
 
 
 @dataclass
+class PoolSourceStatus:
+    """The collector or the factory schedd as the last poll found it."""
+
+    name: str
+    ok: bool
+    last_poll: float
+    last_ok: float | None = None
+    last_error: str | None = None
+    cycle_s: float = 60.0  # the poll interval, so a reader can tell a stale poll
+
+    def as_json(self) -> dict[str, Any]:
+        """One row of the status document's `pool`."""
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "last_poll": _iso(self.last_poll),
+            "last_ok": _iso(self.last_ok),
+            "last_error": self.last_error,
+            "cycle_s": self.cycle_s,
+        }
+
+
+@dataclass
 class EntryStatus:
     """One entry: health, glidein counts, and its decision rows."""
 
@@ -269,6 +293,7 @@ class CredentialStatus:
     expires: float | None = None
     last_renewal: float | None = None
     last_error: str | None = None
+    warn_before: float | None = None  # min_lifetime: less life left than this is a warning
 
 
 @dataclass
@@ -281,6 +306,7 @@ class StatusBoard:
     schedds: list[ScheddStatus] = field(default_factory=list)
     entries: dict[str, EntryStatus] = field(default_factory=dict)
     credentials: dict[str, CredentialStatus] = field(default_factory=dict)
+    pool: dict[str, PoolSourceStatus] = field(default_factory=dict)  # collector, factory_schedd
     ready: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -296,6 +322,7 @@ class StatusBoard:
                     "duration_s": self.cycle.duration_s,
                 },
             },
+            "pool": {key: source.as_json() for key, source in sorted(self.pool.items())},
             "schedds": [
                 {
                     "name": s.name,
@@ -323,6 +350,7 @@ class StatusBoard:
                     "expires": _iso(c.expires),
                     "last_renewal": _iso(c.last_renewal),
                     "last_error": c.last_error,
+                    "warn_before_s": c.warn_before,
                 }
                 for c in sorted(self.credentials.values(), key=lambda c: c.name)
             ],

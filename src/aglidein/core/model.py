@@ -220,6 +220,8 @@ class GlideinCensus:
     collector_ok: bool = True  # the collector answered
     last_error: str | None = None
     taken_at: float = 0.0
+    collector_error: str | None = None  # why the collector did not answer
+    factory_error: str | None = None  # why the factory schedd did not answer
 
 
 # --- entry health and credentials -------------------------------------------------------
