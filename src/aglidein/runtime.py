@@ -19,6 +19,7 @@ from aglidein.clock import Clock
 from aglidein.config import Config, LoadedConfig, load_config
 from aglidein.errors import AglideinError, ConfigError
 from aglidein.services.metrics import Metrics
+from aglidein.services.roster import GlideinRoster
 from aglidein.state import StateDB
 
 __all__ = [
@@ -386,6 +387,7 @@ class Runtime:
     state: StateDB
     status: StatusBoard
     extras: Mapping[str, Any] = field(default_factory=dict)
+    roster: GlideinRoster = field(default_factory=GlideinRoster)  # the glidein list
 
     @property
     def state_dir(self) -> Path:

@@ -178,6 +178,7 @@ class Glidein:
     hold_reason_subcode: int | None = None
     grid_job_status: str | None = None
     job_start: float | None = None  # JobCurrentStartDate
+    grid_job_id: str | None = None  # GridJobId: the job's id at the CE or batch system
     remove_attempts: int = 0  # cycles a removal has been asked and not done
 
     @property
@@ -208,6 +209,7 @@ class Slot:
     memory: int = 0
     gpus: int = 0
     partitionable: bool = False
+    machine: str = ""  # Machine: the worker node the glidein runs on
 
 
 @dataclass(frozen=True, slots=True)
