@@ -176,6 +176,18 @@ async def test_the_glidein_list_shows_queue_logs_and_recent_ends(
                 page = (await client.get("/api/v1/glideins", params={"limit": 1})).json()
                 assert len(page["glideins"]) == 1
                 assert page["next_cursor"].startswith("r:")
+                # walking the pages gives every glidein once: the queue's, then by-hand-1
+                walked, params = [], {"limit": 2}
+                while True:
+                    page = (await client.get("/api/v1/glideins", params=params)).json()
+                    walked += [r["glidein"] for r in page["glideins"]]
+                    if not page["next_cursor"]:
+                        break
+                    params["cursor"] = page["next_cursor"]
+                everything = (await client.get("/api/v1/glideins")).json()["glideins"]
+                assert walked == [r["glidein"] for r in everything]
+                assert walked[-1] == "by-hand-1"
+                assert len(set(walked)) == len(walked)
                 bad = await client.get("/api/v1/glideins", params={"state": "sleeping"})
                 assert bad.status_code == 400
                 assert "state must be one of" in bad.json()["error"]

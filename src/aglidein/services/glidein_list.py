@@ -76,16 +76,23 @@ async def glidein_page(
         after = (-1, -1)
         if cursor is not None and (match := _ROSTER_CURSOR.match(cursor)):
             after = (int(match[1]), int(match[2]))
-        listed = [g for g in roster.glideins() if (g.cluster, g.proc) > after]
-        details = await store.glidein_details([g.glidein for g in listed])
-        matching = [
-            (g, details.get(g.glidein)) for g in listed if _roster_matches(g, details, where)
+        listed = [
+            g
+            for g in roster.glideins()
+            if (g.cluster, g.proc) > after
+            and where.entry in (None, g.entry)
+            and where.group in (None, g.group)
         ]
+        if where.state in LOG_STATES:  # the logs may say so: ask the store about every one
+            details = await store.glidein_details([g.glidein for g in listed])
+            matching = [g for g in listed if _state_matches(g, details, where.state)]
+        else:  # the queue alone decides: ask the store about this page only
+            matching = [g for g in listed if where.state in (None, g.job_state)]
+            details = await store.glidein_details([g.glidein for g in matching[: query.limit]])
         page = matching[: query.limit]
-        rows = [roster_glidein_json(g, d) for g, d in page]
+        rows = [roster_glidein_json(g, details.get(g.glidein)) for g in page]
         if len(matching) > query.limit:
-            last = page[-1][0]
-            return rows, f"r:{last.job_id}"
+            return rows, f"r:{page[-1].job_id}"
         cursor = "0"  # the roster is done: the glideins known only from their logs follow
     remaining = query.limit - len(rows)
     if remaining == 0:
@@ -102,17 +109,13 @@ async def glidein_page(
     return rows, store_page.next_cursor
 
 
-def _roster_matches(
-    glidein: RosterGlidein, details: dict[str, GlideinDetail], where: GlideinFilter
+def _state_matches(
+    glidein: RosterGlidein, details: dict[str, GlideinDetail], state: str | None
 ) -> bool:
-    if where.entry is not None and glidein.entry != where.entry:
-        return False
-    if where.group is not None and glidein.group != where.group:
-        return False
-    if where.state is None or glidein.job_state == where.state:
+    if state is None or glidein.job_state == state:
         return True
     detail = details.get(glidein.glidein)
-    return detail is not None and detail.summary.state == where.state
+    return detail is not None and detail.summary.state == state
 
 
 def _log_matches(summary: GlideinSummary, where: GlideinFilter) -> bool:
