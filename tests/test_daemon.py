@@ -15,7 +15,15 @@ def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDae
     assert daemon.get("/healthz").json() == {"status": "ok"}
     assert daemon.get("/readyz").status_code == 200
     status = daemon.get("/api/v1/status").json()
-    assert set(status) == {"factory", "schedds", "entries", "credentials", "config", "downtimes"}
+    assert set(status) == {
+        "factory",
+        "pool",
+        "schedds",
+        "entries",
+        "credentials",
+        "config",
+        "downtimes",
+    }
     assert set(status["factory"]) == {"name", "version", "started", "cycle"}
     assert set(status["factory"]["cycle"]) == {"number", "started", "duration_s"}
     assert status["factory"]["name"] == "test-factory"

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "run": "aglidein.commands.daemon_cmds",
     "reload": "aglidein.commands.daemon_cmds",
     "status": "aglidein.commands.status",
+    "glideins": "aglidein.commands.glideins",
     "token": "aglidein.commands.token",
     "credentials": "aglidein.commands.credentials",
     "plan": "aglidein.commands.plan",

@@ -12,7 +12,15 @@ import httpx
 from aglidein.config import expand_path, load_config
 from aglidein.errors import AglideinError
 
-__all__ = ["DaemonClient", "add_client_arguments", "client_from_args"]
+__all__ = ["DaemonClient", "DaemonError", "add_client_arguments", "client_from_args"]
+
+
+class DaemonError(AglideinError):
+    """The daemon could not be reached (`status` None) or answered an HTTP error."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def add_client_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,7 +51,7 @@ class DaemonClient:
                 method, url, headers=self._headers(admin), timeout=self.timeout, **kwargs
             )
         except httpx.HTTPError as exc:
-            raise AglideinError(f"cannot reach the daemon at {self.base_url}: {exc}") from None
+            raise DaemonError(f"cannot reach the daemon at {self.base_url}: {exc}") from None
         try:
             body = response.json()
         except ValueError:
@@ -52,7 +60,10 @@ class DaemonClient:
             isinstance(body, dict) and "ok" in body and response.status_code == 422
         ):
             message = body.get("error") if isinstance(body, dict) else None
-            raise AglideinError(f"{method} {path}: HTTP {response.status_code}: {message or body}")
+            raise DaemonError(
+                f"{method} {path}: HTTP {response.status_code}: {message or body}",
+                response.status_code,
+            )
         return body
 
 

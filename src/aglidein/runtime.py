@@ -19,6 +19,7 @@ from aglidein.clock import Clock
 from aglidein.config import Config, LoadedConfig, load_config
 from aglidein.errors import AglideinError, ConfigError
 from aglidein.services.metrics import Metrics
+from aglidein.services.roster import GlideinRoster
 from aglidein.state import StateDB
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "CredentialStatus",
     "CycleStatus",
     "EntryStatus",
+    "PoolSourceStatus",
     "ReloadResult",
     "Runtime",
     "ScheddStatus",
@@ -248,6 +250,29 @@ class ScheddStatus:
 
 
 @dataclass
+class PoolSourceStatus:
+    """The collector or the factory schedd as the last poll found it."""
+
+    name: str
+    ok: bool
+    last_poll: float
+    last_ok: float | None = None
+    last_error: str | None = None
+    cycle_s: float = 60.0  # the poll interval, so a reader can tell a stale poll
+
+    def as_json(self) -> dict[str, Any]:
+        """One row of the status document's `pool`."""
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "last_poll": _iso(self.last_poll),
+            "last_ok": _iso(self.last_ok),
+            "last_error": self.last_error,
+            "cycle_s": self.cycle_s,
+        }
+
+
+@dataclass
 class EntryStatus:
     """One entry: health, glidein counts, and its decision rows."""
 
@@ -270,6 +295,7 @@ class CredentialStatus:
     expires: float | None = None
     last_renewal: float | None = None
     last_error: str | None = None
+    warn_before: float | None = None  # min_lifetime: less life left than this is a warning
 
 
 @dataclass
@@ -283,6 +309,7 @@ class StatusBoard:
     entries: dict[str, EntryStatus] = field(default_factory=dict)
     credentials: dict[str, CredentialStatus] = field(default_factory=dict)
     downtimes: list[dict[str, Any]] = field(default_factory=list)  # not over yet
+    pool: dict[str, PoolSourceStatus] = field(default_factory=dict)  # collector, factory_schedd
     ready: bool = False
 
     def as_json(self) -> dict[str, Any]:
@@ -298,6 +325,7 @@ class StatusBoard:
                     "duration_s": self.cycle.duration_s,
                 },
             },
+            "pool": {key: source.as_json() for key, source in sorted(self.pool.items())},
             "schedds": [
                 {
                     "name": s.name,
@@ -326,6 +354,7 @@ class StatusBoard:
                     "expires": _iso(c.expires),
                     "last_renewal": _iso(c.last_renewal),
                     "last_error": c.last_error,
+                    "warn_before_s": c.warn_before,
                 }
                 for c in sorted(self.credentials.values(), key=lambda c: c.name)
             ],
@@ -362,6 +391,7 @@ class Runtime:
     state: StateDB
     status: StatusBoard
     extras: Mapping[str, Any] = field(default_factory=dict)
+    roster: GlideinRoster = field(default_factory=GlideinRoster)  # the glidein list
 
     @property
     def state_dir(self) -> Path:

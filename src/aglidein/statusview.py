@@ -9,6 +9,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from aglidein.statuscheck import pool_table
+
 __all__ = ["config_drift", "entry_rows", "status_renderable"]
 
 _HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
@@ -146,6 +148,9 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
     downtimes = status.get("downtimes", [])
     if downtimes:
         parts.append(_downtime_table(downtimes))
+    pool = pool_table(status)
+    if pool is not None:
+        parts.append(pool)
     schedds = status.get("schedds", [])
     if schedds:
         table = Table(title="schedds", header_style="bold")

@@ -170,6 +170,8 @@ class Simulation:
             JobCurrentStartDate=int(when),
             GridJobStatus="RUNNING",
         )
+        if job.ad.get("GridResource"):  # the CE's own id for it, as HTCondor-G records it
+            job.ad["GridJobId"] = f"{job.ad['GridResource']} {job.job_id}"
         job.sim["started_at"] = when
         self._log(job, 1, when, "Job executing on host: <127.0.0.1:0?sim>")
         if job.ad.get("JobUniverse") == LOCAL_UNIVERSE:

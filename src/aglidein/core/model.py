@@ -180,6 +180,7 @@ class Glidein:
     hold_reason_subcode: int | None = None
     grid_job_status: str | None = None
     job_start: float | None = None  # JobCurrentStartDate
+    grid_job_id: str | None = None  # GridJobId: the job's id at the CE or batch system
     remove_attempts: int = 0  # cycles a removal has been asked and not done
 
     @property
@@ -210,6 +211,7 @@ class Slot:
     memory: int = 0
     gpus: int = 0
     partitionable: bool = False
+    machine: str = ""  # Machine: the worker node the glidein runs on
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +224,8 @@ class GlideinCensus:
     collector_ok: bool = True  # the collector answered
     last_error: str | None = None
     taken_at: float = 0.0
+    collector_error: str | None = None  # why the collector did not answer
+    factory_error: str | None = None  # why the factory schedd did not answer
 
 
 # --- entry health and credentials -------------------------------------------------------

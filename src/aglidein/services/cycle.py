@@ -184,6 +184,7 @@ class CycleService:
         runtime.status.cycle.started = runtime.clock.now()
         demand, census = await self.poller.poll(self.cycle)
         now = runtime.clock.now()
+        runtime.roster.observe(census, now)
         reported = (
             await self._reported() if self._reported is not None and census.factory_ok else None
         )

@@ -19,7 +19,7 @@ from aglidein.core.model import (
     Plan,
     SlotActivity,
 )
-from aglidein.runtime import EntryStatus, Runtime, ScheddStatus
+from aglidein.runtime import EntryStatus, PoolSourceStatus, Runtime, ScheddStatus
 from aglidein.services.downtimes import downtime_json
 from aglidein.services.poller import record_plan
 from aglidein.services.provisioner import EntryOutcome
@@ -59,6 +59,7 @@ def publish_cycle(
         )
         for s in demand.schedds
     ]
+    _publish_pool(runtime, config, census, now)
     status.sync_entries(config)
     by_state: dict[str, Counter[str]] = {}
     for glidein in census.glideins:
@@ -102,6 +103,25 @@ def _entry_downtime(downtimes: Sequence[Downtime], entry: str, now: float) -> di
     if not found:
         return None
     return downtime_json(min(found, key=lambda d: (d.start, d.id)), now)
+
+
+def _publish_pool(runtime: Runtime, config: Config, census: GlideinCensus, now: float) -> None:
+    """The collector and factory schedd rows: reachable at the last poll, and when."""
+    polled = census.taken_at or now
+    for key, name, ok, error in (
+        ("collector", config.pool.collector, census.collector_ok, census.collector_error),
+        ("factory_schedd", config.pool.factory_schedd, census.factory_ok, census.factory_error),
+    ):
+        before = runtime.status.pool.get(key)
+        last_ok = polled if ok else (before.last_ok if before and before.name == name else None)
+        runtime.status.pool[key] = PoolSourceStatus(
+            name=name,
+            ok=ok,
+            last_poll=polled,
+            last_ok=last_ok,
+            last_error=None if ok else (error or "no answer"),
+            cycle_s=config.factory.cycle,
+        )
 
 
 def _decision_row(decision: Any) -> dict[str, Any]:

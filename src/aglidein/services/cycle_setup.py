@@ -96,7 +96,12 @@ def build_cycle(
         poller or Poller(runtime.config, pool, runtime.metrics, runtime.clock),
         decide,
         provisioner,
-        ExitWatcher(state_dir / "glideins", runtime.state, runtime.metrics),
+        ExitWatcher(
+            state_dir / "glideins",
+            runtime.state,
+            runtime.metrics,
+            lambda ends: runtime.roster.record_ends(ends, runtime.clock.now()),
+        ),
         credentials=credentials,
         reported=reported,
         pool=pool,

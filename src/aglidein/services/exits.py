@@ -10,7 +10,7 @@ exit twice. Each end (terminated, or aborted: reason `removed`) becomes
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import anyio.to_thread
@@ -31,8 +31,15 @@ _OFFSETS_KEY = "userlog_offsets"
 class ExitWatcher:
     """Reads new termination events and counts them by entry and reason."""
 
-    def __init__(self, glideins_dir: Path, state: StateDB, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        glideins_dir: Path,
+        state: StateDB,
+        metrics: Metrics,
+        on_ends: Callable[[list[JobEnd]], None] | None = None,
+    ) -> None:
         self._root = glideins_dir
+        self._on_ends = on_ends  # told every end read (the glidein roster)
         self._state = state
         self._metrics = metrics
         self._offsets: dict[str, int] | None = None
@@ -47,6 +54,8 @@ class ExitWatcher:
         found = await anyio.to_thread.run_sync(self._read, names, offsets)
         out: dict[str, Counter[str]] = {}
         for entry, ends in found.items():
+            if self._on_ends is not None:
+                self._on_ends(ends)
             reasons = Counter(exit_reason(e.exit_code, e.signal, removed=e.removed) for e in ends)
             for reason, count in reasons.items():
                 self._metrics.glidein_exits.labels(entry=entry, reason=reason).inc(count)

@@ -20,7 +20,9 @@ from starlette.responses import Response, StreamingResponse
 from aglidein.config import LogsConfig
 from aglidein.errors import StoreError
 from aglidein.runtime import Runtime
+from aglidein.services import glidein_list
 from aglidein.services.auth import Access
+from aglidein.services.glidein_list import glidein_page, parse_glidein_query
 from aglidein.services.http import ApiRoute, json_response
 from aglidein.services.logs_ingest import Ingest, RateLimiter, TokenVerifier
 from aglidein.services.logs_query import (
@@ -28,8 +30,6 @@ from aglidein.services.logs_query import (
     LOG_PARAMETERS,
     STREAM_PARAMETERS,
     BadQuery,
-    glidein_json,
-    int_param,
     parse_log_query,
 )
 from aglidein.services.logs_tail import TailHub
@@ -156,8 +156,9 @@ class LogService:
             ApiRoute(
                 "/api/v1/glideins",
                 self.glideins,
-                summary="Glideins that posted logs",
+                summary="Glideins on the queue, recently ended, or that posted logs",
                 openapi={
+                    "description": GLIDEIN_LIST_DOC,
                     "parameters": GLIDEINS_PARAMETERS,
                     "responses": _responses(GLIDEINS_SCHEMA),
                 },
@@ -183,28 +184,15 @@ class LogService:
         )
 
     async def glideins(self, request: Request) -> Response:
-        """`GET /api/v1/glideins`."""
-        params = request.query_params
+        """`GET /api/v1/glideins`: the roster's glideins, then those known from logs."""
         try:
-            limit = int_param(params, "limit", 1000, 1, 100_000)
-            cursor = params.get("cursor") or None
-            if cursor is not None and not (
-                cursor.isascii()
-                and cursor.isdigit()
-                and len(cursor) <= 19
-                and int(cursor) < 1 << 63
-            ):
-                raise BadQuery("cursor must come from next_cursor")
-            page = await self.store.glideins(
-                entry=params.get("entry") or None, limit=limit, cursor=cursor
-            )
+            query = parse_glidein_query(request.query_params)
+            rows, next_cursor = await glidein_page(self.runtime.roster, self.store, query)
         except BadQuery as exc:
             return json_response({"error": str(exc)}, 400)
         except StoreError as exc:
             return json_response({"error": str(exc)}, 503, headers={"Retry-After": "5"})
-        return json_response(
-            {"glideins": [glidein_json(g) for g in page.glideins], "next_cursor": page.next_cursor}
-        )
+        return json_response({"glideins": rows, "next_cursor": next_cursor})
 
     async def stream(self, request: Request) -> Response:
         """`GET /api/v1/logs/stream`: records as they arrive, from `cursor`,
@@ -228,6 +216,8 @@ class LogService:
         )
 
 
+GLIDEIN_LIST_DOC = (glidein_list.__doc__ or "").split("\n\n", 1)[-1].strip()
+_NULLABLE_STRING = {"type": "string", "nullable": True}
 _ERROR = {
     "description": "error",
     "content": {
@@ -311,12 +301,37 @@ GLIDEINS_SCHEMA = {
                 "properties": {
                     "glidein": {"type": "string"},
                     "entry": {"type": "string"},
-                    "state": {"type": "string", "enum": ["active", "silent", "ended"]},
+                    "state": {
+                        "type": "string",
+                        "enum": ["active", "silent", "ended", "none"],
+                        "description": "what the logs say; none: it never posted",
+                    },
                     "first_ts": {"type": "string", "nullable": True},
                     "last_ts": {"type": "string", "nullable": True},
                     "record_count": {"type": "integer"},
                     "last_error": {"type": "string", "nullable": True},
+                    "last_record": {
+                        "type": "object",
+                        "nullable": True,
+                        "description": "the last record received (ts, level, event, msg)",
+                    },
+                    "job_id": {**_NULLABLE_STRING, "description": "ClusterId.ProcId"},
+                    "grid_job_id": {**_NULLABLE_STRING, "description": "GridJobId"},
+                    "group": _NULLABLE_STRING,
+                    "job_state": {
+                        **_NULLABLE_STRING,
+                        "description": "on the factory schedd: idle, running, held, ...; "
+                        "ended once gone from the queue; null: known only from its logs",
+                    },
+                    "worker": {**_NULLABLE_STRING, "description": "the worker node"},
+                    "queued": _NULLABLE_STRING,
+                    "started": _NULLABLE_STRING,
+                    "ended": _NULLABLE_STRING,
+                    "hold_reason": _NULLABLE_STRING,
+                    "exit_reason": _NULLABLE_STRING,
+                    "exit_code": {"type": "integer", "nullable": True},
                 },
+                "required": ["glidein", "entry", "state", "record_count"],
             },
         },
         "next_cursor": {"type": "string", "nullable": True},

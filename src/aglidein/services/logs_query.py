@@ -188,5 +188,29 @@ GLIDEINS_PARAMETERS = [
         "glideins per page",
         {"type": "integer", "minimum": 1, "maximum": MAX_GLIDEIN_LIMIT},
     ),
-    _param("cursor", "from next_cursor", {"type": "string", "pattern": r"^\d+$"}),
+    _param(
+        "cursor",
+        "from next_cursor",
+        {"type": "string", "pattern": r"^(\d{1,19}|r:\d{1,18}\.\d{1,9})$"},
+    ),
+    _param(
+        "state",
+        "only glideins in this queue state (job_state) or log state (state)",
+        {
+            "type": "string",
+            "enum": [
+                "idle",
+                "running",
+                "removed",
+                "completed",
+                "held",
+                "transferring",
+                "suspended",
+                "ended",
+                "active",
+                "silent",
+            ],
+        },
+    ),
+    _param("group", "only glideins of this group", {"type": "string", "maxLength": 1000}),
 ]

@@ -86,6 +86,8 @@ class _Results:
     slots: tuple[Slot, ...] = ()
     factory_ok: bool = True
     collector_ok: bool = True
+    collector_error: str | None = None
+    factory_error: str | None = None
     errors: list[SourceFailure] = field(default_factory=list)
 
 
@@ -120,6 +122,8 @@ class Poller:
             collector_ok=results.collector_ok,
             last_error="; ".join(f"{f.source}: {f.error}" for f in results.errors) or None,
             taken_at=self._clock.now(),
+            collector_error=results.collector_error,
+            factory_error=results.factory_error,
         )
         self._record_census(config, census)
         log.debug(
@@ -265,6 +269,7 @@ class Poller:
                 )
         except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
             results.collector_ok = False
+            results.collector_error = _describe(exc, deadline)
             results.errors.append(SourceFailure("collector", _describe(exc, deadline)))
             self._metrics.collector_up.set(0)
             log.warning("poll.collector_failed", error=_describe(exc, deadline))
@@ -283,6 +288,7 @@ class Poller:
                 )
         except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
             results.factory_ok = False
+            results.factory_error = _describe(exc, deadline)
             results.errors.append(
                 SourceFailure(f"factory schedd {where}", _describe(exc, deadline))
             )

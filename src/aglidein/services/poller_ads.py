@@ -45,6 +45,7 @@ GLIDEIN_PROJECTION = (
     "HoldReasonSubCode",
     "GridJobStatus",
     "JobCurrentStartDate",
+    "GridJobId",
 )
 SLOT_PROJECTION = (
     "Name",
@@ -59,6 +60,7 @@ SLOT_PROJECTION = (
     "Gpus",
     "PartitionableSlot",
     "GLIDEIN_ToRetire",
+    "Machine",
     BLACK_HOLE_ATTR,
 )
 
@@ -113,6 +115,7 @@ def glidein_from_ad(ad: Mapping[str, Any], factory: str | None = None) -> Glidei
         hold_reason_subcode=_int(a.get("holdreasonsubcode")) if "holdreasonsubcode" in a else None,
         grid_job_status=None if a.get("gridjobstatus") is None else str(a["gridjobstatus"]),
         job_start=_float(a.get("jobcurrentstartdate")),
+        grid_job_id=_str(a.get("gridjobid")),
     )
 
 
@@ -158,6 +161,7 @@ def slot_from_ad(ad: Mapping[str, Any], now: float, factory: str | None = None) 
         memory=_int(a.get("memory")),
         gpus=_int(a.get("gpus")),
         partitionable=a.get("partitionableslot") is True,
+        machine=_str(a.get("machine")) or "",
     )
 
 

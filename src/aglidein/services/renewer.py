@@ -333,6 +333,7 @@ class Renewer:
             expires=track.expires,
             last_renewal=track.last_renewal,
             last_error=track.last_error,
+            warn_before=credential.min_lifetime,
         )
         gauge = self.runtime.metrics.credential_expiry
         if track.expires is not None:

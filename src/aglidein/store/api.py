@@ -17,6 +17,7 @@ __all__ = [
     "MAX_CURSOR_BATCH",
     "MAX_CURSOR_LINE",
     "Cursor",
+    "GlideinDetail",
     "GlideinPage",
     "GlideinSummary",
     "IngestResult",
@@ -104,6 +105,14 @@ class GlideinSummary:
     last_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class GlideinDetail:
+    """A glidein's summary and the last record the store received from it."""
+
+    summary: GlideinSummary
+    last_record: dict[str, Any] | None
+
+
 @dataclass(frozen=True)
 class GlideinPage:
     """A page of glideins, ordered by first arrival."""
@@ -141,6 +150,10 @@ class LogStore(Protocol):
         self, *, entry: str | None = None, limit: int = 1000, cursor: str | None = None
     ) -> GlideinPage:
         """Glideins that have posted records."""
+        ...
+
+    async def glidein_details(self, names: list[str]) -> dict[str, GlideinDetail]:
+        """Summary and last record of each of these glideins that posted (others absent)."""
         ...
 
     def stats(self) -> StoreStats:

@@ -17,6 +17,7 @@ from aglidein.core.records import LEVEL_BITS, parse_ts
 from aglidein.store.api import (
     MAX_CURSOR_LINE,
     Cursor,
+    GlideinDetail,
     GlideinPage,
     GlideinSummary,
     LogPage,
@@ -24,7 +25,14 @@ from aglidein.store.api import (
 )
 from aglidein.store.indexer import LINE_BITS
 
-__all__ = ["fts_query", "list_glideins", "query_terms", "record_matches", "search"]
+__all__ = [
+    "fts_query",
+    "glidein_details",
+    "list_glideins",
+    "query_terms",
+    "record_matches",
+    "search",
+]
 
 SILENT_AFTER_S = 900.0
 _TERM_RE = re.compile(r"[^\W_]+\*?")
@@ -247,12 +255,47 @@ def list_glideins(
     rows = conn.execute(sql, params).fetchall()
     out = []
     for _, name, g_entry, first_ts, last_ts, received, count, last_error, ended in rows:
-        if ended:
-            state = "ended"
-        elif now - received > SILENT_AFTER_S:
-            state = "silent"
-        else:
-            state = "active"
+        state = _log_state(bool(ended), now - received)
         out.append(GlideinSummary(name, g_entry, state, first_ts, last_ts, count, last_error))
     next_cursor = str(rows[-1][0]) if len(rows) >= limit else None
     return GlideinPage(out, next_cursor)
+
+
+def glidein_details(
+    conn: sqlite3.Connection, names: list[str], now: float
+) -> dict[str, GlideinDetail]:
+    """The summary and the last record received of each of these glideins that posted."""
+    out: dict[str, GlideinDetail] = {}
+    for start in range(0, len(names), 500):  # under SQLite's bound-parameter limit
+        chunk = names[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            "SELECT g.name, g.entry, g.first_ts, g.last_ts, g.last_received, g.record_count,"
+            " g.last_error, g.ended, (SELECT d.lines FROM batches b JOIN batch_data d"
+            " ON d.id = b.id WHERE b.glidein_id = g.id ORDER BY b.id DESC LIMIT 1)"
+            f" FROM glideins g WHERE g.name IN ({marks})",
+            chunk,
+        ).fetchall()
+        for name, entry, first_ts, last_ts, received, count, last_error, ended, data in rows:
+            summary = GlideinSummary(
+                name,
+                entry,
+                _log_state(bool(ended), now - received),
+                first_ts,
+                last_ts,
+                count,
+                last_error,
+            )
+            last: dict[str, Any] | None = None
+            if data:
+                lines = [line for line in bytes(data).split(b"\n") if line.strip()]
+                if lines:
+                    last = orjson.loads(lines[-1])
+            out[name] = GlideinDetail(summary, last)
+    return out
+
+
+def _log_state(ended: bool, quiet_s: float) -> str:
+    if ended:
+        return "ended"
+    return "silent" if quiet_s > SILENT_AFTER_S else "active"

@@ -27,6 +27,7 @@ from aglidein.errors import StoreError
 from aglidein.logkeys import private_database
 from aglidein.store import retention
 from aglidein.store.api import (
+    GlideinDetail,
     GlideinPage,
     IngestResult,
     LogPage,
@@ -34,7 +35,7 @@ from aglidein.store.api import (
     StoreStats,
 )
 from aglidein.store.indexer import Indexer
-from aglidein.store.query import list_glideins, search
+from aglidein.store.query import glidein_details, list_glideins, search
 from aglidein.store.ranges import SeenSet
 from aglidein.store.schema import migrate
 from aglidein.store.writer import GlideinState, Job, Writer, store_error
@@ -202,6 +203,11 @@ class SqliteLogStore:
         return await self._read(
             lambda conn: list_glideins(conn, entry=entry, limit=limit, cursor=cursor, now=now)
         )
+
+    async def glidein_details(self, names: list[str]) -> dict[str, GlideinDetail]:
+        """Summary and last record of each of these glideins that posted (others absent)."""
+        now = self._now()
+        return await self._read(lambda conn: glidein_details(conn, names, now))
 
     async def maintain(self) -> None:
         """Run retention now (the writer also runs it every 30 s) and wait for it."""
