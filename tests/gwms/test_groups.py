@@ -72,7 +72,29 @@ def test_group_limits_and_curbs(tmp_path: Path) -> None:
         "ramp_up_attenuation": 2.5,
         "reserve_idle": 3,
     }
-    assert "<running_glideins_per_entry max='50000'> has no aglidein key" in messages(result)
+    assert "<running_glideins_per_entry max='50000'> not imported" in messages(result)
+
+
+def test_every_dropped_group_setting_is_reported_defaults_included(tmp_path: Path) -> None:
+    settings = (
+        '><glideins_removal margin="0" requests_tracking="False" type="ALL" wait="0"/>'
+        '<idle_vms_per_entry curb="9" max="100"/>'
+    )
+    _, result = run_import(tmp_path, ENTRIES, frontend=frontend(group(config=settings)))
+    lines = result.report.lines()
+    # changed from the GlideinWMS default: a warning the operator must read
+    assert any(
+        ": warning: group main: <glideins_removal type='ALL'> not imported" in line
+        for line in lines
+    )
+    # at the default, or absent (the GlideinWMS default still applied there): a note each
+    for setting in (
+        "<glideins_removal margin='0'> (the GlideinWMS default)",
+        "<idle_vms_per_entry max='100'> (the GlideinWMS default)",
+        "GlideinWMS default <idle_glideins_lifetime max='0'> (absent here)",
+        "GlideinWMS default <running_glideins_per_entry relative_to_queue='1.15'> (absent here)",
+    ):
+        assert any(": note: group main: " + setting in line for line in lines), setting
 
 
 def test_untranslatable_match_asks_for_nothing_and_keeps_the_original(tmp_path: Path) -> None:

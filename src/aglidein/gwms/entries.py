@@ -38,6 +38,8 @@ _LIMIT_KEYS = (("glideins", "max_glideins"), ("idle", "max_idle"), ("held", "max
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # Entry XML attributes that become aglidein keys; every other one is kept in `gwms`.
 _MAPPED = {"name", "enabled", "gatekeeper"}
+# Kept in `gwms` and used by the import or reported on their own.
+_EXPLAINED = {"gridtype", "auth_method", "trust_domain", "proxy_url", "schedd_name"}
 
 CredentialIndex = Mapping[tuple[str, str], list[str]]
 
@@ -147,6 +149,7 @@ class _EntryConverter:
         if attrs and attrs.expressions:
             self.gwms["expr_attrs"] = dict(sorted(attrs.expressions.items()))
         self.unmapped_children()
+        self.unmapped_keys()
         enabled = enabled_xml and self.reason is None
         body = {"name": body.pop("name"), "enabled": enabled, **body}
         body["gwms"] = dict(sorted(self.gwms.items()))
@@ -155,7 +158,9 @@ class _EntryConverter:
             comments[0] += " (overrides " + ", ".join(self.entry.overrides) + ")"
         if not enabled_xml:
             comments.append("disabled in GlideinWMS")
-        if self.reason_text:
+            if self.reason_text:  # counted as disabled in GlideinWMS, not by the import
+                comments.append(f"could not be enabled either: {self.reason_text}")
+        elif self.reason_text:
             comments.append(f"DISABLED by the import: {self.reason_text}")
         return ConvertedEntry(
             name=name,
@@ -350,6 +355,37 @@ class _EntryConverter:
             number = parse_int(value) if re.fullmatch(r"-?\d+", value.strip()) else None
             out[name] = number if number is not None else value
         return dict(sorted(out.items()))
+
+    def unmapped_keys(self) -> None:
+        """Entry XML attributes kept in `gwms` only: aglidein does not act on them."""
+        xml = self.node.attrs
+        if xml.get("proxy_url", "").strip():
+            self.warn(
+                f"proxy_url={xml['proxy_url']!r} not imported: the aglidein pilot sets no HTTP "
+                "proxy for the glidein (kept in gwms.proxy_url)"
+            )
+        submit = self.section("config", "submit")
+        layout = submit.attrs.get("slots_layout") if submit is not None else None
+        if layout is not None:
+            self.report.warn(
+                submit.where if submit is not None else self.node.where,
+                self.subject,
+                f"slots_layout={layout!r} not imported: the aglidein pilot lays out its own "
+                "slots (kept in gwms.slots_layout)",
+            )
+        if xml.get("schedd_name", "").strip():
+            self.report.note(
+                self.node.where,
+                self.subject,
+                f"schedd_name={xml['schedd_name']!r} not imported: aglidein submits to "
+                "pool.factory_schedd",
+            )
+        rest = sorted(set(xml) - _MAPPED - _EXPLAINED)
+        if rest:
+            listed = ", ".join(f"{key}={xml[key]!r}" for key in rest)
+            self.report.note(
+                self.node.where, self.subject, f"kept in gwms only, not acted on: {listed}"
+            )
 
     def unmapped_children(self) -> None:
         for tag, what in (

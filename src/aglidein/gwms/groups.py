@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aglidein.classads import ExprSyntaxError, parse_expr
 from aglidein.gwms.attrs import parse_int
+from aglidein.gwms.dropped import report_frontend_root, report_group_config
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.frontend import FrontendSettings, parse_truth
 from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
@@ -28,17 +29,7 @@ _GROUP_LIMITS = (
     ("running_glideins_total", "curb", "curb_running"),
     ("idle_glideins_per_entry", "reserve", "reserve_idle"),
 )
-# GlideinWMS group settings without an aglidein key, with their GlideinWMS defaults:
-# reported only when an operator changed them.
-_UNMAPPED_DEFAULTS = {
-    ("running_glideins_per_entry", "max"): "10000",
-    ("running_glideins_per_entry", "min"): "0",
-    ("running_glideins_per_entry", "relative_to_queue"): "1.15",
-    ("idle_vms_per_entry", "max"): "100",
-    ("idle_glideins_lifetime", "max"): "0",
-    ("glideins_removal", "type"): "NO",
-    ("partitionable_glidein", "min_memory"): "2500",
-}
+_MAPPED = frozenset((tag, key) for tag, key, _ in _GROUP_LIMITS)
 
 
 @dataclass(frozen=True)
@@ -220,13 +211,7 @@ class _GroupConverter:
 
     def unmapped(self) -> None:
         config = self.node.child("config")
-        for (tag, key), default in sorted(_UNMAPPED_DEFAULTS.items()):
-            element = config.child(tag) if config is not None else None
-            if element is not None and element.attrs.get(key, default).strip() != default:
-                self.warn(
-                    f"<{tag} {key}={element.attrs[key]!r}> has no aglidein key: not imported",
-                    element.where,
-                )
+        report_group_config(config, _MAPPED, self.node.where, self.subject, self.report)
         for holder in (self.root.child("match"), self.node.child("match")):
             start = holder.attrs.get("start_expr", "True") if holder is not None else "True"
             if holder is not None and start.strip().lower() != "true":
@@ -273,6 +258,7 @@ def convert_groups(
             name, suffix = f"{base}_{suffix}", suffix + 1
         out[name] = _GroupConverter(node, root, glidein_types, report).convert(name)
     _report_frontend_globals(root, report)
+    report_frontend_root(root, report)
     return [out[name] for name in sorted(out)]
 
 

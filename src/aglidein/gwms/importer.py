@@ -157,7 +157,10 @@ def _summary(
     report: ImportReport,
     config_warnings: int,
 ) -> ImportSummary:
-    reasons = Counter(e.import_reason for e in entries if e.import_reason)
+    # only entries GlideinWMS had enabled: the two kinds of disabled add up to the total
+    reasons = Counter(
+        e.import_reason for e in entries if e.import_reason and not e.disabled_in_gwms
+    )
     return ImportSummary(
         entries=len(entries),
         enabled=sum(e.enabled for e in entries),
