@@ -111,7 +111,7 @@ def test_fixture_group_matches_like_the_frontend(imported: tuple[Config, str]) -
     assert main.schedds == ["fermicloud312.fnal.gov"]
     assert "JobUniverse==5" in main.job_constraint
     assert "DESIRED_Sites=!=UNDEFINED" in main.job_constraint
-    assert "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)" in main.match
+    assert 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites, ",")' in main.match
     assert main.limits.max_idle_per_entry == 100
     assert main.limits.reserve_idle == 5
     assert main.limits.curb_idle_per_entry == 50

@@ -122,48 +122,58 @@ class _GroupConverter:
         glidein_types = dict(self.glidein_types)
         glidein_types.update(_match_attr_types(self.sections("factory")))
         parts: list[str] = []
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (file:line, what)
         originals: list[str] = []
         for section in self.sections("factory"):
-            text = section.attrs.get("query_expr", "True") if section is not None else "True"
+            if section is None:
+                continue
+            text = section.attrs.get("query_expr", "True")
             if text.strip().lower() == "true":
                 continue
             originals.append(f"factory query_expr: {text}")
             result = scope_to_target(text)
             if result.expr is None:
-                problems.append(f"factory query_expr {text!r}: {result.problem}")
+                problems.append((section.where, f"factory query_expr {text!r}: {result.problem}"))
                 continue
             unknown = self.unknown_targets(result.expr, known)
             if unknown:
                 problems.append(
-                    f"factory query_expr {text!r} uses {', '.join(unknown)}, "
-                    "which no enabled entry has in attrs"
+                    (
+                        section.where,
+                        f"factory query_expr {text!r} uses {', '.join(unknown)}, "
+                        "which no enabled entry has in attrs",
+                    )
                 )
                 continue
             parts.append(result.expr)
         for holder in (self.root.child("match"), self.node.child("match")):
-            text = holder.attrs.get("match_expr", "True") if holder is not None else "True"
+            if holder is None:
+                continue
+            text = holder.attrs.get("match_expr", "True")
             if text.strip() == "True":
                 continue
             originals.append(f"match_expr: {text}")
             translation = translate_match_expr(text, job_types, glidein_types)
             if translation.expr is None:
-                problems.append(f"match_expr {text!r}: {translation.problem}")
+                problems.append((holder.where, f"match_expr {text!r}: {translation.problem}"))
                 continue
             unknown = self.unknown_targets(translation.expr, known)
             if unknown:
                 problems.append(
-                    f"match_expr {text!r} uses {', '.join(unknown)}, which no enabled entry "
-                    "has in attrs"
+                    (
+                        holder.where,
+                        f"match_expr {text!r} uses {', '.join(unknown)}, which no enabled "
+                        "entry has in attrs",
+                    )
                 )
                 continue
             parts.append(translation.expr)
         if problems:
-            for problem in problems:
-                self.warn(f"not translated, match set to false: {problem}")
+            for where, problem in problems:
+                self.warn(f"not translated, match set to false: {problem}", where)
             notes = ["UNTRANSLATED: this group matches nothing until you write `match`."]
             notes += [f"GlideinWMS {original}" for original in originals]
-            notes += [f"reason: {problem}" for problem in problems]
+            notes += [f"reason ({where}): {problem}" for where, problem in problems]
             return "false", False, notes
         notes = [f"translated from GlideinWMS {original}" for original in originals]
         return and_all(parts), True, notes
