@@ -38,10 +38,6 @@ GROUP_DEFAULTS: Mapping[tuple[str, str], tuple[str, str]] = {
         "aglidein limits idle glideins per entry by max_idle_per_entry only",
     ),
     ("idle_glideins_lifetime", "max"): ("0", "aglidein never removes an idle glidein for age"),
-    ("running_glideins_per_entry", "max"): (
-        "10000",
-        "aglidein has no per-group limit at one entry (entries[].limits.max_glideins caps all)",
-    ),
     ("running_glideins_per_entry", "min"): ("0", "aglidein keeps no minimum per entry"),
     ("running_glideins_per_entry", "relative_to_queue"): (
         "1.15",

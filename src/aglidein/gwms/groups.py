@@ -29,7 +29,10 @@ _GROUP_LIMITS = (
     ("running_glideins_total", "curb", "curb_running"),
     ("idle_glideins_per_entry", "reserve", "reserve_idle"),
 )
-_MAPPED = frozenset((tag, key) for tag, key, _ in _GROUP_LIMITS)
+# running_glideins_per_entry max goes to the entries (onentries.py)
+_MAPPED = frozenset(
+    {(tag, key) for tag, key, _ in _GROUP_LIMITS} | {("running_glideins_per_entry", "max")}
+)
 
 
 @dataclass(frozen=True)
@@ -222,12 +225,6 @@ class _GroupConverter:
     def unmapped(self) -> None:
         config = self.node.child("config")
         report_group_config(config, _MAPPED, self.node.where, self.subject, self.report)
-        for holder in (self.root.child("match"), self.node.child("match")):
-            start = holder.attrs.get("start_expr", "True") if holder is not None else "True"
-            if holder is not None and start.strip().lower() != "true":
-                self.warn(
-                    f"start_expr {start!r} is not imported (no aglidein equivalent)", holder.where
-                )
         for tag in ("attrs", "files"):
             section = self.node.child(tag)
             if section is not None and section.children:

@@ -26,6 +26,7 @@ from aglidein.gwms.factory import FactorySettings, Located, read_factories
 from aglidein.gwms.frontend import FrontendSettings, read_frontend
 from aglidein.gwms.groups import ConvertedGroup, convert_groups
 from aglidein.gwms.match import AttrType
+from aglidein.gwms.onentries import apply_to_entries
 from aglidein.gwms.report import ImportReport, ImportSummary
 from aglidein.gwms.xmlread import GwmsError
 from aglidein.units import format_duration
@@ -219,6 +220,8 @@ def _import(
     settings = read_factories(list(factory_files), report)
     entries = _entries(settings, frontend, report)
     groups = convert_groups(frontend, _glidein_types(entries), report) if frontend else []
+    if frontend is not None:
+        apply_to_entries(frontend.root, entries, report)
     credentials = frontend.credentials if frontend else []
     document: dict[str, Node] = {
         "factory": _factory_section(settings, frontend),
