@@ -66,3 +66,32 @@ def test_fixtures_report_every_dropped_knob_of_the_brief() -> None:
         "frontend.xml:42: note: frontend: <work ",
     ):
         assert expected in text, expected
+
+
+def test_entry_config_settings_without_a_key_are_reported(tmp_path: Path) -> None:
+    config_xml = (
+        '<submit cluster_size="4" sleep="0.5"/><release max_per_cycle="7" sleep="0.2"/>'
+        '<remove max_per_cycle="3"/><other knob="1"/>'
+    )
+    _, result = run_import(tmp_path, factory(entry("E", config=config_xml)))
+    assert (
+        "f0.xml:4: note: entry E: config not imported (no aglidein key): "
+        "<submit sleep='0.5'>, <release sleep='0.2'>, <other knob='1'>"
+    ) in messages(result)
+
+
+def test_frontend_security_and_group_factory_collectors_are_reported(tmp_path: Path) -> None:
+    group = (
+        '<group name="g" enabled="True"><config></config><match match_expr="True">'
+        '<factory query_expr="True"><collectors><collector node="f2.org"/></collectors>'
+        '</factory><job query_expr="True"/></match></group>'
+    )
+    text = frontend(groups=group).replace(
+        "<security>", '<security proxy_selection_plugin="ProxyAll" security_name="fe">'
+    )
+    _, result = run_import(tmp_path, factory(entry("E")), frontend=text)
+    lines = messages(result)
+    assert "note: group g: factory collector f2.org not imported" in lines
+    assert (
+        "note: frontend: <security proxy_selection_plugin=ProxyAll security_name=fe> not imported"
+    ) in lines

@@ -150,13 +150,26 @@ def report_frontend_root(root: XmlNode, report: ImportReport) -> None:
                 f"secondary collector {node.attrs.get('node', '?')} not imported: glideins "
                 "report to pool.collector only",
             )
-    factory_collectors = root.path("match", "factory", "collectors")
-    for node in factory_collectors.iter("collector") if factory_collectors is not None else ():
+    holders = [(root, "frontend")]
+    groups = root.child("groups")
+    for group in groups.iter("group") if groups is not None else ():
+        holders.append((group, f"group {group.attrs.get('name', '?')}"))
+    for holder, subject in holders:
+        factory_collectors = holder.path("match", "factory", "collectors")
+        for node in factory_collectors.children if factory_collectors is not None else ():
+            report.note(
+                node.where,
+                subject,
+                f"factory collector {node.attrs.get('node', '?')} not imported: aglidein is "
+                "its own factory and needs no factory collector",
+            )
+    security = root.child("security")
+    if security is not None and security.attrs:
         report.note(
-            node.where,
+            security.where,
             "frontend",
-            f"factory collector {node.attrs.get('node', '?')} not imported: aglidein is its "
-            "own factory and needs no factory collector",
+            f"<security {_values(security)}> not imported: aglidein signs glidein IDTOKENs "
+            "with pool.signing_key",
         )
     ccbs = root.child("ccbs")
     for node in ccbs.iter("ccb") if ccbs is not None else ():

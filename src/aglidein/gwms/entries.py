@@ -38,6 +38,15 @@ _LIMIT_KEYS = (("glideins", "max_glideins"), ("idle", "max_idle"), ("held", "max
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # Entry XML attributes that become aglidein keys; every other one is kept in `gwms`.
 _MAPPED = {"name", "enabled", "gatekeeper"}
+# Entry `<config>` attributes the import uses (or reports on its own); _ALL: the element.
+_ALL: frozenset[str] = frozenset({"*"})
+_CONFIG_USED: dict[str, frozenset[str]] = {
+    "max_jobs": _ALL,
+    "restrictions": _ALL,
+    "submit": frozenset({"cluster_size", "max_per_cycle", "slots_layout"}),
+    "release": frozenset({"max_per_cycle"}),
+    "remove": frozenset({"max_per_cycle"}),
+}
 # Kept in `gwms` and used by the import or reported on their own.
 _EXPLAINED = {"gridtype", "auth_method", "trust_domain", "proxy_url", "schedd_name"}
 
@@ -150,6 +159,7 @@ class _EntryConverter:
             self.gwms["expr_attrs"] = dict(sorted(attrs.expressions.items()))
         self.unmapped_children()
         self.unmapped_keys()
+        self.unmapped_config()
         enabled = enabled_xml and self.reason is None
         body = {"name": body.pop("name"), "enabled": enabled, **body}
         body["gwms"] = dict(sorted(self.gwms.items()))
@@ -385,6 +395,28 @@ class _EntryConverter:
             listed = ", ".join(f"{key}={xml[key]!r}" for key in rest)
             self.report.note(
                 self.node.where, self.subject, f"kept in gwms only, not acted on: {listed}"
+            )
+
+    def unmapped_config(self) -> None:
+        """`<config>` settings of the entry the import does not use, in one note."""
+        config = self.section("config")
+        dropped: list[str] = []
+        for element in config.children if config is not None else []:
+            used = _CONFIG_USED.get(element.tag, frozenset())
+            if used is _ALL:
+                continue
+            values = " ".join(
+                f"{k}={v!r}" for k, v in sorted(element.attrs.items()) if k not in used
+            )
+            if values:
+                dropped.append(f"<{element.tag} {values}>")
+            elif element.tag not in _CONFIG_USED:
+                dropped.append(f"<{element.tag}>")
+        if dropped:
+            self.report.note(
+                config.where if config is not None else self.node.where,
+                self.subject,
+                f"config not imported (no aglidein key): {', '.join(dropped)}",
             )
 
     def unmapped_children(self) -> None:
