@@ -75,10 +75,12 @@ def classad_matches(expr: str, job: dict[str, Any], attrs: dict[str, Any]) -> bo
     return oracle
 
 
-sites = st.sampled_from(["Site_A", "site_a", "Site_B", "site_b", "Other", "", " Site_A"])
+sites = st.sampled_from(
+    ["Site_A", "site_a", "Site_B", "site_b", "Other", "", " Site_A", "\tSite_A", "Site_A,site_b"]
+)
 # comma lists as users write them: blanks around items, empty pieces
 site_lists = st.lists(
-    st.sampled_from(["Site_A", "site_b", " Site_A", "Site_B ", "", "x y"]), max_size=4
+    st.sampled_from(["Site_A", "site_b", " Site_A", "Site_B ", "", "x y", "\tSite_A"]), max_size=4
 )
 jobs = st.fixed_dictionaries(
     {

@@ -17,11 +17,11 @@ Translated forms (R is a reference, U "R is missing"):
   a == b, a != b on strings                 strcmp(a, b) == 0 / != 0 (case-sensitive, like Python)
   a == b with None possible                 None == None, None != anything else
   a is None, a is not None                  isUndefined(a), !isUndefined(a)
-  a in b.split(",")                         stringListMember(a, b, ","), or for a list with
-                                            blanks around or empty pieces (which it trims
-                                            and skips, Python does not)
-                                            identicalMember(a, split(b, ",")), "" tested on
-                                            its own as split() drops empty end pieces
+  a in b.split(",")                         identicalMember(a, split(b, ",")) (case and
+                                            blanks kept, like Python; "" tested on its own
+                                            as split() drops empty end pieces), evaluated
+                                            only where the compiled stringListMember(a, b,
+                                            ",") cannot already tell it is false
   a not in b.split(",")                     the negation
   a boolean .get() alone                    a =?= true (None is falsy)
   under `or` / `not` / `!=` / `not in`,     ifThenElse(isUndefined(X), error, X), so a
@@ -52,7 +52,6 @@ AttrType = Literal["str", "num", "bool", "unknown"]
 _Kind = Literal["str", "num", "bool", "unknown", "none"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _EMPTY_PIECE = quote("^$|^,|,,|,$")  # a comma list whose split(",") holds ""
-_MESSY_LIST = quote(r"^$|^,|,,|,$|^\s|\s$|\s,|,\s")  # empty pieces or blanks around one
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,12 +296,15 @@ class _Translator:
             # ClassAd split() drops empty pieces at the ends; Python keeps them
             empty = f"regexp({_EMPTY_PIECE}, {listed.text})"
             exact = f'ifThenElse({left.text} =?= "", {empty}, {exact})'
-        # stringListMember trims blanks and skips empty pieces: exact (and compiled by
-        # aglidein.core) only for a list without them, the usual case
-        member = (
-            f"ifThenElse(regexp({_MESSY_LIST}, {listed.text}), {exact}, "
-            f'stringListMember({left.text}, {listed.text}, ","))'
-        )
+        # stringListMember (compiled by aglidein.core, unlike split()) trims blanks and
+        # skips empty pieces. When it says no and the needle is clean (non-empty, no
+        # comma, no blank at either end: it is a member of itself), Python says no too;
+        # a yes, or an unclean needle, is decided exactly.
+        fast = f'stringListMember({left.text}, {listed.text}, ",")'
+        clean = f'stringListMember({left.text}, {left.text}, ",")'
+        member = f"ifThenElse({fast}, {exact}, ifThenElse({clean}, false, {exact}))"
+        if left.nullable:  # None in [...] is False
+            member = f"ifThenElse(isUndefined({left.text}), false, {member})"
         text = _guard(member, (left, listed))
         if negate:
             text = f"!{text}"
