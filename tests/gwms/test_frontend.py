@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from tests.gwms.helpers import entry, factory, frontend, messages, run_import
+import pytest
+import yaml
+
+from aglidein.gwms import import_gwms
+from tests.gwms.helpers import GWMS, entry, factory, frontend, messages, run_import
 
 
 def test_credentials_of_known_types_become_items(tmp_path: Path) -> None:
@@ -65,3 +70,37 @@ def test_group_credentials_are_imported_and_reported(tmp_path: Path) -> None:
     assert [c.path for c in config.credentials] == ["/g/token"]
     assert config.entry("E").auth.credential == "grid_scitoken"  # type: ignore[union-attr]
     assert "group g1: group credentials become factory-wide" in messages(result)
+
+
+def test_relative_credential_paths_resolve_against_the_xml_directory(tmp_path: Path) -> None:
+    credentials = """
+      <credential absfname="creds/proxy" trust_domain="OSG" type="grid_proxy"/>
+      <credential absfname="../keys/id_rsa.pub" keyabsfname="../keys/id_rsa"
+                  trust_domain="bosco" type="key_pair"/>
+    """
+    config, result = run_import(
+        tmp_path, factory(entry("E")), frontend=frontend(credentials=credentials)
+    )
+    paths = {c.name: c.path for c in config.credentials}
+    assert paths == {
+        "OSG_x509": str(tmp_path / "creds" / "proxy"),
+        "bosco_ssh": str(tmp_path.parent / "keys" / "id_rsa"),
+    }
+    assert (
+        f"note: credential creds/proxy: relative path 'creds/proxy' resolved against the "
+        f"XML's directory: {tmp_path / 'creds' / 'proxy'}"
+    ) in messages(result)
+
+
+def test_fixture_credential_path_does_not_depend_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    want = str(GWMS / "fixtures" / "hostcert.pem")  # absfname="fixtures/hostcert.pem"
+    paths = []
+    for cwd in (GWMS, tmp_path):
+        monkeypatch.chdir(cwd)
+        xml = os.path.relpath(GWMS / "frontend.xml", cwd)
+        result = import_gwms([os.path.relpath(GWMS / "Dev_Sites.xml", cwd)], xml)
+        (credential,) = yaml.safe_load(result.text)["credentials"]
+        paths.append(credential["path"])
+    assert paths == [want, want]

@@ -72,7 +72,47 @@ def test_group_limits_and_curbs(tmp_path: Path) -> None:
         "ramp_up_attenuation": 2.5,
         "reserve_idle": 3,
     }
-    assert "<running_glideins_per_entry max='50000'> has no aglidein key" in messages(result)
+    assert "running_glideins_per_entry max='50000'" not in messages(result)  # imported
+    # the GlideinWMS cap of 50000 is above the entries' own max_glideins: nothing cut
+    assert config.entry("A").limits.max_glideins == 5_000
+
+
+def test_running_glideins_per_entry_caps_every_entry(tmp_path: Path) -> None:
+    limits = '><running_glideins_per_entry max="40"/>'
+    config, result = run_import(tmp_path, ENTRIES, frontend=frontend(group(config=limits)))
+    assert [e.limits.max_glideins for e in config.entries] == [40, 40]
+    assert "entry A: limits.max_glideins 5000 -> 40" in messages(result)
+    assert "# max_glideins: the frontend's running_glideins_per_entry max" in result.text
+
+
+def test_running_glideins_per_entry_is_summed_over_groups(tmp_path: Path) -> None:
+    groups = group("one", config='><running_glideins_per_entry max="40"/>') + group(
+        "two", config='><running_glideins_per_entry max="25"/>'
+    )
+    config, _ = run_import(tmp_path, ENTRIES, frontend=frontend(groups))
+    assert config.entry("B").limits.max_glideins == 65
+
+
+def test_every_dropped_group_setting_is_reported_defaults_included(tmp_path: Path) -> None:
+    settings = (
+        '><glideins_removal margin="0" requests_tracking="False" type="ALL" wait="0"/>'
+        '<idle_vms_per_entry curb="9" max="100"/>'
+    )
+    _, result = run_import(tmp_path, ENTRIES, frontend=frontend(group(config=settings)))
+    lines = result.report.lines()
+    # changed from the GlideinWMS default: a warning the operator must read
+    assert any(
+        ": warning: group main: <glideins_removal type='ALL'> not imported" in line
+        for line in lines
+    )
+    # at the default, or absent (the GlideinWMS default still applied there): a note each
+    for setting in (
+        "<glideins_removal margin='0'> (the GlideinWMS default)",
+        "<idle_vms_per_entry max='100'> (the GlideinWMS default)",
+        "GlideinWMS default <idle_glideins_lifetime max='0'> (absent here)",
+        "GlideinWMS default <running_glideins_per_entry relative_to_queue='1.15'> (absent here)",
+    ):
+        assert any(": note: group main: " + setting in line for line in lines), setting
 
 
 def test_untranslatable_match_asks_for_nothing_and_keeps_the_original(tmp_path: Path) -> None:
@@ -102,11 +142,52 @@ def test_disabled_groups_are_reported_not_imported(tmp_path: Path) -> None:
     assert "group off: disabled in GlideinWMS: not imported" in messages(result)
 
 
-def test_start_expr_is_reported(tmp_path: Path) -> None:
-    _, result = run_import(
-        tmp_path, ENTRIES, frontend=frontend(group(config=">", start_expr="(Memory &gt; 2000)"))
+def test_start_expr_of_the_only_group_goes_into_every_glidein_start(tmp_path: Path) -> None:
+    start = "(Memory &gt; 2000) &amp;&amp;\n  TARGET.RequestCpus &lt;= 4"
+    config, result = run_import(
+        tmp_path, ENTRIES, frontend=frontend(group(config=">", start_expr=start))
     )
-    assert "start_expr '(Memory > 2000)' is not imported" in messages(result)
+    line = "START = ($(START)) && ((Memory > 2000) && TARGET.RequestCpus <= 4)"
+    assert [e.attrs["GLIDEIN_CONDOR_CONFIG_EXTRA"] for e in config.entries] == [line, line]
+    assert "start_expr imported as the entry attr GLIDEIN_CONDOR_CONFIG_EXTRA" in messages(result)
+
+
+def test_frontend_and_group_start_exprs_are_anded(tmp_path: Path) -> None:
+    text = frontend(group(config=">", start_expr="Memory &gt; 1")).replace(
+        '<match match_expr="True" start_expr="True">',
+        '<match match_expr="True" start_expr="Cpus &gt; 0">',
+    )
+    config, _ = run_import(tmp_path, ENTRIES, frontend=text)
+    extra = config.entry("A").attrs["GLIDEIN_CONDOR_CONFIG_EXTRA"]
+    assert extra == "START = ($(START)) && (Cpus > 0) && (Memory > 1)"
+
+
+def test_group_start_expr_with_several_groups_is_reported_not_imported(tmp_path: Path) -> None:
+    groups = group("one", config=">", start_expr="Memory &gt; 1") + group("two", config=">")
+    config, result = run_import(tmp_path, ENTRIES, frontend=frontend(groups))
+    assert "GLIDEIN_CONDOR_CONFIG_EXTRA" not in config.entry("A").attrs
+    assert "group one: start_expr 'Memory > 1' not imported: with 2 groups" in messages(result)
+
+
+def test_start_expr_that_is_not_a_classad_is_reported(tmp_path: Path) -> None:
+    config, result = run_import(
+        tmp_path, ENTRIES, frontend=frontend(group(config=">", start_expr="(Memory &gt;"))
+    )
+    assert "GLIDEIN_CONDOR_CONFIG_EXTRA" not in config.entry("A").attrs
+    assert "start_expr '(Memory >' is not a ClassAd expression: not imported" in messages(result)
+
+
+def test_start_expr_does_not_overwrite_an_entry_config_extra(tmp_path: Path) -> None:
+    entries = factory(
+        entry(
+            "A", attrs=attr("GLIDEIN_Site", "SiteA") + attr("GLIDEIN_CONDOR_CONFIG_EXTRA", "X = 1")
+        )
+    )
+    config, result = run_import(
+        tmp_path, entries, frontend=frontend(group(config=">", start_expr="Memory &gt; 1"))
+    )
+    assert config.entry("A").attrs["GLIDEIN_CONDOR_CONFIG_EXTRA"] == "X = 1"
+    assert "entry A: start_expr not imported: the entry already sets" in messages(result)
 
 
 def test_no_schedds_anywhere_falls_back_to_the_collector(tmp_path: Path) -> None:

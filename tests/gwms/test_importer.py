@@ -9,6 +9,7 @@ from typing import Any
 from xml.sax.saxutils import quoteattr
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,7 +111,7 @@ def test_fixture_group_matches_like_the_frontend(imported: tuple[Config, str]) -
     assert main.schedds == ["fermicloud312.fnal.gov"]
     assert "JobUniverse==5" in main.job_constraint
     assert "DESIRED_Sites=!=UNDEFINED" in main.job_constraint
-    assert "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)" in main.match
+    assert 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites, ",")' in main.match
     assert main.limits.max_idle_per_entry == 100
     assert main.limits.reserve_idle == 5
     assert main.limits.curb_idle_per_entry == 50
@@ -122,10 +123,37 @@ def test_fixture_summary() -> None:
     result = import_gwms(FACTORY_FILES, FRONTEND)
     summary = result.summary
     assert (summary.entries, summary.enabled, summary.groups, summary.credentials) == (6, 3, 1, 1)
-    assert summary.disabled_by_import == {"unsupported gridtype": 3}
+    # TEST_ENTRY (gt2) and the gce entry are disabled in GlideinWMS: counted there, not
+    # again as unsupported; the 2 + 1 add up to the 3 disabled
+    assert summary.disabled_by_import == {"unsupported gridtype": 1}
     assert summary.disabled_in_gwms == 2
     assert summary.config_warnings == len(result.config_warnings) == 3  # entries without credential
-    assert "imported 6 entries: 3 enabled, 3 disabled" in summary.format()
+    assert (
+        "imported 6 entries: 3 enabled, 3 disabled (2 already disabled in GlideinWMS; "
+        "1 disabled by the import: 1 unsupported gridtype)" in summary.format()
+    )
+    assert "imported 1 group, 1 credential" in summary.format()
+
+
+def test_fixture_summary_counts_what_the_yaml_holds() -> None:
+    """Every number of the summary, recounted from the YAML and the report lines."""
+    result = import_gwms(FACTORY_FILES, FRONTEND)
+    data = yaml.safe_load(result.text)
+    summary = result.summary
+    entries = data["entries"]
+    assert summary.entries == len(entries)
+    assert summary.enabled == sum(e["enabled"] for e in entries)
+    disabled = summary.entries - summary.enabled
+    assert summary.disabled_in_gwms + sum(summary.disabled_by_import.values()) == disabled
+    assert summary.disabled_in_gwms == result.text.count("  # disabled in GlideinWMS\n")
+    assert sum(summary.disabled_by_import.values()) == result.text.count("# DISABLED by the import")
+    assert summary.groups == len(data["groups"])
+    assert summary.credentials == len(data["credentials"])
+    lines = result.report.lines()
+    assert summary.warnings == sum(": warning: " in line for line in lines)
+    assert summary.notes == sum(": note: " in line for line in lines)
+    text = summary.format()
+    assert f"{summary.warnings} warnings, {summary.notes} notes" in text
 
 
 def test_same_input_gives_byte_identical_output(tmp_path: Path) -> None:

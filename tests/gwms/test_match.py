@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aglidein.classads import is_true, parse_expr
+from aglidein.core.classad_eval import compile_expr
 from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
 
 JOB_TYPES: dict[str, AttrType] = {"DESIRED_Sites": "str", "RequestCpus": "num", "Owner": "str"}
@@ -27,9 +28,27 @@ TRANSLATABLE = [
     f'{SITE} == "Site_A" or job["Owner"] != "alice"',
     f'not ({SITE} in ["Site_A", "site_b"]) and job["RequestCpus"] < 4',
     'glidein["attrs"]["HAS_GPU"] == True and job["RequestCpus"] in (1, 2)',
+    # the idioms of real frontends: .get() (None when missing), None tests, defaults
+    'glidein["attrs"].get("GLIDEIN_Site") in job.get("DESIRED_Sites", "").split(",")',
+    'glidein["attrs"].get("GLIDEIN_Site") not in job.get("DESIRED_Sites", "").split(",")',
+    'job.get("DESIRED_Sites") is None or glidein["attrs"]["GLIDEIN_Site"] in '
+    'job["DESIRED_Sites"].split(",")',
+    'job.get("Owner") != "alice" and glidein["attrs"].get("GLIDEIN_Site") == "Site_A"',
+    'not glidein["attrs"].get("HAS_GPU") or job.get("RequestCpus", 1) <= 4',
+    'glidein["attrs"].get("GLIDEIN_CPUS", 1) >= job.get("RequestCpus", 1)',
+    'glidein["attrs"].get("GLIDEIN_CPUS") >= job["RequestCpus"]',
+    'job.get("Owner") == glidein["attrs"].get("GLIDEIN_Site")',
+    'job.get("Owner") is not None and job.get("Owner") not in ["alice", "bob"]',
+    '"" in job["DESIRED_Sites"].split(",") or "Site_A" in job.get("DESIRED_Sites", "").split(",")',
+    '(job["Owner"] in job["DESIRED_Sites"].split(",")) == False',
 ]
 UNTRANSLATABLE = [
-    ('glidein["attrs"].get("GLIDEIN_Site")', "unsupported"),
+    ('glidein["attrs"].get("GLIDEIN_Site")', "not a boolean"),
+    ('job.get("Owner", 3) == "a"', "the default is not a str"),
+    ('job.get("Owner", job["X"]) == "a"', "the default must be a constant"),
+    ('job["Owner"] is "a"', "`is` only with None"),
+    ('job["Owner"].lower() == "a"', "unsupported call"),
+    ('"Site" in job["DESIRED_Sites"]', "unsupported membership"),
     ('job["RequestCpus"] < glidein["attrs"]["GLIDEIN_CPUS"] < 8', "chained"),
     ('job["Unknown"] > 3', "known type"),
     ('job["Owner"] == glidein["attrs"]["GLIDEIN_CPUS"]', "same known type"),
@@ -49,14 +68,23 @@ def python_matches(text: str, job: dict[str, Any], attrs: dict[str, Any]) -> boo
 
 
 def classad_matches(expr: str, job: dict[str, Any], attrs: dict[str, Any]) -> bool:
-    """aglidein semantics: only true is a match."""
-    return is_true(parse_expr(expr).evaluate(job, attrs))
+    """aglidein semantics: only true is a match; classad2 and aglidein.core agree."""
+    oracle = is_true(parse_expr(expr).evaluate(job, attrs))
+    lower = ({k.lower(): v for k, v in ad.items()} for ad in (job, attrs))
+    assert is_true(compile_expr(expr).evaluate(*lower)) == oracle, expr
+    return oracle
 
 
-sites = st.sampled_from(["Site_A", "site_a", "Site_B", "site_b", "Other"])
+sites = st.sampled_from(
+    ["Site_A", "site_a", "Site_B", "site_b", "Other", "", " Site_A", "\tSite_A", "Site_A,site_b"]
+)
+# comma lists as users write them: blanks around items, empty pieces
+site_lists = st.lists(
+    st.sampled_from(["Site_A", "site_b", " Site_A", "Site_B ", "", "x y", "\tSite_A"]), max_size=4
+)
 jobs = st.fixed_dictionaries(
     {
-        "DESIRED_Sites": st.lists(sites, max_size=3).map(",".join),
+        "DESIRED_Sites": site_lists.map(",".join),
         "RequestCpus": st.integers(0, 10),
         "Owner": st.sampled_from(["alice", "Alice", "bob"]),
     }
@@ -80,7 +108,7 @@ def test_translations_agree_with_python(
 partial_jobs = st.fixed_dictionaries(
     {},
     optional={
-        "DESIRED_Sites": st.lists(sites, max_size=3).map(",".join),
+        "DESIRED_Sites": site_lists.map(",".join),
         "RequestCpus": st.integers(0, 10),
         "Owner": st.sampled_from(["alice", "bob"]),
     },
@@ -104,9 +132,37 @@ def test_missing_attributes_agree_with_python(
 
 def test_the_fixture_match_expr_becomes_string_list_member() -> None:
     text = 'glidein["attrs"]["GLIDEIN_Site"] in job["DESIRED_Sites"].split(",")'
-    assert translate_match_expr(text, {}, {}).expr == (
-        "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
-    )
+    expr = translate_match_expr(text, {}, {}).expr
+    assert expr is not None
+    # the compiled fast path for clean lists, the exact one for blanks and empty pieces
+    assert 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites, ",")' in expr
+    assert 'identicalMember(TARGET.GLIDEIN_Site, split(MY.DESIRED_Sites, ","))' in expr
+    assert compile_expr(expr).compiled
+
+
+@pytest.mark.parametrize(
+    ("job", "site", "python"),
+    [
+        ({"DESIRED_Sites": "A,B"}, "B", True),
+        ({"DESIRED_Sites": "A, B"}, "B", False),  # Python keeps the blank: " B"
+        ({"DESIRED_Sites": "A, B"}, " B", True),
+        ({"DESIRED_Sites": "a,B"}, "A", False),  # case-sensitive
+        ({"DESIRED_Sites": "A,"}, "", True),  # the empty last piece
+        ({"DESIRED_Sites": ""}, "", True),  # "".split(",") == [""]
+        ({"DESIRED_Sites": "A,B"}, "", False),
+        ({}, "A", False),  # KeyError: no match
+    ],
+)
+def test_comma_lists_split_exactly_like_python(
+    job: dict[str, Any], site: str, python: bool
+) -> None:
+    text = 'glidein["attrs"]["GLIDEIN_Site"] in job["DESIRED_Sites"].split(",")'
+    assert python_matches(text, job, {"GLIDEIN_Site": site}) == python
+    for negated in (text, text.replace(" in ", " not in ")):
+        expr = translate_match_expr(negated, JOB_TYPES, GLIDEIN_TYPES).expr
+        assert expr is not None
+        want = python_matches(negated, job, {"GLIDEIN_Site": site})
+        assert classad_matches(expr, job, {"GLIDEIN_Site": site}) == want
 
 
 @pytest.mark.parametrize(("text", "reason"), UNTRANSLATABLE)

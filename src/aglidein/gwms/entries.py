@@ -38,6 +38,17 @@ _LIMIT_KEYS = (("glideins", "max_glideins"), ("idle", "max_idle"), ("held", "max
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 # Entry XML attributes that become aglidein keys; every other one is kept in `gwms`.
 _MAPPED = {"name", "enabled", "gatekeeper"}
+# Entry `<config>` attributes the import uses (or reports on its own); _ALL: the element.
+_ALL: frozenset[str] = frozenset({"*"})
+_CONFIG_USED: dict[str, frozenset[str]] = {
+    "max_jobs": _ALL,
+    "restrictions": _ALL,
+    "submit": frozenset({"cluster_size", "max_per_cycle", "slots_layout"}),
+    "release": frozenset({"max_per_cycle"}),
+    "remove": frozenset({"max_per_cycle"}),
+}
+# Kept in `gwms` and used by the import or reported on their own.
+_EXPLAINED = {"gridtype", "auth_method", "trust_domain", "proxy_url", "schedd_name"}
 
 CredentialIndex = Mapping[tuple[str, str], list[str]]
 
@@ -147,6 +158,8 @@ class _EntryConverter:
         if attrs and attrs.expressions:
             self.gwms["expr_attrs"] = dict(sorted(attrs.expressions.items()))
         self.unmapped_children()
+        self.unmapped_keys()
+        self.unmapped_config()
         enabled = enabled_xml and self.reason is None
         body = {"name": body.pop("name"), "enabled": enabled, **body}
         body["gwms"] = dict(sorted(self.gwms.items()))
@@ -155,7 +168,9 @@ class _EntryConverter:
             comments[0] += " (overrides " + ", ".join(self.entry.overrides) + ")"
         if not enabled_xml:
             comments.append("disabled in GlideinWMS")
-        if self.reason_text:
+            if self.reason_text:  # counted as disabled in GlideinWMS, not by the import
+                comments.append(f"could not be enabled either: {self.reason_text}")
+        elif self.reason_text:
             comments.append(f"DISABLED by the import: {self.reason_text}")
         return ConvertedEntry(
             name=name,
@@ -350,6 +365,59 @@ class _EntryConverter:
             number = parse_int(value) if re.fullmatch(r"-?\d+", value.strip()) else None
             out[name] = number if number is not None else value
         return dict(sorted(out.items()))
+
+    def unmapped_keys(self) -> None:
+        """Entry XML attributes kept in `gwms` only: aglidein does not act on them."""
+        xml = self.node.attrs
+        if xml.get("proxy_url", "").strip():
+            self.warn(
+                f"proxy_url={xml['proxy_url']!r} not imported: the aglidein pilot sets no HTTP "
+                "proxy for the glidein (kept in gwms.proxy_url)"
+            )
+        submit = self.section("config", "submit")
+        layout = submit.attrs.get("slots_layout") if submit is not None else None
+        if layout is not None:
+            self.report.warn(
+                submit.where if submit is not None else self.node.where,
+                self.subject,
+                f"slots_layout={layout!r} not imported: the aglidein pilot lays out its own "
+                "slots (kept in gwms.slots_layout)",
+            )
+        if xml.get("schedd_name", "").strip():
+            self.report.note(
+                self.node.where,
+                self.subject,
+                f"schedd_name={xml['schedd_name']!r} not imported: aglidein submits to "
+                "pool.factory_schedd",
+            )
+        rest = sorted(set(xml) - _MAPPED - _EXPLAINED)
+        if rest:
+            listed = ", ".join(f"{key}={xml[key]!r}" for key in rest)
+            self.report.note(
+                self.node.where, self.subject, f"kept in gwms only, not acted on: {listed}"
+            )
+
+    def unmapped_config(self) -> None:
+        """`<config>` settings of the entry the import does not use, in one note."""
+        config = self.section("config")
+        dropped: list[str] = []
+        for element in config.children if config is not None else []:
+            used = _CONFIG_USED.get(element.tag, frozenset())
+            if used is _ALL:
+                continue
+            values = " ".join(
+                f"{k}={v!r}" for k, v in sorted(element.attrs.items()) if k not in used
+            )
+            if values:
+                dropped.append(f"<{element.tag} {values}>")
+            elif element.tag not in _CONFIG_USED:
+                dropped.append(f"<{element.tag}>")
+        if dropped:
+            self.report.note(
+                config.where if config is not None else self.node.where,
+                self.subject,
+                f"config not imported (no aglidein key): {', '.join(dropped)}",
+            )
 
     def unmapped_children(self) -> None:
         for tag, what in (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aglidein.gwms.dropped import report_factory_root, report_schedds
 from aglidein.gwms.report import ImportReport
 from aglidein.gwms.xmlread import GwmsError, XmlNode, read_xml
 
@@ -71,6 +72,8 @@ def _merge_file(root: XmlNode, settings: FactorySettings, report: ImportReport) 
             + (" (pass a frontend file with --frontend)" if root.tag == "frontend" else "")
         )
     settings.sources.append(source)
+    report_factory_root(root, report)
+    report_schedds(root, report)
     for key in ("factory_name", "loop_delay", "schedd_name"):
         if key in root.attrs:
             located = Located(root.attrs[key], root.where)

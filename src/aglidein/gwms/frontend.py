@@ -11,6 +11,7 @@ the only one of their trust_domain and auth method (how the frontend picks them)
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -80,6 +81,16 @@ def _read_credentials(settings: FrontendSettings, report: ImportReport) -> None:
                 "no absfname (generated credentials are not imported): not imported",
             )
             continue
+        if not Path(path).is_absolute():
+            # GlideinWMS reads it relative to its working directory; the XML's is the
+            # best guess, and the config must not depend on where aglidein starts
+            resolved = os.path.abspath(Path(node.source).parent / path)
+            report.note(
+                node.where,
+                subject,
+                f"relative path {path!r} resolved against the XML's directory: {resolved}",
+            )
+            path = resolved
         trust_domain = node.attrs.get("trust_domain", "OSG")  # the GlideinWMS default
         base = node.attrs.get("name", "")
         if not _NAME.fullmatch(base):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aglidein.classads import ExprSyntaxError, parse_expr
 from aglidein.gwms.attrs import parse_int
+from aglidein.gwms.dropped import report_frontend_root, report_group_config
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.frontend import FrontendSettings, parse_truth
 from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
@@ -28,17 +29,10 @@ _GROUP_LIMITS = (
     ("running_glideins_total", "curb", "curb_running"),
     ("idle_glideins_per_entry", "reserve", "reserve_idle"),
 )
-# GlideinWMS group settings without an aglidein key, with their GlideinWMS defaults:
-# reported only when an operator changed them.
-_UNMAPPED_DEFAULTS = {
-    ("running_glideins_per_entry", "max"): "10000",
-    ("running_glideins_per_entry", "min"): "0",
-    ("running_glideins_per_entry", "relative_to_queue"): "1.15",
-    ("idle_vms_per_entry", "max"): "100",
-    ("idle_glideins_lifetime", "max"): "0",
-    ("glideins_removal", "type"): "NO",
-    ("partitionable_glidein", "min_memory"): "2500",
-}
+# running_glideins_per_entry max goes to the entries (onentries.py)
+_MAPPED = frozenset(
+    {(tag, key) for tag, key, _ in _GROUP_LIMITS} | {("running_glideins_per_entry", "max")}
+)
 
 
 @dataclass(frozen=True)
@@ -131,48 +125,58 @@ class _GroupConverter:
         glidein_types = dict(self.glidein_types)
         glidein_types.update(_match_attr_types(self.sections("factory")))
         parts: list[str] = []
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (file:line, what)
         originals: list[str] = []
         for section in self.sections("factory"):
-            text = section.attrs.get("query_expr", "True") if section is not None else "True"
+            if section is None:
+                continue
+            text = section.attrs.get("query_expr", "True")
             if text.strip().lower() == "true":
                 continue
             originals.append(f"factory query_expr: {text}")
             result = scope_to_target(text)
             if result.expr is None:
-                problems.append(f"factory query_expr {text!r}: {result.problem}")
+                problems.append((section.where, f"factory query_expr {text!r}: {result.problem}"))
                 continue
             unknown = self.unknown_targets(result.expr, known)
             if unknown:
                 problems.append(
-                    f"factory query_expr {text!r} uses {', '.join(unknown)}, "
-                    "which no enabled entry has in attrs"
+                    (
+                        section.where,
+                        f"factory query_expr {text!r} uses {', '.join(unknown)}, "
+                        "which no enabled entry has in attrs",
+                    )
                 )
                 continue
             parts.append(result.expr)
         for holder in (self.root.child("match"), self.node.child("match")):
-            text = holder.attrs.get("match_expr", "True") if holder is not None else "True"
+            if holder is None:
+                continue
+            text = holder.attrs.get("match_expr", "True")
             if text.strip() == "True":
                 continue
             originals.append(f"match_expr: {text}")
             translation = translate_match_expr(text, job_types, glidein_types)
             if translation.expr is None:
-                problems.append(f"match_expr {text!r}: {translation.problem}")
+                problems.append((holder.where, f"match_expr {text!r}: {translation.problem}"))
                 continue
             unknown = self.unknown_targets(translation.expr, known)
             if unknown:
                 problems.append(
-                    f"match_expr {text!r} uses {', '.join(unknown)}, which no enabled entry "
-                    "has in attrs"
+                    (
+                        holder.where,
+                        f"match_expr {text!r} uses {', '.join(unknown)}, which no enabled "
+                        "entry has in attrs",
+                    )
                 )
                 continue
             parts.append(translation.expr)
         if problems:
-            for problem in problems:
-                self.warn(f"not translated, match set to false: {problem}")
+            for where, problem in problems:
+                self.warn(f"not translated, match set to false: {problem}", where)
             notes = ["UNTRANSLATED: this group matches nothing until you write `match`."]
             notes += [f"GlideinWMS {original}" for original in originals]
-            notes += [f"reason: {problem}" for problem in problems]
+            notes += [f"reason ({where}): {problem}" for where, problem in problems]
             return "false", False, notes
         notes = [f"translated from GlideinWMS {original}" for original in originals]
         return and_all(parts), True, notes
@@ -220,19 +224,7 @@ class _GroupConverter:
 
     def unmapped(self) -> None:
         config = self.node.child("config")
-        for (tag, key), default in sorted(_UNMAPPED_DEFAULTS.items()):
-            element = config.child(tag) if config is not None else None
-            if element is not None and element.attrs.get(key, default).strip() != default:
-                self.warn(
-                    f"<{tag} {key}={element.attrs[key]!r}> has no aglidein key: not imported",
-                    element.where,
-                )
-        for holder in (self.root.child("match"), self.node.child("match")):
-            start = holder.attrs.get("start_expr", "True") if holder is not None else "True"
-            if holder is not None and start.strip().lower() != "true":
-                self.warn(
-                    f"start_expr {start!r} is not imported (no aglidein equivalent)", holder.where
-                )
+        report_group_config(config, _MAPPED, self.node.where, self.subject, self.report)
         for tag in ("attrs", "files"):
             section = self.node.child(tag)
             if section is not None and section.children:
@@ -273,6 +265,7 @@ def convert_groups(
             name, suffix = f"{base}_{suffix}", suffix + 1
         out[name] = _GroupConverter(node, root, glidein_types, report).convert(name)
     _report_frontend_globals(root, report)
+    report_frontend_root(root, report)
     return [out[name] for name in sorted(out)]
 
 

@@ -26,6 +26,7 @@ from aglidein.gwms.factory import FactorySettings, Located, read_factories
 from aglidein.gwms.frontend import FrontendSettings, read_frontend
 from aglidein.gwms.groups import ConvertedGroup, convert_groups
 from aglidein.gwms.match import AttrType
+from aglidein.gwms.onentries import apply_to_entries
 from aglidein.gwms.report import ImportReport, ImportSummary
 from aglidein.gwms.xmlread import GwmsError
 from aglidein.units import format_duration
@@ -157,7 +158,10 @@ def _summary(
     report: ImportReport,
     config_warnings: int,
 ) -> ImportSummary:
-    reasons = Counter(e.import_reason for e in entries if e.import_reason)
+    # only entries GlideinWMS had enabled: the two kinds of disabled add up to the total
+    reasons = Counter(
+        e.import_reason for e in entries if e.import_reason and not e.disabled_in_gwms
+    )
     return ImportSummary(
         entries=len(entries),
         enabled=sum(e.enabled for e in entries),
@@ -216,6 +220,8 @@ def _import(
     settings = read_factories(list(factory_files), report)
     entries = _entries(settings, frontend, report)
     groups = convert_groups(frontend, _glidein_types(entries), report) if frontend else []
+    if frontend is not None:
+        apply_to_entries(frontend.root, entries, report)
     credentials = frontend.credentials if frontend else []
     document: dict[str, Node] = {
         "factory": _factory_section(settings, frontend),

@@ -70,20 +70,27 @@ class ImportSummary:
     config_warnings: int
 
     def format(self) -> str:
-        """A few human lines."""
+        """A few human lines; the disabled counts add up to the entries disabled."""
         disabled = self.entries - self.enabled
+        by_import = sum(self.disabled_by_import.values())
         reasons = ", ".join(
             f"{n} {reason}" for reason, n in sorted(self.disabled_by_import.items())
         )
         details = [f"{self.disabled_in_gwms} already disabled in GlideinWMS"]
         if reasons:
-            details.append(f"disabled by the import: {reasons}")
+            details.append(f"{by_import} disabled by the import: {reasons}")
         return "\n".join(
             [
-                f"imported {self.entries} entries: {self.enabled} enabled, {disabled} disabled"
-                + (f" ({'; '.join(details)})" if disabled else ""),
-                f"imported {self.groups} groups, {self.credentials} credentials",
-                f"report: {self.warnings} warnings, {self.notes} notes; "
-                f"check-config: valid, {self.config_warnings} warnings",
+                f"imported {_count(self.entries, 'entry', 'entries')}: {self.enabled} enabled, "
+                f"{disabled} disabled" + (f" ({'; '.join(details)})" if disabled else ""),
+                f"imported {_count(self.groups, 'group', 'groups')}, "
+                f"{_count(self.credentials, 'credential', 'credentials')}",
+                f"report: {_count(self.warnings, 'warning', 'warnings')}, "
+                f"{_count(self.notes, 'note', 'notes')}; "
+                f"check-config: valid, {_count(self.config_warnings, 'warning', 'warnings')}",
             ]
         )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
