@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
+from tests.daemon_helpers import JOB_OWNER_LINE, RunningDaemon, free_port, start_daemon
 
 REPO = Path(__file__).resolve().parents[1]
 # shared/ lies beside the checkout (CI, /work/main); a worktree one level deeper finds it too.
@@ -21,11 +21,15 @@ SHARED = Path(
 )
 FIXTURES = SHARED / "fixtures"
 
-MINIMAL_CONFIG = """\
+MINIMAL_CONFIG = (
+    """\
 factory:
   name: test-factory
   state_dir: {state_dir}
   shutdown_grace: 10s
+"""
+    + JOB_OWNER_LINE
+    + """\
 pool:
   collector: 127.0.0.1:{closed_port}
   trust_domain: test.example.org
@@ -34,6 +38,7 @@ pool:
 http:
   listen: ["127.0.0.1:{http_port}"]
 """
+)
 
 
 @pytest.fixture

@@ -148,6 +148,7 @@ class FactoryConfig(_Model):
     shutdown_grace: Duration = 30.0
     stale_cycles: NonNegInt = 3
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    job_owner: str | None = None
     deadlines: Deadlines = Deadlines()
     backoff: BackoffSettings = BackoffSettings()
     limits: FactoryLimits = FactoryLimits()
@@ -335,7 +336,7 @@ class OAuth2Config(_Model):
 
 class CredentialConfig(_Model):
     name: Name
-    type: Literal["scitoken", "x509", "ssh"]
+    type: Literal["scitoken", "x509", "ssh", "idtoken"]
     path: str
     refresh_command: list[str] | None = Field(default=None, min_length=1)
     min_lifetime: Duration = 3600.0
@@ -573,7 +574,7 @@ def _cross_check(config: Config, lines: Mapping[Loc, int], source: str) -> list[
         if credential is None:
             problem(loc, f"unknown credential {entry.auth.credential!r}")
         elif (
-            entry.auth.method in ("scitoken", "x509", "ssh")
+            entry.auth.method in ("scitoken", "x509", "ssh", "idtoken")
             and credential.type != entry.auth.method
         ):
             problem(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from aglidein.clock import Clock, SystemClock
 from aglidein.config import LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
+from aglidein.ownership import resolve_job_owner
 from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
@@ -67,6 +69,12 @@ def preflight(loaded: LoadedConfig) -> None:
         ) from None
     if not os.access(state_dir, os.W_OK):
         raise AglideinError(f"factory.state_dir {state_dir}: not writable")
+    owner = resolve_job_owner(config, strict=True)
+    if owner is not None:
+        # the job owner's group may reach state_dir/pilot and state_dir/glideins (search
+        # only); the databases and keys beside them stay out of others' reach
+        os.chown(state_dir, -1, owner.gid)
+        state_dir.chmod((stat.S_IMODE(state_dir.stat().st_mode) | 0o010) & ~0o007)
     read_private_file(expand_path(config.pool.signing_key), "pool.signing_key")
     if config.pool.simulate is not None and not expand_path(config.pool.simulate).exists():
         raise AglideinError(f"pool.simulate {config.pool.simulate}: no such scenario file")

@@ -76,7 +76,14 @@ class ReloadResult:
 ReloadHook = Callable[[Config, Config], Awaitable[None]]
 
 # Keys whose change needs a restart to take effect.
-RESTART_KEYS = ("factory.state_dir", "factory.name", "http.listen", "pool.simulate", "logs.store")
+RESTART_KEYS = (
+    "factory.state_dir",
+    "factory.job_owner",
+    "factory.name",
+    "http.listen",
+    "pool.simulate",
+    "logs.store",
+)
 
 
 class ConfigHolder:
