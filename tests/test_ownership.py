@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,12 +116,29 @@ def writer_paths(kit: PilotKit, glidein: str) -> tuple[Path, Path]:
     return tokens / f"{glidein}.idtoken", tokens / f"{glidein}.logtoken"
 
 
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory under /tmp that others may search (pytest's tmp_path is root's 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="aglidein-owner-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @ROOT_ONLY
-def test_start_opens_state_dir_to_the_owner_group_only(tmp_path: Path) -> None:
-    preflight(loaded(tmp_path, "  job_owner: nobody\n"))
-    info = (tmp_path / "state").stat()
+def test_start_opens_state_dir_to_the_owner_group_only(open_dir: Path) -> None:
+    preflight(loaded(open_dir, "  job_owner: nobody\n"))
+    info = (open_dir / "state").stat()
     assert info.st_gid == NOBODY.pw_gid
     assert info.st_mode & 0o777 == 0o710
+
+
+@ROOT_ONLY
+def test_start_refuses_a_state_dir_the_owner_cannot_reach(open_dir: Path) -> None:
+    private = open_dir / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(AglideinError, match=r"job owner nobody cannot reach it \(\S*/private is mode 0700"):
+        preflight(loaded(private, "  job_owner: nobody\n"))
 
 
 @ROOT_ONLY

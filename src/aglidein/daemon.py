@@ -26,7 +26,7 @@ from aglidein.clock import Clock, SystemClock
 from aglidein.config import LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
-from aglidein.ownership import resolve_job_owner
+from aglidein.ownership import resolve_job_owner, unreachable_dir
 from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
@@ -75,6 +75,13 @@ def preflight(loaded: LoadedConfig) -> None:
         # only); the databases and keys beside them stay out of others' reach
         os.chown(state_dir, -1, owner.gid)
         state_dir.chmod((stat.S_IMODE(state_dir.stat().st_mode) | 0o010) & ~0o007)
+        blocked = unreachable_dir(state_dir, owner)
+        if blocked is not None:
+            raise AglideinError(
+                f"factory.state_dir {state_dir}: the job owner {owner.name} cannot reach it "
+                f"({blocked} is mode {stat.S_IMODE(blocked.stat().st_mode):04o}); choose a "
+                "state_dir whose parent directories it may search"
+            )
     read_private_file(expand_path(config.pool.signing_key), "pool.signing_key")
     if config.pool.simulate is not None and not expand_path(config.pool.simulate).exists():
         raise AglideinError(f"pool.simulate {config.pool.simulate}: no such scenario file")

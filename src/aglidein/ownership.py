@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,14 @@ from pathlib import Path
 from aglidein.config import Config
 from aglidein.errors import AglideinError
 
-__all__ = ["JobOwner", "expected_owner", "foreign_owners", "give", "resolve_job_owner"]
+__all__ = [
+    "JobOwner",
+    "expected_owner",
+    "foreign_owners",
+    "give",
+    "resolve_job_owner",
+    "unreachable_dir",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +90,25 @@ def expected_owner(config: Config) -> str:
 def foreign_owners(expected: str, owners: Iterable[object]) -> list[str]:
     """The job owners (sorted, unique) that differ from `expected`."""
     return sorted({str(o) for o in owners if isinstance(o, str) and o != expected})
+
+
+def unreachable_dir(path: Path, owner: JobOwner) -> Path | None:
+    """The first directory from `/` down to `path` that `owner` may not search, if any."""
+    groups = set(os.getgrouplist(owner.name, owner.gid))
+    for directory in (*reversed(path.parents), path):
+        try:
+            info = directory.stat()
+        except OSError:
+            return directory
+        if info.st_uid == owner.uid:
+            bit = stat.S_IXUSR
+        elif info.st_gid in groups:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not info.st_mode & bit:
+            return directory
+    return None
 
 
 def give(path: Path, owner: JobOwner | None) -> None:
