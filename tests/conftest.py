@@ -10,6 +10,9 @@ import pytest
 
 from tests.daemon_helpers import JOB_OWNER_LINE, RunningDaemon, free_port, start_daemon
 
+# the real-pool fixtures (realpool, vo_pool, site_pool, vo_env): tests/realpool/README.md
+pytest_plugins = ["tests.realpool.fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 # shared/ lies beside the checkout (CI, /work/main); a worktree one level deeper finds it too.
 SHARED = Path(

@@ -33,7 +33,7 @@ from aglidein.condor.api import (
 from aglidein.config import Config, Deadlines
 from aglidein.errors import CondorError, CondorTimeout
 
-__all__ = ["BindingsCollector", "BindingsPool", "BindingsSchedd"]
+__all__ = ["BindingsCollector", "BindingsPool", "BindingsSchedd", "merge_groups"]
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -102,7 +102,11 @@ def _schedd_query_impl(
 
     schedd = _schedd(locator)
     ads = schedd.query(constraint, projection, limit=limit, opts=htcondor2.QueryOpt(opts))
-    return [_ad_to_dict(ad) for ad in ads]
+    if opts or not projection:
+        return [_ad_to_dict(ad) for ad in ads]
+    # the schedd adds ServerTime to projected ads; the Protocol promises the projection
+    wanted = {name.lower() for name in projection}
+    return [{n: _plain(ad[n]) for n in ad if n.lower() in wanted} for ad in ads]
 
 
 def _schedd_submit_impl(
@@ -261,15 +265,31 @@ class BindingsSchedd:
     async def query_autoclusters(
         self, constraint: str = "true", projection: Sequence[str] = ()
     ) -> list[Ad]:
-        """One ad per autocluster (GroupBy the projection when one is given)."""
-        opts = 0x02 if projection else 0x01  # QueryOpt.GroupBy / QueryOpt.AutoCluster
+        """One ad per group of jobs alike in `projection` (GroupBy), with `JobCount` and
+        `AutoClusterId`; with no projection, the schedd's autoclusters (which it builds
+        only for jobs its negotiator has considered).
+
+        The schedd applies a GroupBy query's constraint to the group ads, not to the jobs,
+        so the attributes the constraint reads are grouped by too, then merged away."""
+        if not projection:
+            return await self._query_groups(constraint, [], 0x01)  # QueryOpt.AutoCluster
+        try:
+            mine, _ = parse_expr(constraint or "true").references()
+        except ExprSyntaxError as exc:
+            raise CondorError(f"autoclusters {self._name}: invalid constraint: {exc}") from None
+        wanted = {name.lower(): name for name in projection}
+        group_by = [*projection, *sorted(n for n in mine if n.lower() not in wanted)]
+        groups = await self._query_groups(constraint, group_by, 0x02)  # QueryOpt.GroupBy
+        return merge_groups(groups, projection)
+
+    async def _query_groups(self, constraint: str, projection: list[str], opts: int) -> list[Ad]:
         ads = await self._caller.call(
             f"autoclusters {self._name}",
             self._caller.deadlines().schedd_query,
             _schedd_query,
             self._locator,
             constraint,
-            list(projection),
+            projection,
             -1,
             opts,
         )
@@ -316,6 +336,22 @@ class BindingsSchedd:
             attr,
             value,
         )
+
+
+def merge_groups(groups: Sequence[Ad], projection: Sequence[str]) -> list[Ad]:
+    """GroupBy ads reduced to the `projection` attributes (spelled as asked), groups that
+    became alike summed: one ad per distinct key with `JobCount` and `AutoClusterId`."""
+    merged: dict[tuple[str, ...], dict[str, AdValue]] = {}
+    for group in groups:
+        lowered = {name.lower(): value for name, value in group.items()}
+        ad: dict[str, AdValue] = {
+            name: lowered[name.lower()] for name in projection if name.lower() in lowered
+        }
+        key = tuple(f"{name}={ad[name]!r}" for name in projection if name in ad)
+        count = lowered.get("jobcount", 0)
+        row = merged.setdefault(key, {**ad, "JobCount": 0, "AutoClusterId": len(merged)})
+        row["JobCount"] = int(str(row["JobCount"])) + (count if isinstance(count, int) else 0)
+    return list(merged.values())
 
 
 class BindingsCollector:

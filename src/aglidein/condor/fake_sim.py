@@ -439,7 +439,9 @@ class Simulation:
         if action is JobAction.HOLD:
             if status not in (JobStatus.IDLE, JobStatus.RUNNING):
                 return False
-            self.hold(job, now, reason or "via condor_hold", 1)
+            # as the schedd words a user hold: the reason, then who held it
+            who = job.ad.get("Owner", "aglidein")
+            self.hold(job, now, f"{reason or 'via condor_hold'} (by user {who})", 1)
             return True
         return False
 
