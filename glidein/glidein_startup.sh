@@ -7,22 +7,37 @@
 #     --glidein-tarball FILE [--condor-tarball FILE] [--retire-after SECONDS]
 #     [--max-walltime SECONDS]
 #
-# Exit: 0 ok, 2 bad_arguments, 10 validation_failed, 11 condor_failed,
-#       12 black_hole, 13 signalled.
+# Exit codes: the EXIT_CODES table below.
+#
+# Sourced (tests), it defines everything and runs nothing: glidein_setup ARGS... is
+# the setup main() runs (arguments, times, work dir, libs, spool).
 # shellcheck disable=SC2034,SC2329  # globals are read by the sourced libs; traps and hooks call functions
 
-EXIT_OK=0
-EXIT_BAD_ARGUMENTS=2
-EXIT_VALIDATION_FAILED=10
-EXIT_CONDOR_FAILED=11
-EXIT_BLACK_HOLE=12
-EXIT_SIGNALLED=13
+# The exit codes, code:reason, the one table: EXIT_<REASON> and the reason of a code
+# come from it, and aglidein.core.lifecycle.PILOT_EXIT_CODES must equal it
+# (tests/glidein/test_exit_codes.py). Any other code is reason "other".
+EXIT_CODES="0:ok 2:bad_arguments 10:validation_failed 11:condor_failed 12:black_hole 13:signalled"
+for _code in $EXIT_CODES; do
+    _reason=${_code#*:}
+    printf -v "EXIT_${_reason^^}" '%s' "${_code%%:*}"
+done
+unset _code _reason
+
+# exit_reason CODE: sets EXIT_REASON to the reason of an exit code ("other" if none).
+exit_reason() {
+    local entry
+    EXIT_REASON=other
+    for entry in $EXIT_CODES; do
+        [[ ${entry%%:*} == "$1" ]] && EXIT_REASON=${entry#*:}
+    done
+    return 0
+}
 
 G_VERSION=1
 G_ID="" G_ENTRY="" G_FACTORY="" G_COLLECTOR="" G_LOG_URL="" G_IDTOKEN="" G_LOG_TOKEN=""
 G_ATTRS="" G_TARBALL="" G_CONDOR_TARBALL="" G_RETIRE_AFTER="" G_MAX_WALLTIME=""
 G_WORK="" G_HOME="" G_FINISHED=0 G_SIGNALS=0 G_CHILD="" G_MODE=condor
-G_STARTED_AT=""
+G_START_TIME="" G_RETIRE_TIME="" G_DIE_TIME=""
 
 usage() {
     cat <<'EOF'
@@ -98,6 +113,17 @@ parse_args() {
     G_RETIRE_AFTER=$((10#$G_RETIRE_AFTER))
 }
 
+# set_times: the glidein's clock, from now and the parsed lifetimes: G_START_TIME,
+# G_RETIRE_TIME (no new jobs after it) and G_DIE_TIME (the max walltime less a grace of
+# 5%, at most 300 s, for condor to stop), all epoch seconds; advertised in the slot ad.
+set_times() {
+    printf -v G_START_TIME '%(%s)T' -1
+    G_RETIRE_TIME=$((G_START_TIME + G_RETIRE_AFTER))
+    local grace=$((G_MAX_WALLTIME / 20))
+    ((grace > 300)) && grace=300
+    G_DIE_TIME=$((G_START_TIME + G_MAX_WALLTIME - grace))
+}
+
 # make_work_dir: a private (0700) dir under GLIDEIN_WORK_BASE (default: the cwd,
 # the batch system's scratch), falling back to TMPDIR.
 make_work_dir() {
@@ -140,23 +166,14 @@ banner() {
     printf '=== %s %s (%s) ===\n' "$1" "$date" "$NOW"
 }
 
-# finish CODE REASON [fields]: the one way out: last record, final flush (bounded),
-# unsent records to stdout, cleanup, exit.
+# finish CODE [fields]: the one way out: last record (its reason from EXIT_CODES),
+# final flush (bounded), unsent records to stdout, cleanup, exit.
 finish() {
-    local code=$1 reason=$2
-    shift 2
+    local code=$1 reason
+    shift
     ((G_FINISHED)) && exit "$code"
-    if [[ $reason == exit ]]; then
-        case $code in
-            0) reason=ok ;;
-            2) reason=bad_arguments ;;
-            10) reason=validation_failed ;;
-            11) reason=condor_failed ;;
-            12) reason=black_hole ;;
-            13) reason=signalled ;;
-            *) reason=other ;;
-        esac
-    fi
+    exit_reason "$code"
+    reason=$EXIT_REASON
     G_FINISHED=1
     trap '' TERM INT QUIT HUP
     stop_child
@@ -164,8 +181,8 @@ finish() {
     local level=info
     ((code != 0)) && level=error
     log_event "$level" glidein.end exit_code:="$code" reason="$reason" \
-        duration_s:="$((NOW - G_STARTED_AT))" "$@"
-    banner "Glidein ending with code $code ($reason) after $((NOW - G_STARTED_AT)) s"
+        duration_s:="$((NOW - G_START_TIME))" "$@"
+    banner "Glidein ending with code $code ($reason) after $((NOW - G_START_TIME)) s"
     flusher_stop "${GLIDEIN_LOG_FLUSH_TIMEOUT:-15}"
     local state="" unsent
     read -r state <"$GLIDEIN_LOG_DIR/flusher.state" 2>/dev/null
@@ -224,7 +241,7 @@ on_signal() {
         G_DRAIN=graceful
     fi
     if [[ -z $G_CHILD ]]; then
-        finish "$EXIT_SIGNALLED" signalled signal="$sig"
+        finish "$EXIT_SIGNALLED" signal="$sig"
     fi
     if [[ $G_MODE == condor ]]; then
         if [[ $G_DRAIN == fast ]]; then condor_stop_fast; else condor_stop_graceful; fi
@@ -244,7 +261,7 @@ log_start() {
             [[ $key == PRETTY_NAME ]] && os=${value//\"/}
         done </etc/os-release
     fi
-    printf 'Starting glidein_startup.sh at %s (%s)\n' "$(date)" "$G_STARTED_AT"
+    printf 'Starting glidein_startup.sh at %s (%s)\n' "$(date)" "$G_START_TIME"
     printf '%-18s= %s\n' glidein_id "$G_ID" entry "$G_ENTRY" factory "$G_FACTORY" \
         collector "$G_COLLECTOR" log_url "$G_LOG_URL" mode "$G_MODE" \
         retire_after "$G_RETIRE_AFTER" max_walltime "$G_MAX_WALLTIME" work_dir "$G_WORK"
@@ -257,9 +274,11 @@ log_start() {
         max_walltime:="$G_MAX_WALLTIME" pilot_version:="$G_VERSION"
 }
 
-main() {
+# glidein_setup ARGS...: everything before the glidein acts: arguments, times, mode,
+# work dir, the unpacked libs, the log spool. main() and the tests both use it.
+glidein_setup() {
     parse_args "$@"
-    printf -v G_STARTED_AT '%(%s)T' -1
+    set_times
     [[ ${GLIDEIN_CONDOR-} == none ]] && G_MODE=none
     make_work_dir
     unpack_glidein
@@ -277,16 +296,18 @@ main() {
     . "$G_HOME/lib/run.sh"
     cd "$G_WORK" || exit "$EXIT_BAD_ARGUMENTS"
     log_init "$G_WORK/log"
-    trap 'finish "$?" exit' EXIT
-    trap 'on_signal TERM' TERM
-    trap 'on_signal INT' INT
-    trap 'on_signal QUIT' QUIT
+}
+
+main() {
+    glidein_setup "$@"
+    trap 'finish "$?"' EXIT
+    # log_when_idle: a signal that lands while a record is being appended is handled
+    # right after that append (its handler logs, and may end the glidein)
+    trap 'log_when_idle on_signal TERM' TERM
+    trap 'log_when_idle on_signal INT' INT
+    trap 'log_when_idle on_signal QUIT' QUIT
     trap '' HUP
     flusher_start "$G_LOG_URL" "$G_LOG_TOKEN"
-    G_RETIRE_TIME=$((G_STARTED_AT + G_RETIRE_AFTER))
-    local grace=$((G_MAX_WALLTIME / 20))
-    ((grace > 300)) && grace=300
-    G_DIE_TIME=$((G_STARTED_AT + G_MAX_WALLTIME - grace))
     log_start
     if ! attrs_load "$G_ATTRS"; then
         log_event warning glidein.attrs msg="attrs file: $ATTRS_ERROR (the other lines were read)"
@@ -296,7 +317,7 @@ main() {
         if ! condor_locate "$G_CONDOR_TARBALL"; then
             log_event error condor.missing tarball="$G_CONDOR_TARBALL" \
                 msg="no condor: neither a usable --condor-tarball nor condor_master on PATH"
-            finish "$EXIT_CONDOR_FAILED" condor_failed detail="condor not found"
+            finish "$EXIT_CONDOR_FAILED" detail="condor not found"
         fi
     fi
     run_validation
@@ -307,4 +328,7 @@ main() {
     fi
 }
 
-main "$@"
+# Run unless sourced (the tests source it to call glidein_setup and the libs).
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

@@ -16,6 +16,7 @@ CONDOR_DIR=""
 CONDOR_LOCAL=""
 CONDOR_MASTER_PID=""
 CONDOR_BLACKHOLE=0
+CONDOR_BLACKHOLE_PROTECTED=0   # set by condor_write_config: the config has the black-hole lines
 
 # condor_locate [TARBALL]: unpack TARBALL into the work dir, or find a system
 # install (GLIDEIN_CONDOR_DIR, then condor_master on PATH). Returns 1 if none.
@@ -117,9 +118,10 @@ GLIDEIN_BLACKHOLE_SHUTDOWN = (GLIDEIN_BLACKHOLE =?= true) && (State =?= "Unclaim
 EOF
 }
 
-# condor_write_config FILE: the whole condor config for this glidein.
+# condor_write_config FILE: the whole condor config for this glidein; sets
+# CONDOR_BLACKHOLE_PROTECTED when it has the black-hole lines (generated once).
 condor_write_config() {
-    local file=$1 name names="" host port cpus mem gpus ccb idle
+    local file=$1 name names="" host port cpus mem gpus ccb idle blackhole
     CONDOR_LOCAL=$G_WORK/condor_local
     mkdir -p "$CONDOR_LOCAL"/{log,spool,execute,lock,run} "$G_WORK/tokens.d" || return 1
     chmod 700 "$G_WORK/tokens.d"
@@ -133,6 +135,9 @@ condor_write_config() {
     ccb=$(attr_get GLIDEIN_CCB "\$(COLLECTOR_HOST)")
     idle=$(attr_get GLIDEIN_Max_Idle 1200)
     [[ $idle =~ ^[0-9]+$ ]] || idle=1200
+    blackhole=$(condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)")
+    CONDOR_BLACKHOLE_PROTECTED=0
+    [[ -n $blackhole ]] && CONDOR_BLACKHOLE_PROTECTED=1
     {
         printf '# Written by aglidein glidein_startup.sh for glidein %s\n' "$G_ID"
         printf 'RELEASE_DIR = %s\n' "$CONDOR_DIR"
@@ -160,6 +165,10 @@ condor_write_config() {
         printf 'SEC_CLIENT_AUTHENTICATION_METHODS = FS, IDTOKENS\n'
         printf 'SEC_DEFAULT_ENCRYPTION = REQUIRED\nSEC_DEFAULT_INTEGRITY = REQUIRED\n'
         printf 'SEC_ENABLE_MATCH_PASSWORD_AUTHENTICATION = True\n'
+        # The glidein's daemons are not a family with pool daemons that may share the
+        # host (a CE, a personal pool): without this the collector rejects the first
+        # startd update ("not in the same family of Condor daemon processes").
+        printf 'SEC_USE_FAMILY_SESSION = False\n'
         printf 'ALLOW_ADMINISTRATOR = %s@*\n' "${USER:-$(id -un 2>/dev/null)}"
         printf '\n# Resources: one partitionable slot of what the entry advertises.\n'
         [[ $cpus =~ ^[0-9]+$ ]] && printf 'NUM_CPUS = %s\n' "$cpus"
@@ -196,11 +205,9 @@ condor_write_config() {
         printf 'START = (time() < GLIDEIN_ToRetire)\n'
         printf 'MAXJOBRETIREMENTTIME = GLIDEIN_ToDie - time()\n'
         printf 'STARTD_NOCLAIM_SHUTDOWN = %s\n' "$idle"
-        condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)"
+        [[ -n $blackhole ]] && printf '%s\n' "$blackhole"
         printf 'STARTD.DAEMON_SHUTDOWN = (time() > GLIDEIN_ToDie) || ((time() > GLIDEIN_ToRetire) && (State =?= "Unclaimed"))'
-        if [[ -n $(condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)") ]]; then
-            printf ' || ($(GLIDEIN_BLACKHOLE_SHUTDOWN))'
-        fi
+        ((CONDOR_BLACKHOLE_PROTECTED)) && printf ' || ($(GLIDEIN_BLACKHOLE_SHUTDOWN))'
         printf '\n# The master follows the startd out.\n'
         printf 'MASTER.DAEMON_SHUTDOWN = STARTD_StartTime =?= 0\n'
         local extra
@@ -224,14 +231,17 @@ condor_start() {
     set +m
 }
 
-# condor_stop_graceful: no new jobs, running ones may finish (condor_off -peaceful);
-# when condor_off cannot do it, SIGTERM to the master (a graceful shutdown, which
-# still lets jobs run until MaxJobRetirementTime, i.e. the die time).
+# condor_stop_graceful: no new jobs, running ones may finish, then the whole condor
+# ends: `condor_off -peaceful -daemon master` shuts the startd down peacefully and the
+# master exits once it is gone (`-daemon startd` would leave the master running, and
+# the pilot and the site job with it). When condor_off cannot do it, SIGTERM to the
+# master: a graceful shutdown, which still lets jobs run until MaxJobRetirementTime,
+# i.e. the die time.
 condor_stop_graceful() {
     [[ -n $CONDOR_MASTER_PID ]] || return 0
     if _condor_bin condor_off &&
-        run_with_timeout 30 "$CONDOR_BIN" -peaceful -daemon startd >>"$CONDOR_LOCAL/log/condor_off.out" 2>&1; then
-        log_event info condor.drain mode=peaceful msg="condor_off -peaceful sent to the startd"
+        run_with_timeout 30 "$CONDOR_BIN" -peaceful -daemon master >>"$CONDOR_LOCAL/log/condor_off.out" 2>&1; then
+        log_event info condor.drain mode=peaceful msg="condor_off -peaceful sent to condor_master"
     else
         kill -TERM "$CONDOR_MASTER_PID" 2>/dev/null
         log_event info condor.drain mode=graceful msg="condor_off failed; SIGTERM sent to condor_master"
@@ -280,11 +290,12 @@ condor_summarize_logs() {
     for file in "$log"/MasterLog "$log"/StartLog "$log"/StarterLog*; do
         [[ -r $file ]] || continue
         local n
-        n=$(grep -c -E 'ERROR|FAILED|Failed|failed' "$file" 2>/dev/null)
+        # every daemon log starts with "Daemon Log is logging: D_ALWAYS D_ERROR ...": not one
+        n=$(grep -E 'ERROR|FAILED|Failed|failed' "$file" 2>/dev/null | grep -c -v 'Daemon Log is logging')
         ((errors += ${n:-0}))
         while IFS= read -r line; do
             log_event warning condor.log_error file="${file##*/}" msg="$line"
-        done < <(grep -E 'ERROR|FAILED' "$file" 2>/dev/null | tail -n 5)
+        done < <(grep -E 'ERROR|FAILED' "$file" 2>/dev/null | grep -v 'Daemon Log is logging' | tail -n 5)
     done
     log_event info condor.summary job_starts:="$starts" jobs_ended:="$ends" \
         error_lines:="$errors" black_hole:="$([[ $CONDOR_BLACKHOLE == 1 ]] && echo true || echo false)"

@@ -3,6 +3,7 @@
 # Structured log records for the pilot: one flat NDJSON object per line.
 #
 #   log_init DIR                      spool in DIR (records.ndjson, seq, lock)
+#   log_when_idle CMD [ARGS...]       in a trap: run CMD once no append is in progress
 #   log_event LEVEL EVENT [k=v ...]   append one record; k=v is a string field,
 #                                     k:=v a number or boolean (falls back to string)
 #
@@ -147,25 +148,132 @@ _log_truncate() {
     fi
 }
 
-# _log_append LINE: give LINE the next seq under the spool lock and append it.
-# Sets _LOG_SEQ. The lock is an O_EXCL create (noclobber), so no flock is needed.
-_log_append() {
-    local body=$1 lock="$_LOG_DIR/.lock" tries=0 had_c=0 seq
-    [[ $- == *C* ]] && had_c=1
-    set -C
-    until { : >"$lock"; } 2>/dev/null; do
-        ((++tries > 400)) && { rm -f "$lock"; tries=0; }   # holder died: break the lock
+# The spool lock. Every writer (the pilot, its traps, validation scripts, the flusher,
+# children that source this file) takes it to give a record the next seq and append
+# it, so seqs are unique and increase down records.ndjson.
+# - flock(1) when present: an exclusive lock on a descriptor of .lock opened for this
+#   append only (so no child inherits it), released by the kernel if we die.
+# - without flock: a lock file made atomically (ln) holding its owner's pid and a
+#   unique token; a waiter breaks it only when that pid is dead, and only once per
+#   token (ln stale.TOKEN), so two waiters can never both take it.
+# - A trap that logs while this same shell holds the lock (it fired mid-append) must
+#   not wait for it: its record is queued and appended, with its own seq, by the
+#   interrupted append before it lets go. log_when_idle defers a trap's work (which
+#   may exit) until the append is done.
+_LOG_BUSY_PID=""
+_LOG_QUEUE=()
+_LOG_QUEUE_DONE=0
+_LOG_DEFERRED=()
+_LOG_LOCK_FD=""
+_LOG_LOCKED_BY=""
+
+# log_when_idle CMD [ARGS...]: run CMD now or, when a trap fired while this shell was
+# appending a record, right after that append (use it in traps whose handler exits).
+log_when_idle() {
+    if [[ $_LOG_BUSY_PID == "$BASHPID" ]]; then
+        local quoted
+        printf -v quoted '%q ' "$@"
+        _LOG_DEFERRED+=("$quoted")
+        return 0
+    fi
+    "$@"
+}
+
+_LOG_FLOCK_FAILED=0
+_log_use_flock() {
+    [[ ${GLIDEIN_LOG_NO_FLOCK:-0} != 1 ]] && ((!_LOG_FLOCK_FAILED)) && command -v flock >/dev/null 2>&1
+}
+
+# _log_lock / _log_unlock: the spool lock (see above). A file system without locks
+# (flock fails, as on some NFS) fails every writer alike: all use the lock file then.
+_log_lock() {
+    if _log_use_flock; then
+        exec {_LOG_LOCK_FD}>>"$_LOG_DIR/.lock" || return 1
+        if flock -x "$_LOG_LOCK_FD" 2>/dev/null; then
+            _LOG_LOCKED_BY=flock
+            return 0
+        fi
+        exec {_LOG_LOCK_FD}>&-
+        _LOG_FLOCK_FAILED=1
+    fi
+    _LOG_LOCKED_BY=lockfile
+    local lock="$_LOG_DIR/.lock.owner" tmp token owner pid
+    token="$BASHPID.${EPOCHREALTIME:-$SECONDS}.$RANDOM$RANDOM"
+    tmp="$_LOG_DIR/.lock.$token"
+    printf '%s\n' "$token" >|"$tmp" || return 1
+    until ln "$tmp" "$lock" 2>/dev/null; do
+        owner="" && read -r owner <"$lock" 2>/dev/null
+        pid=${owner%%.*}
+        if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null &&
+            ln "$lock" "$_LOG_DIR/.lock.stale.$owner" 2>/dev/null; then
+            # only we may break this token's lock; remove it if it is still that lock
+            [[ $lock -ef $_LOG_DIR/.lock.stale.$owner ]] && rm -f "$lock"
+            continue
+        fi
         sleep 0.01
     done
-    ((had_c)) || set +C
-    seq=-1
+    rm -f "$tmp"
+}
+
+_log_unlock() {
+    if [[ $_LOG_LOCKED_BY == flock ]]; then
+        exec {_LOG_LOCK_FD}>&-
+    else
+        rm -f "$_LOG_DIR/.lock.owner"
+    fi
+}
+
+# _log_write BODY: under the lock, give BODY the next seq and append it; sets _LOG_SEQ.
+_log_write() {
+    local seq=-1
     read -r seq <"$_LOG_DIR/seq" 2>/dev/null
     [[ $seq =~ ^-?[0-9]+$ ]] || seq=$(($(wc -l <"$_LOG_DIR/records.ndjson") + 1000000))
     ((seq++))
     printf '%s\n' "$seq" >|"$_LOG_DIR/seq"   # >|: even if the caller set noclobber
-    printf '{"seq":%s,%s}\n' "$seq" "$body" >>"$_LOG_DIR/records.ndjson"
-    rm -f "$lock"
+    printf '{"seq":%s,%s}\n' "$seq" "$1" >>"$_LOG_DIR/records.ndjson"
     _LOG_SEQ=$seq
+}
+
+# _log_drain: append the queued records (under the lock). The queue only grows, by
+# traps, while _LOG_BUSY_PID is this shell; _LOG_QUEUE_DONE counts what is written.
+_log_drain() {
+    while ((_LOG_QUEUE_DONE < ${#_LOG_QUEUE[@]})); do
+        _log_write "${_LOG_QUEUE[_LOG_QUEUE_DONE]}"
+        ((_LOG_QUEUE_DONE++))
+    done
+}
+
+# _log_append BODY: append BODY as the next record (queued when a trap interrupted
+# this shell's own append; see above).
+_log_append() {
+    if [[ $_LOG_BUSY_PID == "$BASHPID" ]]; then
+        _LOG_QUEUE+=("$1")
+        return 0
+    fi
+    _LOG_BUSY_PID=$BASHPID
+    _log_lock || { _LOG_BUSY_PID=""; return 1; }
+    _log_write "$1"
+    while :; do
+        _log_drain
+        _log_unlock
+        _LOG_BUSY_PID=""
+        # a trap that fired between the drain and here queued its record: append it
+        ((_LOG_QUEUE_DONE < ${#_LOG_QUEUE[@]})) || break
+        _LOG_BUSY_PID=$BASHPID
+        _log_lock || { _LOG_BUSY_PID=""; return 1; }
+    done
+    # not busy any more: a trap now appends for itself, the queue no longer grows
+    if ((_LOG_QUEUE_DONE >= ${#_LOG_QUEUE[@]})); then
+        _LOG_QUEUE=()
+        _LOG_QUEUE_DONE=0
+    fi
+    local cmd
+    while ((${#_LOG_DEFERRED[@]})); do
+        cmd=${_LOG_DEFERRED[0]}
+        _LOG_DEFERRED=("${_LOG_DEFERRED[@]:1}")
+        eval "$cmd"
+    done
+    return 0
 }
 
 # log_event LEVEL EVENT [key=value | key:=number-or-bool ...]

@@ -43,7 +43,7 @@ run_validation() {
             [[ -n $reason ]] || reason="exited with status $rc"
             log_event error glidein.validation_failed check="$name" exit_status:="$rc" \
                 msg="node unusable: $name: $reason"
-            finish "$EXIT_VALIDATION_FAILED" validation_failed check="$name" detail="$reason"
+            finish "$EXIT_VALIDATION_FAILED" check="$name" detail="$reason"
         fi
     done
     # What the checks found joins the entry attrs (and so the startd ad).
@@ -77,7 +77,7 @@ heartbeat() {
     _last_heartbeat=${_last_heartbeat:-$NOW}
     if ((NOW - _last_heartbeat >= ${GLIDEIN_HEARTBEAT_SECONDS:-60})); then
         _last_heartbeat=$NOW
-        log_event info glidein.heartbeat uptime_s:="$((NOW - G_STARTED_AT))" mode="$G_MODE"
+        log_event info glidein.heartbeat uptime_s:="$((NOW - G_START_TIME))" mode="$G_MODE"
     fi
 }
 
@@ -125,16 +125,16 @@ run_workload() {
     log_event "$level" workload.end exit_status:="$CHILD_STATUS" duration_s:="$((NOW - started))"
     banner "Workload ended with status $CHILD_STATUS after $((NOW - started)) s"
     if ((G_SIGNALS)); then
-        finish "$EXIT_SIGNALLED" signalled
+        finish "$EXIT_SIGNALLED"
     fi
-    finish "$EXIT_OK" ok workload_status:="$CHILD_STATUS"
+    finish "$EXIT_OK" workload_status:="$CHILD_STATUS"
 }
 
 run_condor() {
     condor_write_config "$G_WORK/condor_config" ||
-        finish "$EXIT_CONDOR_FAILED" condor_failed detail="cannot write the condor config"
+        finish "$EXIT_CONDOR_FAILED" detail="cannot write the condor config"
     log_event info condor.configured condor_dir="$CONDOR_DIR" \
-        blackhole:="$([[ -n $(condor_blackhole_config "$(attr_get GLIDEIN_BLACKHOLE_NUMJOBS)" "$(attr_get GLIDEIN_BLACKHOLE_RATE)") ]] && echo true || echo false)" \
+        blackhole:="$( ((CONDOR_BLACKHOLE_PROTECTED)) && echo true || echo false)" \
         retire_time:="$G_RETIRE_TIME" die_time:="$G_DIE_TIME"
     banner "Condor starting"
     now_epoch
@@ -149,10 +149,10 @@ run_condor() {
     condor_check_blackhole
     condor_summarize_logs
     log_event info condor.ended exit_status:="$CHILD_STATUS" duration_s:="$((NOW - started))"
-    ((CONDOR_BLACKHOLE)) && finish "$EXIT_BLACK_HOLE" black_hole
-    ((G_SIGNALS)) && finish "$EXIT_SIGNALLED" signalled
+    ((CONDOR_BLACKHOLE)) && finish "$EXIT_BLACK_HOLE"
+    ((G_SIGNALS)) && finish "$EXIT_SIGNALLED"
     if ((CHILD_STATUS != 0)); then
-        finish "$EXIT_CONDOR_FAILED" condor_failed detail="condor_master exited with status $CHILD_STATUS"
+        finish "$EXIT_CONDOR_FAILED" detail="condor_master exited with status $CHILD_STATUS"
     fi
-    finish "$EXIT_OK" ok
+    finish "$EXIT_OK"
 }

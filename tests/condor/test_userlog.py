@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aglidein.condor.userlog import JobEnd, format_event, read_new_job_ends
+from aglidein.core.lifecycle import exit_reason
 
 
 def test_reads_only_complete_new_termination_events(tmp_path: Path) -> None:
@@ -24,3 +25,17 @@ def test_reads_only_complete_new_termination_events(tmp_path: Path) -> None:
     more, _ = read_new_job_ends(log, offset)
     assert more == [JobEnd(7, 2, 0, None)]
     assert read_new_job_ends(tmp_path / "missing.log", 5) == ([], 5)
+
+
+def test_an_aborted_job_is_an_end_counted_as_removed(tmp_path: Path) -> None:
+    # issue 13: `009 Job was aborted` (condor_rm, a drain, a periodic_remove) was
+    # ignored, so removed glideins were never counted.
+    log = tmp_path / "glideins.log"
+    log.write_text(
+        format_event(0, 8, 0, 0, "Job submitted from host: <x>")
+        + format_event(9, 8, 0, 30, "Job was aborted.", "via condor_rm (by user aglidein)")
+        + format_event(12, 8, 1, 31, "Job was held.", "Code 3 Subcode 0")
+    )
+    ends, _ = read_new_job_ends(log, 0)
+    assert ends == [JobEnd(8, 0, None, None, removed=True)]
+    assert exit_reason(ends[0].exit_code, ends[0].signal, removed=ends[0].removed) == "removed"

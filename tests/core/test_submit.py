@@ -138,7 +138,7 @@ def test_condor_tarball_and_submit_attrs_pass_through(tmp_path: Path) -> None:
     settings = {
         **ENTRY_KINDS["CE"],
         "glidein": {"condor_tarball": "/opt/condor.tar.gz", "max_walltime": "2h"},
-        "submit_attrs": {"+maxMemory": 16000, "+Queue": "short", "request_cpus": 8},
+        "submit_attrs": {"+maxMemory": 12000, "+Queue": "short", "request_cpus": 8},
     }
     config = make_config(tmp_path, {"CE": settings})
     description = render_submit(
@@ -149,10 +149,53 @@ def test_condor_tarball_and_submit_attrs_pass_through(tmp_path: Path) -> None:
     assert "/opt/condor.tar.gz" in str(ad["TransferInput"]).split(",")
     assert "--condor-tarball condor.tar.gz" in str(ad["Args"])
     assert "--max-walltime 7200" in str(ad["Args"])
-    assert ad["maxMemory"] == 16000
+    assert ad["maxMemory"] == 12000  # submit_attrs replace the rendered request
+    assert [name for name, _ in description.commands].count("+maxMemory") == 1
+    assert ad["xcount"] == 8
     assert ad["Queue"] == "short"
     assert ad["RequestCpus"] == 8
     assert ad["maxWallTime"] == 120
+
+
+def _ad(tmp_path: Path, name: str, settings: dict[str, object]) -> dict[str, object]:
+    config = make_config(tmp_path, {name: settings})
+    description = render_submit(
+        config, config.entry(name), "g", "b", _glideins(tmp_path, 1), PILOT, LOG_URL, "/o"
+    )
+    (proc,) = _expanded(description, tmp_path)
+    return dict(job_attributes(proc))
+
+
+def test_condor_entries_request_the_advertised_node_from_the_ce(tmp_path: Path) -> None:
+    # issue 13: with only +maxWallTime the site ran the pilot on 1 core and its
+    # validation failed; GlideinWMS asks HTCondor-CE with +xcount / +maxMemory, and a
+    # plain schedd (HTCondor-C) reads the remote job's own Request* attributes.
+    attrs = {"GLIDEIN_CPUS": 8, "GLIDEIN_MaxMemMBs": 16000, "GLIDEIN_GPUS": "2"}
+    attrs |= {"GLIDEIN_MIN_DISK_MB": 2048}
+    ad = _ad(tmp_path, "CE", {**ENTRY_KINDS["CE"], "attrs": attrs})
+    assert (ad["xcount"], ad["maxMemory"], ad["RequestGPUs"]) == (8, 16000, 2)
+    assert (ad["remote_RequestCpus"], ad["remote_RequestMemory"]) == (8, 16000)
+    assert (ad["remote_RequestDisk"], ad["remote_RequestGPUs"]) == (2048 * 1024, 2)
+    assert ad["maxWallTime"] == 48 * 60
+
+
+def test_batch_and_arc_entries_request_cpus_and_memory(tmp_path: Path) -> None:
+    attrs = {"GLIDEIN_CPUS": "4", "GLIDEIN_MaxMemMBs": 8000, "MIN_DISK_GBS": 3}
+    batch = _ad(tmp_path, "BATCH", {**ENTRY_KINDS["BATCH"], "attrs": attrs})
+    assert (batch["RequestCpus"], batch["RequestMemory"]) == (4, 8000)
+    assert batch["RequestDisk"] == 3 * 1024 * 1024
+    assert "RequestGPUs" not in batch
+    arc = _ad(tmp_path, "ARC", {**ENTRY_KINDS["ARC"], "attrs": {"GLIDEIN_CPUS": 2}})
+    assert arc["RequestCpus"] == 2
+    assert "RequestMemory" not in arc
+
+
+def test_unknown_or_automatic_resources_are_left_to_the_site(tmp_path: Path) -> None:
+    attrs = {"GLIDEIN_CPUS": "auto", "GLIDEIN_MaxMemMBs": 0, "GLIDEIN_GPUS": True}
+    ad = _ad(tmp_path, "CE", {**ENTRY_KINDS["CE"], "attrs": attrs})
+    assert not {"xcount", "maxMemory", "RequestGPUs", "remote_RequestCpus"} & set(ad)
+    local = _ad(tmp_path, "LOCAL", {"gridtype": "local", "attrs": {"GLIDEIN_CPUS": 4}})
+    assert "RequestCpus" not in local
 
 
 def test_submit_attrs_cannot_override_identity(tmp_path: Path) -> None:

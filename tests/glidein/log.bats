@@ -99,3 +99,99 @@ assert c["event"] == "bad_event_name"
     [ "$(field "$BATS_TEST_TMPDIR/r.ndjson" test.big truncated)" = true ]
     [ "$(field "$BATS_TEST_TMPDIR/r.ndjson" test.big fields_dropped)" -gt 0 ]
 }
+
+# in_lock_signal SCRIPT: run SCRIPT (after sourcing log.sh, log_init) with a USR1 sent to
+# the shell itself inside the spool lock of its first append, as a signal arriving
+# mid-append would; its trap logs. Records in $BATS_TEST_TMPDIR/spool.
+in_lock_signal() {
+    bash -c '
+        . "$1/lib/log.sh"
+        log_init "$2/spool"
+        eval "original$(declare -f _log_write)"
+        sent=0
+        _log_write() {
+            if ((!sent)); then sent=1; kill -USR1 "$BASHPID"; fi
+            original_log_write "$@"
+        }
+        eval "$3"' _ "$GLIDEIN" "$BATS_TEST_TMPDIR" "$1" 2>/dev/null
+}
+
+@test "a trap that logs mid-append: no record lost, no seq taken twice (flock)" {
+    SECONDS=0
+    run in_lock_signal '
+        trap "log_event warning trap.fired n:=1" USR1
+        log_event info main.one
+        log_event info main.two'
+    [ "$status" -eq 0 ]
+    [ "$SECONDS" -lt 4 ]   # the trap never waited for a lock its own shell held
+    check_records "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    run events "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    [ "${lines[*]}" = "main.one trap.fired main.two" ]
+}
+
+@test "a trap that ends the shell mid-append (log_when_idle): both records kept" {
+    run in_lock_signal '
+        on_usr1() { log_event error trap.ending; exit 13; }
+        trap "log_when_idle on_usr1" USR1
+        log_event info main.one
+        log_event info main.never'
+    [ "$status" -eq 13 ]
+    check_records "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    run events "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    [ "${lines[*]}" = "main.one trap.ending" ]
+}
+
+@test "without flock: the same, and writers in parallel never share a seq" {
+    export GLIDEIN_LOG_NO_FLOCK=1
+    run in_lock_signal '
+        trap "log_event warning trap.fired" USR1
+        log_event info main.one
+        for w in 1 2 3; do
+            bash -c ". \"$1/lib/log.sh\"; for i in \$(seq 1 30); do log_event info child.rec w:=$w i:=\$i; done" &
+        done
+        for i in $(seq 1 30); do log_event info main.rec i:=$i; done
+        wait'
+    [ "$status" -eq 0 ]
+    check_records "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/spool/records.ndjson")" -eq 122 ]
+    [ ! -e "$BATS_TEST_TMPDIR/spool/.lock.owner" ]
+}
+
+@test "without flock: a lock left by a dead writer is broken once, a live one never" {
+    export GLIDEIN_LOG_NO_FLOCK=1
+    mkdir -p "$BATS_TEST_TMPDIR/spool"
+    sleep 60 &
+    live=$!
+    bash -c 'exit 0' &
+    dead=$!
+    wait "$dead"
+    printf '%s.1.1\n' "$dead" >"$BATS_TEST_TMPDIR/spool/.lock.owner"
+    run bash -c '. "$1/lib/log.sh"; log_init "$2/spool"; log_event info after.dead' _ \
+        "$GLIDEIN" "$BATS_TEST_TMPDIR" 2>/dev/null
+    [ "$status" -eq 0 ]
+    [ -e "$BATS_TEST_TMPDIR/spool/.lock.stale.$dead.1.1" ]
+    printf '%s.2.2\n' "$live" >"$BATS_TEST_TMPDIR/spool/.lock.owner"
+    run timeout 3 bash -c '. "$1/lib/log.sh"; log_init "$2/spool"; log_event info blocked' _ \
+        "$GLIDEIN" "$BATS_TEST_TMPDIR"
+    kill "$live"
+    [ "$status" -eq 124 ]   # still waiting for the live holder
+    run events "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    [ "${lines[*]}" = "after.dead" ]
+}
+
+@test "a file system where flock fails: the lock file takes over, nothing is lost" {
+    mkdir -p "$BATS_TEST_TMPDIR/bin"
+    printf '#!/bin/sh\nexit 1\n' >"$BATS_TEST_TMPDIR/bin/flock"
+    chmod +x "$BATS_TEST_TMPDIR/bin/flock"
+    PATH=$BATS_TEST_TMPDIR/bin:$PATH run bash -c '
+        . "$1/lib/log.sh"
+        log_init "$2/spool"
+        log_event info one
+        bash -c ". \"$1/lib/log.sh\"; for i in 1 2 3; do log_event info child i:=\$i; done" &
+        log_event info two
+        wait' _ "$GLIDEIN" "$BATS_TEST_TMPDIR" 2>/dev/null
+    [ "$status" -eq 0 ]
+    check_records "$BATS_TEST_TMPDIR/spool/records.ndjson"
+    [ "$(wc -l <"$BATS_TEST_TMPDIR/spool/records.ndjson")" -eq 5 ]
+    [ ! -e "$BATS_TEST_TMPDIR/spool/.lock.owner" ]
+}

@@ -142,17 +142,23 @@ condor_env() {
     printf "GLIDEIN_BLACKHOLE_NUMJOBS='10'\nGLIDEIN_BLACKHOLE_RATE='0.01'\n" >>attrs
 }
 
+# start_condor_pilot [ARGS...]: the pilot in condor mode in the background (PILOT_PID),
+# back once the fake master runs.
+start_condor_pilot() {
+    GLIDEIN_VALIDATE_SKIP=network "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}" "$@" >out 2>err &
+    PILOT_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $FAKE_CONDOR_STATE/master.pid ]] && break
+        sleep 0.1
+    done
+}
+
 @test "condor mode: config with the IDTOKEN, drain on SIGTERM, fast on the second" {
     start_ingest ok
     pilot_args
     condor_env
-    GLIDEIN_VALIDATE_SKIP=network "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}" \
-        --retire-after 600 --max-walltime 3600 >out 2>err &
-    pid=$!
-    for ((i = 0; i < 100; i++)); do
-        [[ -s $FAKE_CONDOR_STATE/master.args ]] && break
-        sleep 0.1
-    done
+    export FAKE_DRAIN_SECONDS=60   # jobs still running: the drain takes long
+    start_condor_pilot --retire-after 600 --max-walltime 3600
     config=$(cat "$FAKE_CONDOR_STATE/master.config")
     grep -q '^AglideinId = "g-'"$BATS_TEST_NUMBER"'"$' "$config"
     grep -q '^COLLECTOR_HOST = 127.0.0.1:9$' "$config"
@@ -161,21 +167,43 @@ condor_env() {
     [ "$(stat -c %a "$tokdir/glidein.idtoken")" = 600 ]
     cmp -s "$tokdir/glidein.idtoken" id.token
     [[ $(cat "$FAKE_CONDOR_STATE/master.args") == "-f -pidfile "* ]]
-    kill -TERM "$pid"
+    kill -TERM "$PILOT_PID"
     for ((i = 0; i < 50; i++)); do
-        [[ -s $FAKE_CONDOR_STATE/condor_off.calls ]] && break
+        [[ -s $FAKE_CONDOR_STATE/master.signals ]] && break
         sleep 0.1
     done
-    [ "$(cat "$FAKE_CONDOR_STATE/condor_off.calls")" = "-peaceful -daemon startd" ]
-    kill -TERM "$pid"
-    wait "$pid" && status=0 || status=$?
+    [ "$(cat "$FAKE_CONDOR_STATE/condor_off.calls")" = "-peaceful -daemon master" ]
+    kill -TERM "$PILOT_PID"
+    wait "$PILOT_PID" && status=0 || status=$?
     cat out err
     [ "$status" -eq 13 ]
     grep -q QUIT "$FAKE_CONDOR_STATE/master.signals"
     [ "$(field "$(stored)" condor.summary job_starts)" = 2 ]
     grep -q '"event":"condor.log_error"' "$(stored)"
+    ! grep -q 'Daemon Log is logging' "$(stored)"   # HTCondor's banner names D_ERROR
+    [ "$(field "$(stored)" condor.summary error_lines)" = 1 ]
     run events "$(stored)"
     [[ $output == *condor.configured*condor.started*condor.drain*condor.drain*condor.summary*glidein.end* ]]
+}
+
+@test "condor mode: one SIGTERM drains peacefully, ends the master and reports the end" {
+    # issue 13: condor_off -daemon startd left condor_master up, so the pilot never
+    # ended, sent no glidein.end, and the site job lingered.
+    start_ingest ok
+    pilot_args
+    condor_env
+    start_condor_pilot
+    SECONDS=0
+    kill -TERM "$PILOT_PID"
+    wait "$PILOT_PID" && status=0 || status=$?
+    cat out err
+    [ "$status" -eq 13 ]
+    [ "$SECONDS" -lt 30 ]
+    [ "$(cat "$FAKE_CONDOR_STATE/master.signals")" = PEACEFUL ]
+    ! kill -0 "$(cat "$FAKE_CONDOR_STATE/master.pid")" 2>/dev/null
+    [ "$(field "$(stored)" glidein.end exit_code)" = 13 ]
+    [ "$(field "$(stored)" glidein.end reason)" = signalled ]
+    [ "$(field "$(stored)" condor.drain mode)" = peaceful ]
 }
 
 @test "condor mode: a tripped black hole exits 12; a failing master exits 11" {

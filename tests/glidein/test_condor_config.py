@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -20,28 +21,48 @@ import pytest
 from aglidein.classads import AdValue, Expr, parse_expr
 
 GLIDEIN = Path(__file__).resolve().parents[2] / "glidein"
-NOW = 1_800_000_000
+
+
+RETIRE_AFTER = 3600
+MAX_WALLTIME = 7500  # grace: 5 %, at most 300 s -> die at start + 7200
 
 
 def render_config(tmp_path: Path, attrs: dict[str, str]) -> Path:
-    """Run condor_write_config from the pilot's libs with these entry attrs."""
+    """Run condor_write_config with these entry attrs, after the pilot's own setup
+    (`glidein_setup`, as main() runs it: arguments, times, work dir, libs)."""
     attrs_file = tmp_path / "attrs"
     quoted = {name: "'" + value.replace("'", "'\\''") + "'" for name, value in attrs.items()}
     attrs_file.write_text("".join(f"{name}={value}\n" for name, value in quoted.items()))
     token = tmp_path / "idtoken"
     token.write_text("eyJ.token\n")
-    work = tmp_path / "work"
-    work.mkdir()
-    script = f"""
-        . {GLIDEIN}/lib/util.sh; . {GLIDEIN}/lib/log.sh; . {GLIDEIN}/lib/attrs.sh
-        . {GLIDEIN}/lib/condor.sh
-        G_ID=glidein-1 G_ENTRY=ENTRY_A G_FACTORY=fact G_COLLECTOR=cm.example.org:9618
-        G_WORK={work} G_IDTOKEN={token} CONDOR_DIR=/opt/condor
-        G_START_TIME={NOW} G_RETIRE_TIME={NOW + 3600} G_DIE_TIME={NOW + 7200}
-        attrs_load {attrs_file} || exit 3
-        condor_write_config {work}/condor_config
+    (tmp_path / "logtoken").write_text("secret\n")
+    tarball = tmp_path / "glidein.tgz"
+    subprocess.run(["tar", "-czf", tarball, "-C", GLIDEIN.parent, "glidein"], check=True)
+    base = tmp_path / "base"
+    base.mkdir()
+    script = """
+        . "$1/glidein_startup.sh"
+        shift
+        glidein_setup "$@"
+        CONDOR_DIR=/opt/condor
+        attrs_load "$G_ATTRS" || exit 3
+        condor_write_config "$G_WORK/condor_config"
+        printf '%s\\n' "$G_WORK"
     """
-    subprocess.run(["bash", "-c", script], check=True, stderr=subprocess.PIPE)
+    args = ["--id", "glidein-1", "--entry", "ENTRY_A", "--factory", "fact"]
+    args += ["--collector", "cm.example.org:9618", "--log-url", "http://127.0.0.1:9/logs"]
+    args += ["--idtoken", str(token), "--log-token", str(tmp_path / "logtoken")]
+    args += ["--attrs", str(attrs_file), "--glidein-tarball", str(tarball)]
+    args += ["--retire-after", str(RETIRE_AFTER), "--max-walltime", str(MAX_WALLTIME)]
+    env = {**os.environ, "GLIDEIN_WORK_BASE": str(base), "GLIDEIN_LOG_STDERR_LEVEL": "critical"}
+    done = subprocess.run(
+        ["bash", "-c", script, "_", str(GLIDEIN), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    work = Path(done.stdout.strip().splitlines()[-1])
     token_copy = work / "tokens.d" / "glidein.idtoken"
     assert token_copy.read_text() == "eyJ.token\n"
     assert token_copy.stat().st_mode & 0o777 == 0o600
@@ -88,13 +109,19 @@ def startd_ad(values: dict[str, str], **stats: AdValue) -> dict[str, AdValue]:
     return ad
 
 
+def start_time(values: dict[str, str]) -> int:
+    """The glidein's start (epoch seconds), as its startd advertises it."""
+    return int(values["GLIDEIN_START_TIME"])
+
+
 def evaluate(values: dict[str, str], name: str, **stats: AdValue) -> object:
-    """Evaluate config expression `name` against the slot ad at time NOW."""
-    text = values[name].replace("time()", str(NOW))
+    """Evaluate config expression `name` against the slot ad at the glidein's start."""
+    now = start_time(values)
+    text = values[name].replace("time()", str(now))
     ad: dict[str, AdValue] = {}
     for key, value in startd_ad(values, **stats).items():
         ad[key] = (
-            parse_expr(value.text.replace("time()", str(NOW))) if isinstance(value, Expr) else value
+            parse_expr(value.text.replace("time()", str(now))) if isinstance(value, Expr) else value
         )
     return parse_expr(text).evaluate(my=ad)
 
@@ -143,12 +170,13 @@ def test_the_latch_holds_after_the_window_slides(protected: dict[str, str]) -> N
 
 
 def test_a_latched_idle_node_shuts_down_after_five_minutes(protected: dict[str, str]) -> None:
+    now = start_time(protected)
     tripped = {"GLIDEIN_BLACKHOLEValue": 1, "State": "Unclaimed"}
-    just_now = evaluate(protected, "DAEMON_SHUTDOWN", GLIDEIN_BLACKHOLETime=NOW - 10, **tripped)
+    just_now = evaluate(protected, "DAEMON_SHUTDOWN", GLIDEIN_BLACKHOLETime=now - 10, **tripped)
     assert just_now is False
-    later = evaluate(protected, "DAEMON_SHUTDOWN", GLIDEIN_BLACKHOLETime=NOW - 400, **tripped)
+    later = evaluate(protected, "DAEMON_SHUTDOWN", GLIDEIN_BLACKHOLETime=now - 400, **tripped)
     assert later is True
-    busy = {"GLIDEIN_BLACKHOLEValue": 1, "State": "Claimed", "GLIDEIN_BLACKHOLETime": NOW - 400}
+    busy = {"GLIDEIN_BLACKHOLEValue": 1, "State": "Claimed", "GLIDEIN_BLACKHOLETime": now - 400}
     assert evaluate(protected, "DAEMON_SHUTDOWN", **busy) is False
 
 
@@ -170,11 +198,12 @@ def test_protection_is_off_unless_both_attrs_are_set(tmp_path: Path, attrs: dict
 
 def test_no_new_jobs_after_the_retire_time(tmp_path: Path) -> None:
     values = parse_config(render_config(tmp_path, BLACKHOLE))
-    values["GLIDEIN_ToRetire"] = str(NOW - 1)
+    now = start_time(values)
+    values["GLIDEIN_ToRetire"] = str(now - 1)
     assert evaluate(values, "START") is False
     assert evaluate(values, "DAEMON_SHUTDOWN", State="Unclaimed") is True
     assert evaluate(values, "DAEMON_SHUTDOWN", State="Claimed") is False
-    values["GLIDEIN_ToDie"] = str(NOW - 1)
+    values["GLIDEIN_ToDie"] = str(now - 1)
     assert evaluate(values, "DAEMON_SHUTDOWN", State="Claimed") is True
 
 
@@ -215,3 +244,22 @@ def test_identity_and_entry_attrs_are_advertised(tmp_path: Path) -> None:
     assert values["MEMORY"] == "16000"
     assert values["COLLECTOR_HOST"] == "cm.example.org:9618"
     assert values["SEC_TOKEN_DIRECTORY"].endswith("/tokens.d")
+
+
+def test_glidein_daemons_do_not_use_the_family_session(tmp_path: Path) -> None:
+    # issue 13: on a host that runs pool daemons too (a CE, a personal pool) the
+    # collector rejected the first startd update ("not in the same family of Condor
+    # daemon processes") and the slot appeared only 300 s later.
+    values = parse_config(render_config(tmp_path, {}), "SEC_USE_FAMILY_SESSION")
+    assert values["SEC_USE_FAMILY_SESSION"] == "false"
+
+
+def test_the_slot_advertises_the_times_main_sets(tmp_path: Path) -> None:
+    # issue 14: condor.sh read G_START_TIME, which main() never set (the startd
+    # advertised an empty GLIDEIN_START_TIME); the old test set it itself and hid that.
+    before = int(time.time())
+    values = parse_config(render_config(tmp_path, {}))
+    start = start_time(values)
+    assert before - 5 <= start <= time.time() + 5
+    assert evaluate(values, "GLIDEIN_ToRetire") == start + RETIRE_AFTER
+    assert evaluate(values, "GLIDEIN_ToDie") == start + MAX_WALLTIME - 300

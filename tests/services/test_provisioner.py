@@ -276,6 +276,23 @@ async def test_exits_are_counted_once_by_reason(tmp_path: Path) -> None:
     assert metric(world.runtime, "aglidein_glidein_exits_total", entry="B", reason="ok") == 3
 
 
+async def test_removed_glideins_are_counted_as_removed(tmp_path: Path) -> None:
+    # issue 13: the user log's `009 Job was aborted` was ignored, so a drain or an
+    # excess-idle removal never showed in aglidein_glidein_exits_total.
+    world = World(tmp_path)
+    await world.provisioner.act(world.plan(SubmitRequest("B", "main", 2)), {}, await world.census())
+    plan = world.plan(removals=(RemoveRequest("B", ("1.0",), "excess_idle"),))
+    await world.provisioner.act(plan, {}, await world.census())
+    await world.census()
+    watcher = ExitWatcher(
+        Path(world.config.factory.state_dir) / "glideins",
+        world.runtime.state,
+        world.runtime.metrics,
+    )
+    assert await watcher.scan(["B"]) == {"B": {"removed": 1}}
+    assert metric(world.runtime, "aglidein_glidein_exits_total", entry="B", reason="removed") == 1
+
+
 async def test_a_missing_pilot_fails_submissions_without_crashing(tmp_path: Path) -> None:
     world = World(tmp_path)
     world.kit = PilotKit(Path(world.config.factory.state_dir), tmp_path / "no-pilot")

@@ -23,6 +23,7 @@ from aglidein.condor.local_runner import LocalRunner
 from aglidein.condor.scenario import EntryBehaviour, JobSpec, Scenario
 from aglidein.condor.submit_table import job_attributes
 from aglidein.condor.userlog import append_event, format_event
+from aglidein.core.lifecycle import pilot_exit_code
 from aglidein.errors import CondorError
 
 __all__ = ["Simulation"]
@@ -219,7 +220,8 @@ class Simulation:
         fate = job.sim.get("fate", "ok")
         if code is None:
             behaviour = self._behaviour(job)
-            code = {"failed": behaviour.exit_code, "black_hole": 12}.get(fate, 0)
+            codes = {"failed": behaviour.exit_code, "black_hole": pilot_exit_code("black_hole")}
+            code = codes.get(fate, 0)
         if code < 0:
             body = f"(0) Abnormal termination (signal {-code})"
         else:
@@ -461,7 +463,7 @@ _PILOT_STDERR = {
             "condor.black_hole",
             "black-hole protection tripped: the startd takes no more jobs",
         ),
-        ("ERROR", "glidein.end", "exit_code=12 reason=black_hole"),
+        ("ERROR", "glidein.end", "exit_code={code} reason=black_hole"),
     ),
     "failed": (
         ("ERROR", "validate.failed", "a required check failed on the worker node"),

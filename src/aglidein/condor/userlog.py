@@ -1,7 +1,9 @@
 """HTCondor job event logs (the `log =` file of a glidein cluster): write and read.
 
 The simulated schedd writes the events HTCondor writes; the provisioner reads the
-termination events of either to count glidein exits by reason (DESIGN §6).
+ends of either to count glidein exits by reason (DESIGN §6): `005 Job terminated`
+(an exit code or a signal) and `009 Job was aborted` (removed by condor_rm or a
+policy, before or while it ran).
 """
 
 from __future__ import annotations
@@ -22,14 +24,20 @@ _NORMAL = re.compile(r"Normal termination \(return value (-?\d+)\)")
 _SIGNAL = re.compile(r"Abnormal termination \(signal (\d+)\)")
 
 
+_TERMINATED = "005"
+_ABORTED = "009"
+
+
 @dataclass(frozen=True, slots=True)
 class JobEnd:
-    """A `005 Job terminated` event: exit code, or the signal that ended it."""
+    """A job's end: `005 Job terminated` (exit code, or the signal that ended it) or
+    `009 Job was aborted` (`removed`)."""
 
     cluster: int
     proc: int
     exit_code: int | None
     signal: int | None
+    removed: bool = False
 
 
 def format_event(code: int, cluster: int, proc: int, when: float, text: str, *body: str) -> str:
@@ -51,13 +59,16 @@ def append_event(path: str | Path, event: str) -> None:
 
 
 def parse_job_ends(text: str) -> Iterator[JobEnd]:
-    """The termination events in a chunk of user-log text (whole events only)."""
+    """The end events (terminated, aborted) in a chunk of user-log text (whole events only)."""
     for block in text.split("...\n"):
         lines = block.strip("\n").splitlines()
         if not lines:
             continue
         header = _HEADER.match(lines[0].strip())
-        if header is None or header.group(1) != "005":
+        if header is None or header.group(1) not in (_TERMINATED, _ABORTED):
+            continue
+        if header.group(1) == _ABORTED:
+            yield JobEnd(int(header.group(2)), int(header.group(3)), None, None, removed=True)
             continue
         body = "\n".join(lines[1:])
         normal = _NORMAL.search(body)
@@ -71,7 +82,7 @@ def parse_job_ends(text: str) -> Iterator[JobEnd]:
 
 
 def read_new_job_ends(path: Path, offset: int) -> tuple[list[JobEnd], int]:
-    """Termination events appended to `path` since `offset`, and the new offset.
+    """End events appended to `path` since `offset`, and the new offset.
 
     Stops at the last complete event so a half-written one is read next time; a file
     shorter than `offset` (rotated) is read from the start.

@@ -16,6 +16,7 @@ import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from aglidein.config import Config
 from aglidein.core.model import (
@@ -31,6 +32,7 @@ from aglidein.core.model import (
 __all__ = [
     "FORCEX_AFTER_CYCLES",
     "MAX_RELEASES",
+    "PILOT_EXIT_CODES",
     "RELEASE_DELAY_PER_HOLD",
     "STALE_IDLE",
     "STALE_RUNNING",
@@ -40,6 +42,7 @@ __all__ = [
     "cap_releases",
     "count_removal_cycles",
     "exit_reason",
+    "pilot_exit_code",
     "plan_lifecycle",
 ]
 
@@ -54,23 +57,38 @@ FORCEX_AFTER_CYCLES = 20
 # token files (8, 10, 14), submitted on hold (15), no user log (22), inputs too large (30).
 UNRECOVERABLE_HOLD_CODES = frozenset({1, 3, 4, 8, 10, 14, 15, 22, 26, 30})
 
-_EXIT_REASONS = {
-    0: "ok",
-    2: "bad_arguments",
-    10: "validation_failed",
-    11: "condor_failed",
-    12: "black_hole",
-    13: "signalled",
-}
+# The pilot's exit codes and their reasons. glidein_startup.sh's EXIT_CODES table must
+# say the same (tests/glidein/test_exit_codes.py runs the script to compare).
+PILOT_EXIT_CODES: Mapping[int, str] = MappingProxyType(
+    {
+        0: "ok",
+        2: "bad_arguments",
+        10: "validation_failed",
+        11: "condor_failed",
+        12: "black_hole",
+        13: "signalled",
+    }
+)
 
 
-def exit_reason(exit_code: int | None, signal: int | None = None) -> str:
-    """The `reason` label of `aglidein_glidein_exits_total` for a glidein's end."""
+def pilot_exit_code(reason: str) -> int:
+    """The pilot's exit code for `reason` (KeyError for a reason the pilot has no code for)."""
+    for code, name in PILOT_EXIT_CODES.items():
+        if name == reason:
+            return code
+    raise KeyError(f"the pilot has no exit code for reason {reason!r}")
+
+
+def exit_reason(exit_code: int | None, signal: int | None = None, *, removed: bool = False) -> str:
+    """The `reason` label of `aglidein_glidein_exits_total` for a glidein's end
+    (`removed`: the job was aborted, by condor_rm or a policy, not ended by the pilot)."""
+    if removed:
+        return "removed"
     if signal is not None:
         return "signalled"
     if exit_code is None:
         return "other"
-    return _EXIT_REASONS.get(exit_code, "other")
+    return PILOT_EXIT_CODES.get(exit_code, "other")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,10 @@ Every glidein job carries `+AglideinFactory/Entry/Group/Id/Batch/Credential`; th
 gets a fixed command line and its input files; credentials are referenced by path
 (`scitokens_file`, `x509userproxy`, the SSH key of a batch entry). No token or key
 material is put in the description: per-glidein tokens travel as 0600 files.
+
+The resources the entry advertises (`GLIDEIN_CPUS`, `GLIDEIN_MaxMemMBs`, `GLIDEIN_GPUS`,
+`GLIDEIN_MIN_DISK_MB`) are requested from the site the way GlideinWMS does it, so the
+site gives the pilot the node its validation expects (see `resource_request`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ __all__ = [
     "grid_resource",
     "render_attrs_file",
     "render_submit",
+    "resource_request",
     "shell_quote",
 ]
 
@@ -164,6 +169,9 @@ def render_submit(
         ("+AglideinCredential", condor_value(credential_name)),
     ]
     reserved = {name.lower() for name, _ in commands}
+    # the resource request is a default the entry's submit_attrs may replace
+    overridden = {_attr_key(name) for name in entry.submit_attrs}
+    commands += [c for c in resource_request(entry) if _attr_key(c[0]) not in overridden]
     for name, value in entry.submit_attrs.items():
         if name.lower() in reserved:
             raise ValueError(f"entry {entry.name}: submit_attrs may not override {name}")
@@ -225,3 +233,59 @@ def _walltime(entry: EntryConfig, settings: GlideinSettings) -> list[tuple[str, 
     if entry.gridtype == "batch":
         return [("batch_runtime", str(seconds))]
     return []
+
+
+def _attr_key(command: str) -> str:
+    """`+X`, `MY.X` and `X` name the same thing for an override check."""
+    lower = command.strip().lower()
+    return lower.removeprefix("+").removeprefix("my.")
+
+
+def _positive_int(value: str | int | float | bool | None) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 0 else None
+
+
+def resource_request(entry: EntryConfig) -> list[tuple[str, str]]:
+    """Submit commands asking the site for the node the entry advertises.
+
+    `condor` entries get both HTCondor-CE's route attributes (`+xcount` cores,
+    `+maxMemory` MB, `+RequestGPUs`) and, for a plain schedd reached by HTCondor-C, the
+    remote job's own requests (`+remote_RequestCpus/Memory/Disk/GPUs`); `batch` and
+    `arc` entries get `request_cpus/memory/disk` (+`RequestGPUs`), which the blahp and
+    the ARC ADL translate. Values that are not positive integers (`auto`) are left to
+    the site. `submit_attrs` of the same name replace these.
+    """
+    if entry.gridtype not in ("condor", "batch", "arc"):
+        return []
+    attrs = entry.attrs
+    cpus = _positive_int(attrs.get("GLIDEIN_CPUS"))
+    memory = _positive_int(attrs.get("GLIDEIN_MaxMemMBs"))
+    gpus = _positive_int(attrs.get("GLIDEIN_GPUS"))
+    disk_mb = _positive_int(attrs.get("GLIDEIN_MIN_DISK_MB"))
+    if disk_mb is None and (disk_gb := _positive_int(attrs.get("MIN_DISK_GBS"))) is not None:
+        disk_mb = disk_gb * 1024
+    disk_kb = disk_mb * 1024 if disk_mb is not None else None  # RequestDisk is in KiB
+    wanted: list[tuple[str, int | None]]
+    if entry.gridtype == "condor":
+        wanted = [
+            ("+xcount", cpus),
+            ("+maxMemory", memory),
+            ("+RequestGPUs", gpus),
+            ("+remote_RequestCpus", cpus),
+            ("+remote_RequestMemory", memory),
+            ("+remote_RequestDisk", disk_kb),
+            ("+remote_RequestGPUs", gpus),
+        ]
+    else:
+        wanted = [
+            ("request_cpus", cpus),
+            ("request_memory", memory),
+            ("request_disk", disk_kb),
+            ("+RequestGPUs", gpus),
+        ]
+    return [(name, str(value)) for name, value in wanted if value is not None]

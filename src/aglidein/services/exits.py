@@ -3,7 +3,8 @@
 Completed grid jobs leave the factory schedd's queue, so their exit codes are read from
 the `log =` file of each entry (`state_dir/glideins/<entry>/glideins.log`), from where
 the last scan stopped; offsets are kept in the state DB so a restart does not count an
-exit twice. Each termination becomes `aglidein_glidein_exits_total{entry,reason}`.
+exit twice. Each end (terminated, or aborted: reason `removed`) becomes
+`aglidein_glidein_exits_total{entry,reason}`.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class ExitWatcher:
         found = await anyio.to_thread.run_sync(self._read, names, offsets)
         out: dict[str, Counter[str]] = {}
         for entry, ends in found.items():
-            reasons = Counter(exit_reason(e.exit_code, e.signal) for e in ends)
+            reasons = Counter(exit_reason(e.exit_code, e.signal, removed=e.removed) for e in ends)
             for reason, count in reasons.items():
                 self._metrics.glidein_exits.labels(entry=entry, reason=reason).inc(count)
             if reasons:
