@@ -137,7 +137,9 @@ def test_start_opens_state_dir_to_the_owner_group_only(open_dir: Path) -> None:
 def test_start_refuses_a_state_dir_the_owner_cannot_reach(open_dir: Path) -> None:
     private = open_dir / "private"
     private.mkdir(mode=0o700)
-    with pytest.raises(AglideinError, match=r"job owner nobody cannot reach it \(\S*/private is mode 0700"):
+    with pytest.raises(
+        AglideinError, match=r"job owner nobody cannot reach it \(\S*/private is mode 0700"
+    ):
         preflight(loaded(private, "  job_owner: nobody\n"))
 
 
