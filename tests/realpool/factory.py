@@ -45,14 +45,20 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, every: fl
 
 
 def entry_yaml(
-    name: str, topology: Topology, *, max_idle_s: int = 40, extra: str = "", cpus: int = 1
+    name: str,
+    topology: Topology,
+    *,
+    max_idle_s: int = 40,
+    extra: str = "",
+    cpus: int = 1,
+    auth: str = "{method: idtoken}",
 ) -> str:
     """A `gridtype: condor` entry at the site (HTCondor-C through the VO gridmanager)."""
     return (
         f"  - name: {name}\n"
         "    gridtype: condor\n"
         f"    gatekeeper: {topology.gatekeeper}\n"
-        "    auth: {method: idtoken}\n"
+        f"    auth: {auth}\n"
         f"    attrs: {{GLIDEIN_Site: {name}, GLIDEIN_CPUS: {cpus}, GLIDEIN_MaxMemMBs: 512,"
         f" GLIDEIN_Max_Idle: {max_idle_s}}}\n"
         f"{extra}"
@@ -167,9 +173,11 @@ def start_factory(
     cycle: str = "4s",
     group_limits: str = "max_idle_per_entry: 4, reserve_idle: 0, ramp_up_attenuation: 1",
     factory_extra: str = "",
+    tail: str = "",
     start: bool = True,
 ) -> Factory:
-    """Write a config for `entries` (YAML list items) and start `aglidein run` on it."""
+    """Write a config for `entries` (YAML list items, then `tail`: more top-level
+    sections) and start `aglidein run` on it."""
     tarball = find_tarball()
     assert tarball is not None, "the glidein needs an HTCondor tarball (--condor-tarball)"
     vo = topology.vo
@@ -179,6 +187,7 @@ def start_factory(
     state_dir = topology.base / name
     port = free_port()
     owner = f"  job_owner: {vo.user}\n" if os.geteuid() == 0 else ""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "aglidein.yaml"
     config.write_text(
         "factory:\n"
@@ -207,6 +216,7 @@ def start_factory(
         "    match: 'stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)'\n"
         f"    limits: {{{group_limits}}}\n"
         f"entries:\n{entries}"
+        f"{tail}"
     )
     factory = Factory(
         name=name,
