@@ -32,15 +32,22 @@ __all__ = ["Factory", "entry_yaml", "start_factory", "user_jobs", "wait_for"]
 T = TypeVar("T")
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, every: float = 2.0) -> T:
-    """Poll `probe` until it returns something truthy; AssertionError naming `what`."""
+def wait_for(
+    probe: Callable[[], T | None],
+    timeout: float,
+    what: str | Callable[[], str],
+    every: float = 2.0,
+) -> T:
+    """Poll `probe` until it returns something truthy; AssertionError naming `what` (a
+    callable is asked at the timeout, e.g. for a log tail)."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            text = what if isinstance(what, str) else what()
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {text}")
         time.sleep(every)
 
 
@@ -52,6 +59,7 @@ def entry_yaml(
     extra: str = "",
     cpus: int = 1,
     auth: str = "{method: idtoken}",
+    attrs: str = "",
 ) -> str:
     """A `gridtype: condor` entry at the site (HTCondor-C through the VO gridmanager)."""
     return (
@@ -60,7 +68,7 @@ def entry_yaml(
         f"    gatekeeper: {topology.gatekeeper}\n"
         f"    auth: {auth}\n"
         f"    attrs: {{GLIDEIN_Site: {name}, GLIDEIN_CPUS: {cpus}, GLIDEIN_MaxMemMBs: 512,"
-        f" GLIDEIN_Max_Idle: {max_idle_s}}}\n"
+        f" GLIDEIN_Max_Idle: {max_idle_s}{attrs}}}\n"
         f"{extra}"
     )
 

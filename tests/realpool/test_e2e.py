@@ -44,7 +44,9 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
             )
             return done if len(done) == 4 else None
 
-        done = wait_for(finished, 360, f"4 user jobs to complete; aglidein log:\n{factory.log()}")
+        done = wait_for(
+            finished, 360, lambda: f"4 user jobs to complete; aglidein log:\n{factory.log()}"
+        )
 
         # the user jobs ran on glidein slots, which advertised who they are
         glideins = set()
