@@ -142,3 +142,18 @@ async def test_workers_start_under_python_dash_m_aglidein(
     pool = _pool(tmp_path, silent_port)
     with pytest.raises(CondorTimeout):
         await pool.schedd(f"127.0.0.1:{silent_port}").query()
+
+
+def test_group_by_ads_merge_to_the_projection() -> None:
+    from aglidein.condor.bindings import merge_groups
+
+    # what the schedd returns when grouping by RequestCpus plus the constraint's JobStatus
+    groups = [
+        {"Id": 1, "JobIds": "1.0 1.2", "JobCount": 2, "requestcpus": 1, "JobStatus": 1},
+        {"Id": 2, "JobIds": "1.1", "JobCount": 1, "requestcpus": 2, "JobStatus": 1},
+        {"Id": 3, "JobIds": "2.0", "JobCount": 3, "requestcpus": 1, "JobStatus": 2},
+    ]
+    assert merge_groups(groups, ["RequestCpus"]) == [
+        {"RequestCpus": 1, "JobCount": 5, "AutoClusterId": 0},
+        {"RequestCpus": 2, "JobCount": 1, "AutoClusterId": 1},
+    ]

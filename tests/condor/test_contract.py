@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from aglidein.clock import ManualClock
-from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
+from aglidein.condor.api import Collector, JobAction, Pool, Schedd, SubmitDescription
 from aglidein.condor.bindings import BindingsPool
-from aglidein.condor.fake import FakePool, Scenario
+from aglidein.condor.fake import FakeCollector, FakePool, Scenario
 from aglidein.errors import CondorError
 from tests.adapter_helpers import make_config
 from tests.realpool.pool import PoolInstance
@@ -39,6 +39,7 @@ class Backend:
     job_dir: Path
     add_glidein_slot: Callable[[str, str], Awaitable[None]]  # (AglideinId, AglideinEntry)
     silent_schedd: Callable[[], Schedd]  # a schedd that never answers
+    silent_collector: Callable[[], Collector]  # a collector that never answers
 
 
 @pytest.fixture
@@ -63,6 +64,7 @@ async def backend(
             tmp_path,
             lambda glidein, entry: _fake_slot(fake, glidein, entry),
             lambda: fake.schedd("never-heard-of"),
+            lambda: _down_collector(fake),
         )
         await fake.aclose()
         return
@@ -74,6 +76,8 @@ async def backend(
     }
     deadlines = {"schedd_query": "3s", "collector_query": "3s", "submit": "60s", "act": "30s"}
     config = make_config(tmp_path, pool=pool, factory={"deadlines": deadlines})
+    silent = {**pool, "collector": f"127.0.0.1:{silent_port}"}
+    silent_config = make_config(tmp_path, pool=silent, factory={"deadlines": deadlines})
     real = BindingsPool(lambda: config)
     # by name, located in the worker at each call: a worker process started in this
     # fixture would belong to another event loop than the test's (pytest-asyncio)
@@ -82,10 +86,19 @@ async def backend(
         real,
         real.schedd(vo.schedd_name),
         vo.job_dir,
-        lambda glidein, entry: _advertise_slot(vo, glidein, entry),
+        lambda glidein, entry: _advertise_slot(request, vo, glidein, entry),
         lambda: real.schedd(f"127.0.0.1:{silent_port}"),
+        lambda: BindingsPool(lambda: silent_config).collector(),
     )
     await real.aclose()
+
+
+def _down_collector(fake: FakePool) -> Collector:
+    """The simulated collector, not answering (the fake's stand-in for a silent one)."""
+    collector = fake.collector()
+    assert isinstance(collector, FakeCollector)
+    collector.down = True
+    return collector
 
 
 async def _fake_slot(fake: FakePool, glidein: str, entry: str) -> None:
@@ -104,7 +117,9 @@ async def _fake_slot(fake: FakePool, glidein: str, entry: str) -> None:
     clock.advance(3600)
 
 
-async def _advertise_slot(vo: PoolInstance, glidein: str, entry: str) -> None:
+async def _advertise_slot(
+    request: pytest.FixtureRequest, vo: PoolInstance, glidein: str, entry: str
+) -> None:
     """A glidein startd's slot ad, as the pilot's startd sends it, in the VO collector."""
     name = f"slot1@glidein_{glidein}@{entry}"
     ad = "\n".join(
@@ -126,6 +141,10 @@ async def _advertise_slot(vo: PoolInstance, glidein: str, entry: str) -> None:
     path = vo.job_dir / f"slot-{glidein}.ad"
     path.write_text(ad + "\n")
     vo.run("condor_advertise", "UPDATE_STARTD_AD", str(path))
+    # the ad goes away again at the end of the test (the pool is shared by the session)
+    gone = vo.job_dir / f"slot-{glidein}.invalidate"
+    gone.write_text(f'MyType = "Query"\nTargetType = "Machine"\nRequirements = Name == "{name}"\n')
+    request.addfinalizer(lambda: vo.run("condor_advertise", "INVALIDATE_STARTD_ADS", str(gone)))
 
 
 def _cluster(tag: str, job_dir: Path, *, held: bool = True) -> SubmitDescription:
@@ -200,6 +219,8 @@ async def test_hold_release_remove_and_forcex(backend: Backend) -> None:
     held = await schedd.act(JobAction.HOLD, jobs, reason="contract hold")
     assert held.success == 2
     assert await statuses() == {HELD}
+    assert (await schedd.act(JobAction.HOLD, jobs)).success == 2  # already held: done
+    assert (await schedd.act(JobAction.REMOVE_X, jobs)).success == 0  # not removed
     (reason,) = {a["HoldReason"] for a in await schedd.query(constraint, ["HoldReason"])}
     assert str(reason).startswith("contract hold (by user ")
     assert (await schedd.act(JobAction.RELEASE, jobs, reason="contract release")).success == 2
@@ -239,3 +260,12 @@ async def test_a_silent_schedd_fails_the_call_in_time(backend: Backend) -> None:
     with pytest.raises(CondorError):
         await backend.silent_schedd().query("true", ["ClusterId"])
     assert time.monotonic() - started < 30  # a deadline of 3 s plus worker start-up
+
+
+async def test_a_silent_collector_fails_the_call_in_time(backend: Backend) -> None:
+    started = time.monotonic()
+    with pytest.raises(CondorError):
+        await backend.silent_collector().query_startds("true", ["Name"])
+    with pytest.raises(CondorError):
+        await backend.silent_collector().locate_schedds()
+    assert time.monotonic() - started < 60  # two deadlines of 3 s plus worker start-up

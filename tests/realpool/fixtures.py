@@ -1,14 +1,17 @@
 """pytest fixtures for the real-pool tests (loaded by tests/conftest.py).
 
 Session-scoped: one VO pool and one site per test session, stopped at session end (also
-after failures and Ctrl-C). Without HTCondor the tests using them skip with one line,
-unless AGLIDEIN_REQUIRE_POOL=1 (CI), where that is a failure. Tests using these fixtures
-get the `pool` marker automatically (`-m "not pool"` deselects them).
+after failures and Ctrl-C). Tests using these fixtures get the `pool` marker
+automatically (`-m "not pool"` deselects them). Without HTCondor the `pool` tests are
+left out with one line in the summary, unless AGLIDEIN_REQUIRE_POOL=1 (CI), where their
+fixture fails instead.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -19,6 +22,7 @@ from tests.realpool.topology import Topology, start_topology
 
 __all__ = ["condor_release", "realpool", "site_pool", "vo_env", "vo_pool"]
 
+_SKIPPED = pytest.StashKey[int]()
 POOL_FIXTURES = frozenset({"condor_release", "realpool", "site_pool", "vo_pool", "vo_env"})
 
 
@@ -27,17 +31,40 @@ def pool_required() -> bool:
     return os.environ.get("AGLIDEIN_REQUIRE_POOL", "") not in {"", "0"}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses a real-pool fixture with `pool`."""
-    for item in items:
-        if POOL_FIXTURES & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.pool)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark every test that uses a real-pool fixture with `pool` (before `-m` selects)."""
+    if POOL_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.pool)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without HTCondor (and AGLIDEIN_REQUIRE_POOL unset), leave the selected `pool`
+    tests out; the terminal summary says so in one line."""
+    pool_items = [item for item in items if item.get_closest_marker("pool")]
+    if not pool_items or pool_required() or _release() is not None:
+        return
+    config.hook.pytest_deselected(items=pool_items)
+    items[:] = [item for item in items if not item.get_closest_marker("pool")]
+    config.stash[_SKIPPED] = len(pool_items)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The one line that says the pool tests did not run, and how to run them."""
+    skipped = terminalreporter.config.stash.get(_SKIPPED, 0)
+    if skipped:
+        terminalreporter.write_line(f"SKIPPED {skipped} pool tests: {HOW_TO_GET}", yellow=True)
+
+
+@functools.cache
+def _release() -> CondorRelease | None:
+    return find_release()
 
 
 @pytest.fixture(scope="session")
 def condor_release() -> CondorRelease:
     """The HTCondor release (PATH, AGLIDEIN_CONDOR_TARBALL, ../shared/htcondor)."""
-    release = find_release()
+    release = _release()
     if release is None:
         if pool_required():
             pytest.fail(f"AGLIDEIN_REQUIRE_POOL is set but {HOW_TO_GET}", pytrace=False)
@@ -48,11 +75,20 @@ def condor_release() -> CondorRelease:
 @pytest.fixture(scope="session")
 def realpool(condor_release: CondorRelease) -> Iterator[Topology]:
     """The running VO pool + site for this session."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:  # a killed session still runs its finalizers
+        signal.signal(signal.SIGTERM, _interrupt)
     topology = start_topology(condor_release)
     try:
         yield topology
     finally:
         topology.stop()
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")

@@ -216,7 +216,12 @@ class PoolInstance:
         return self.query_json("condor_status", "-constraint", constraint)
 
     def submit(
-        self, description: Mapping[str, str] | str, *, count: int = 1, queue: str = ""
+        self,
+        description: Mapping[str, str] | str,
+        *,
+        count: int = 1,
+        queue: str = "",
+        timeout: float = 120,
     ) -> tuple[int, int]:
         """Submit user jobs with condor_submit (iwd: `job_dir`); (cluster, procs).
 
@@ -227,7 +232,7 @@ class PoolInstance:
         else:
             text = description.rstrip("\n") + "\n"
         text += (queue or f"queue {count}") + "\n"
-        done = self.run("condor_submit", "-terse", "-", input=text, timeout=120)
+        done = self.run("condor_submit", "-terse", "-", input=text, timeout=timeout)
         first, _, last = done.stdout.strip().splitlines()[-1].partition(" - ")
         cluster, first_proc = (int(x) for x in first.split("."))
         last_proc = int(last.split(".")[1]) if last else first_proc
@@ -356,6 +361,8 @@ class PoolInstance:
             release=self.release.release_dir,
             bin=self.release.bin,
             sbin=self.release.sbin,
+            lib=self.release.lib or self.release.release_dir / "lib",
+            libexec=self.release.libexec or self.release.release_dir / "libexec",
             local=self.base,
             daemons=daemons,
             host=HOST,
@@ -415,8 +422,8 @@ RELEASE_DIR = {release}
 LOCAL_DIR = {local}
 BIN = {bin}
 SBIN = {sbin}
-LIB = $(RELEASE_DIR)/lib
-LIBEXEC = $(RELEASE_DIR)/libexec
+LIB = {lib}
+LIBEXEC = {libexec}
 ETC = $(LOCAL_DIR)
 LOG = $(LOCAL_DIR)/log
 SPOOL = $(LOCAL_DIR)/spool

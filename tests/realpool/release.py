@@ -34,6 +34,8 @@ class CondorRelease:
     bin: Path
     sbin: Path
     origin: str  # "PATH", or the tarball it was unpacked from
+    lib: Path | None = None  # None: RELEASE_DIR/lib
+    libexec: Path | None = None  # None: RELEASE_DIR/libexec
 
     @property
     def version(self) -> str:
@@ -69,12 +71,30 @@ def find_release() -> CondorRelease | None:
         sbin = Path(master).resolve().parent
         tool = shutil.which("condor_status")
         bin_dir = Path(tool).resolve().parent if tool else sbin.parent / "bin"
-        return CondorRelease(bin=bin_dir, sbin=sbin, origin="PATH")
+        lib, libexec = _installed_dirs(bin_dir)
+        return CondorRelease(bin=bin_dir, sbin=sbin, origin="PATH", lib=lib, libexec=libexec)
     tarball = find_tarball()
     if tarball is None:
         return None
     root = unpack(tarball, _cache_dir())
     return CondorRelease(bin=root / "bin", sbin=root / "sbin", origin=str(tarball))
+
+
+def _installed_dirs(bin_dir: Path) -> tuple[Path | None, Path | None]:
+    """LIB and LIBEXEC of a system install, as its own config says (a distribution puts
+    them under e.g. /usr/lib/condor and /usr/libexec/condor, not RELEASE_DIR)."""
+    found: list[Path | None] = []
+    for knob in ("LIB", "LIBEXEC"):
+        try:
+            done = subprocess.run(
+                [str(bin_dir / "condor_config_val"), knob],
+                capture_output=True, text=True, timeout=30, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired):
+            done = None
+        value = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+        found.append(Path(value) if value and Path(value).is_dir() else None)
+    return found[0], found[1]
 
 
 def _cache_dir() -> Path:

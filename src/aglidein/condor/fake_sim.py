@@ -439,6 +439,8 @@ class Simulation:
             self._log(job, 13, now, "Job was released.", reason or "via condor_release")
             return True
         if action is JobAction.HOLD:
+            if status == JobStatus.HELD:
+                return True  # the schedd counts it "already done", a success
             if status not in (JobStatus.IDLE, JobStatus.RUNNING):
                 return False
             # as the schedd words a user hold: the reason, then who held it

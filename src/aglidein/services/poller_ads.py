@@ -4,16 +4,19 @@ slot ads of our glideins (both carry `AglideinFactory`, `AglideinEntry`, `Aglide
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from aglidein.classads import quote
 from aglidein.core.model import Glidein, GlideinState, Slot, SlotActivity
+from aglidein.errors import CondorError
 
 __all__ = [
     "BLACK_HOLE_ATTR",
     "GLIDEIN_PROJECTION",
     "SLOT_PROJECTION",
+    "expand_groups",
     "factory_constraint",
     "glidein_from_ad",
     "glideins_from_ads",
@@ -166,3 +169,20 @@ def glideins_from_ads(ads: Iterable[Mapping[str, Any]], factory: str) -> tuple[G
 def slots_from_ads(ads: Iterable[Mapping[str, Any]], now: float, factory: str) -> tuple[Slot, ...]:
     """Our glideins' slots among startd ads."""
     return tuple(s for ad in ads if (s := slot_from_ad(ad, now, factory)) is not None)
+
+
+_GROUP_ATTRS = frozenset({"jobcount", "autoclusterid"})
+
+
+def expand_groups(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """GroupBy ads as the per-job query returns them: each group's attributes (without
+    `JobCount`/`AutoClusterId`) `JobCount` times, one shared mapping per group.
+    CondorError when a group has no usable `JobCount`."""
+    jobs: list[Mapping[str, Any]] = []
+    for group in groups:
+        count = next((v for k, v in group.items() if k.lower() == "jobcount"), None)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise CondorError(f"a GroupBy ad without a job count: {dict(group)!r}")
+        ad = {k: v for k, v in group.items() if k.lower() not in _GROUP_ATTRS}
+        jobs.extend(repeat(ad, count))
+    return jobs
