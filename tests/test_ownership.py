@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from aglidein.config import Config, LoadedConfig, parse_config_text
 from aglidein.core.submit import GlideinFiles
@@ -134,13 +135,15 @@ def test_start_opens_state_dir_to_the_owner_group_only(open_dir: Path) -> None:
 
 
 @ROOT_ONLY
-def test_start_refuses_a_state_dir_the_owner_cannot_reach(open_dir: Path) -> None:
+def test_start_says_when_the_owner_cannot_reach_state_dir(open_dir: Path) -> None:
     private = open_dir / "private"
     private.mkdir(mode=0o700)
-    with pytest.raises(
-        AglideinError, match=r"job owner nobody cannot reach it \(\S*/private is mode 0700"
-    ):
+    with capture_logs() as logs:
         preflight(loaded(private, "  job_owner: nobody\n"))
+    [event] = [e for e in logs if e["event"] == "ownership.state_dir_unreachable"]
+    assert event["blocked"] == str(private)
+    assert event["mode"] == "0700"
+    assert event["job_owner"] == "nobody"
 
 
 @ROOT_ONLY

@@ -77,10 +77,15 @@ def preflight(loaded: LoadedConfig) -> None:
         state_dir.chmod((stat.S_IMODE(state_dir.stat().st_mode) | 0o010) & ~0o007)
         blocked = unreachable_dir(state_dir, owner)
         if blocked is not None:
-            raise AglideinError(
-                f"factory.state_dir {state_dir}: the job owner {owner.name} cannot reach it "
-                f"({blocked} is mode {stat.S_IMODE(blocked.stat().st_mode):04o}); choose a "
-                "state_dir whose parent directories it may search"
+            # an error, not a refusal: entries that need no gridmanager still work
+            log.error(
+                "ownership.state_dir_unreachable",
+                state_dir=str(state_dir),
+                job_owner=owner.name,
+                blocked=str(blocked),
+                mode=f"{stat.S_IMODE(blocked.stat().st_mode):04o}",
+                msg="the gridmanager cannot read the pilot files nor write the user log: "
+                "glideins will be held; choose a state_dir whose parents it may search",
             )
     read_private_file(expand_path(config.pool.signing_key), "pool.signing_key")
     if config.pool.simulate is not None and not expand_path(config.pool.simulate).exists():

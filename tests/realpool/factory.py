@@ -161,6 +161,21 @@ class Factory:
         self.process.kill()
         self.process.wait(timeout=30)
 
+    def cleanup(self, topology: Topology) -> None:
+        """Stop, remove this factory's glideins and user jobs, and wait until its slots
+        have left the VO collector (the session's pools are shared by every test)."""
+        self.stop()
+        vo = topology.vo
+        ours = f'AglideinFactory == "{self.name}"'
+        vo.run("condor_rm", "-constraint", ours, check=False)
+        vo.run("condor_rm", "-constraint", f'AglideinTest == "{self.name}"', check=False)
+        with contextlib.suppress(AssertionError):
+            wait_for(
+                lambda: not vo.jobs(ours, ["ClusterId"]) and not vo.startds(ours),
+                90,
+                "this factory's glideins to leave",
+            )
+
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 30 s)."""
         if self.process is None or self.process.poll() is not None:
@@ -250,7 +265,9 @@ def user_jobs(
             "arguments": f"\"-c '{command}'\"",
             "+AglideinTest": f'"{factory.name}"',
             "+DESIRED_Sites": f'"{sites}"',
-            "requirements": "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)",
+            # only this test's glideins: other tests' may still be in the VO pool
+            "requirements": "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
+            f' && TARGET.AglideinFactory =?= "{factory.name}"',
             "request_cpus": "1",
             "request_memory": "64",
             "request_disk": "1024",

@@ -68,9 +68,7 @@ def test_glideins_reach_a_site_without_fs_only_with_the_ce_token(
             )
             assert "authenticate" in str(held[0]["HoldReason"]).lower(), held
         finally:
-            blind.stop()
-            vo.run("condor_rm", "-constraint", ours, check=False)
-            vo.run("condor_rm", "-constraint", f'AglideinTest == "{blind.name}"', check=False)
+            blind.cleanup(realpool)
 
         # 2. a token signed by the site's key in the C-GAHP's directory: glideins run there
         token = token_dir / "site-ce"
@@ -94,8 +92,7 @@ def test_glideins_reach_a_site_without_fs_only_with_the_ce_token(
             assert credential["name"] == "site-ce"
             assert credential["last_error"] is None
         finally:
-            factory.stop()
-            vo.run("condor_rm", "-constraint", f'AglideinFactory == "{factory.name}"', check=False)
+            factory.cleanup(realpool)
     finally:
         for pool, name in ((site, "90-no-fs"), (vo, "90-ce-tokens")):
             (pool.base / "config.d" / name).unlink(missing_ok=True)

@@ -113,4 +113,4 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
         assert by_reason["ok"] >= len(glideins), by_reason
         assert by_reason["other"] == 0, by_reason
     finally:
-        factory.stop()
+        factory.cleanup(realpool)

@@ -54,8 +54,7 @@ def test_kill_9_right_after_a_submit_never_doubles_the_glideins(
         assert len(queued(site, factory)) == 2
         assert not vo.history(ours(factory), ["ClusterId"]), "a glidein was removed"
     finally:
-        factory.stop()
-        vo.run("condor_rm", "-constraint", ours(factory), check=False)
+        factory.cleanup(realpool)
 
 
 @pytest.mark.timeout(300)
@@ -96,9 +95,8 @@ def test_collector_down_removes_nothing_and_the_factory_recovers(
         assert all("excess" in str(g["RemoveReason"]) for g in removed)
         assert factory.get("/api/v1/status")["entries"][0]["health"] == "ok"
     finally:
-        factory.stop()
         vo.run("condor_on", "-daemon", "collector", check=False)
-        vo.run("condor_rm", "-constraint", ours(factory), check=False)
+        factory.cleanup(realpool)
 
 
 @pytest.mark.timeout(300)
@@ -120,8 +118,7 @@ def test_hard_drain_empties_the_entry_at_the_site(
         wait_for(lambda: len(factory.events("cycle.done")) >= cycles + 3, 60, "3 more cycles")
         assert not queued(vo, factory)
     finally:
-        factory.stop()
-        vo.run("condor_rm", "-constraint", ours(factory), check=False)
+        factory.cleanup(realpool)
 
 
 @pytest.mark.timeout(300)
@@ -160,5 +157,4 @@ def test_a_glidein_held_at_the_site_is_handled_per_the_lifecycle(
         assert "held_unrecoverable" in str(removed["RemoveReason"])
         wait_for(lambda: not queued(site, factory), 120, "the site to drop the held glidein")
     finally:
-        factory.stop()
-        vo.run("condor_rm", "-constraint", ours(factory), check=False)
+        factory.cleanup(realpool)
