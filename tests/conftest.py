@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon_helpers import RunningDaemon, free_port, start_daemon
+from tests.daemon_helpers import JOB_OWNER_LINE, RunningDaemon, free_port, start_daemon
 
 # the real-pool fixtures (realpool, vo_pool, site_pool, vo_env): tests/realpool/README.md
 pytest_plugins = ["tests.realpool.fixtures"]
@@ -17,11 +17,15 @@ REPO = Path(__file__).resolve().parents[1]
 # Test input copied into the repository (provenance and licences: tests/fixtures/*/README.md).
 FIXTURES = REPO / "tests" / "fixtures"
 
-MINIMAL_CONFIG = """\
+MINIMAL_CONFIG = (
+    """\
 factory:
   name: test-factory
   state_dir: {state_dir}
   shutdown_grace: 10s
+"""
+    + JOB_OWNER_LINE
+    + """\
 pool:
   collector: 127.0.0.1:{closed_port}
   trust_domain: test.example.org
@@ -30,6 +34,7 @@ pool:
 http:
   listen: ["127.0.0.1:{http_port}"]
 """
+)
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.daemon_helpers import JOB_OWNER_LINE
+
 # HTCondor-minted IDTOKENs (how they were made: tests/fixtures/tokens/README.md).
 TOKEN_VECTORS = Path(__file__).resolve().parent / "fixtures" / "tokens" / "vectors.json"
 
@@ -91,7 +93,7 @@ factory:
   name: test-factory
   state_dir: {tmp / "state"}
   glidein: {glidein}
-pool:
+{JOB_OWNER_LINE}pool:
   collector: 127.0.0.1:9618
   trust_domain: test.example.org
   signing_key: {key}

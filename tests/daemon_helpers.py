@@ -13,6 +13,10 @@ from pathlib import Path
 
 import httpx
 
+# HTCondor never lets root own a job, so a root aglidein must name the job owner
+# (`factory.job_owner`); test daemons never reach a schedd: any unprivileged user will do
+JOB_OWNER_LINE = "  job_owner: nobody\n" if os.geteuid() == 0 else ""
+
 
 def free_port() -> int:
     """A TCP port nothing listens on (bound then released)."""

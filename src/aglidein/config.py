@@ -164,6 +164,7 @@ class FactoryConfig(_Model):
     shutdown_grace: Duration = 30.0
     stale_cycles: NonNegInt = 3
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    job_owner: str | None = None
     deadlines: Deadlines = Deadlines()
     backoff: BackoffSettings = BackoffSettings()
     limits: FactoryLimits = FactoryLimits()
@@ -351,7 +352,7 @@ class OAuth2Config(_Model):
 
 class CredentialConfig(_Model):
     name: Name
-    type: Literal["scitoken", "x509", "ssh"]
+    type: Literal["scitoken", "x509", "ssh", "idtoken"]
     path: str
     refresh_command: list[str] | None = Field(default=None, min_length=1)
     min_lifetime: Duration = 3600.0
@@ -582,7 +583,7 @@ def _cross_check(data: Mapping[str, Any], lines: Mapping[Loc, int], source: str)
         loc: Loc = ("entries", index, "auth", "credential")
         if name not in credential_types:
             problem(loc, f"unknown credential {name!r}")
-        elif method in ("scitoken", "x509", "ssh") and credential_types[name] != method:
+        elif method in ("scitoken", "x509", "ssh", "idtoken") and credential_types[name] != method:
             problem(
                 loc,
                 f"credential {name!r} is of type {credential_types[name]}, auth.method is {method}",

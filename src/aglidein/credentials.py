@@ -197,7 +197,7 @@ def check_credential_bytes(credential: CredentialConfig, data: bytes) -> Credent
         raise CredentialError("empty credential")
     if credential.type == "x509":
         return CredentialReading(expires=x509_expiry(data))
-    if credential.type == "scitoken":
+    if credential.type in ("scitoken", "idtoken"):
         return CredentialReading(expires=jwt_expiry(data))
     ssh_key_check(data)
     return CredentialReading(expires=None)

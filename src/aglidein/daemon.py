@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from aglidein.clock import Clock, SystemClock, wall_clock
 from aglidein.config import LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
+from aglidein.ownership import resolve_job_owner, unreachable_dir
 from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
@@ -68,6 +70,24 @@ def preflight(loaded: LoadedConfig) -> None:
         ) from None
     if not os.access(state_dir, os.W_OK):
         raise AglideinError(f"factory.state_dir {state_dir}: not writable")
+    owner = resolve_job_owner(config, strict=True)
+    if owner is not None:
+        # the job owner's group may reach state_dir/pilot and state_dir/glideins (search
+        # only); the databases and keys beside them stay out of others' reach
+        os.chown(state_dir, -1, owner.gid)
+        state_dir.chmod((stat.S_IMODE(state_dir.stat().st_mode) | 0o010) & ~0o007)
+        blocked = unreachable_dir(state_dir, owner)
+        if blocked is not None:
+            # an error, not a refusal: entries that need no gridmanager still work
+            log.error(
+                "ownership.state_dir_unreachable",
+                state_dir=str(state_dir),
+                job_owner=owner.name,
+                blocked=str(blocked),
+                mode=f"{stat.S_IMODE(blocked.stat().st_mode):04o}",
+                msg="the gridmanager cannot read the pilot files nor write the user log: "
+                "glideins will be held; choose a state_dir whose parents it may search",
+            )
     read_private_file(expand_path(config.pool.signing_key), "pool.signing_key")
     if config.pool.simulate is not None and not expand_path(config.pool.simulate).exists():
         raise AglideinError(f"pool.simulate {config.pool.simulate}: no such scenario file")

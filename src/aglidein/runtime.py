@@ -86,7 +86,14 @@ ReloadHook = Callable[[Config, Config], Awaitable[None]]
 ReloadCheck = Callable[[Config], None]
 
 # Keys whose change needs a restart to take effect: a reload changing one is refused.
-RESTART_KEYS = ("factory.state_dir", "factory.name", "http.listen", "pool.simulate", "logs.store")
+RESTART_KEYS = (
+    "factory.state_dir",
+    "factory.job_owner",
+    "factory.name",
+    "http.listen",
+    "pool.simulate",
+    "logs.store",
+)
 
 
 class ConfigHolder:

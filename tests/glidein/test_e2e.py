@@ -47,6 +47,9 @@ def eventually(condition: Any, within_s: float = 30.0) -> Any:
     raise AssertionError(f"not within {within_s} s")
 
 
+OWNER = ", job_owner: nobody" if os.geteuid() == 0 else ""
+
+
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`aglidein run` on a free port; yields (base URL, config path)."""
@@ -56,7 +59,8 @@ def daemon(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
     config = tmp_path / "aglidein.yaml"
     config.write_text(
-        f"factory: {{name: e2e, state_dir: {tmp_path / 'state'}}}\n"
+        # as root, a job owner is required (HTCondor never lets root own a job)
+        f"factory: {{name: e2e, state_dir: {tmp_path / 'state'}{OWNER}}}\n"
         f"pool: {{collector: 127.0.0.1:1, trust_domain: t, signing_key: {key}}}\n"
         f'http: {{listen: ["127.0.0.1:{port}"]}}\n'
         f"entries:\n  - {{name: {ENTRY}, gridtype: local, attrs: {{GLIDEIN_Site: E2E}}}}\n"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aglidein.config import Config, load_config
 from aglidein.errors import AglideinError
+from aglidein.ownership import expected_owner, foreign_owners, resolve_job_owner
 
 if TYPE_CHECKING:  # the planning machinery (numpy, the poller) loads when a plan is made
     from aglidein.condor.api import Pool
@@ -150,12 +151,44 @@ async def _live(config: Config, timer: _Timer) -> tuple[DemandSnapshot, GlideinC
         poller = Poller(lambda: config, pool, Metrics(), SystemClock())
         with anyio.fail_after(deadlines.collector_query + deadlines.schedd_query + 10):
             demand, census = await poller.poll(0)
+        if census.factory_ok:
+            await _warn_foreign_owners(config, pool)
     finally:
         await pool.aclose()
     timer.add("parse_s", started)
     if poller.failures:
         raise PlanError("\n".join(f"cannot reach {f.source}: {f.error}" for f in poller.failures))
     return demand, census
+
+
+async def _warn_foreign_owners(config: Config, pool: Pool) -> None:
+    """Warn when glidein jobs on the factory schedd belong to another user than expected."""
+    import anyio
+
+    from aglidein.services.poller_ads import factory_constraint
+
+    schedd = pool.schedd(config.pool.factory_schedd)
+    try:
+        with anyio.fail_after(config.factory.deadlines.schedd_query):
+            ads = await schedd.query(factory_constraint(config.factory.name), ["Owner"])
+    except (AglideinError, TimeoutError):
+        return  # the poll just worked; a failure here only loses the warning
+    expected = expected_owner(config)
+    foreign = foreign_owners(expected, (ad.get("Owner") for ad in ads))
+    if foreign:
+        print(
+            f"warning: glidein jobs on the factory schedd are owned by {', '.join(foreign)}, "
+            f"not {expected!r}: aglidein must run as the user that owns its glidein jobs "
+            "(or as root with factory.job_owner naming it)",
+            file=sys.stderr,
+        )
+
+
+def _job_owner_warning(config: Config) -> None:
+    try:
+        resolve_job_owner(config, strict=True)
+    except AglideinError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
 
 
 def _credentials(config: Config) -> dict[str, CredentialState]:
@@ -257,6 +290,8 @@ def run_plan(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if not args.jobs:
+        _job_owner_warning(loaded.config)
     plan, timing = make_plan(loaded.config, args)
     if args.json:
         out = {

@@ -14,6 +14,7 @@ from aglidein.core.model import CredentialState
 from aglidein.core.policy import decide
 from aglidein.credentials import PoolSigningKey, write_glidein_tokens
 from aglidein.logkeys import LogKeyring
+from aglidein.ownership import resolve_job_owner
 from aglidein.runtime import Runtime
 from aglidein.services.cycle import CycleService, PollerLike, Reported
 from aglidein.services.downtimes import downtime_routes
@@ -88,7 +89,7 @@ def build_cycle(
         runtime.state,
         runtime.metrics,
         runtime.clock,
-        kit or PilotKit(state_dir),
+        kit or PilotKit(state_dir, owner=resolve_job_owner(runtime.config.current)),
         tokens or token_writer(state_dir, wall_clock(runtime.clock)),
     )
     cycle = CycleService(

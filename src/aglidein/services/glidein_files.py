@@ -31,6 +31,7 @@ from aglidein.config import Config, EntryConfig
 from aglidein.core.submit import GlideinFiles, PilotFiles, render_attrs_file
 from aglidein.errors import AglideinError
 from aglidein.logkeys import atomic_write
+from aglidein.ownership import JobOwner, give
 
 __all__ = ["PilotKit", "TokenWriter", "default_pilot_source"]
 
@@ -57,10 +58,18 @@ class _Built:
 class PilotKit:
     """Builds the pilot files once and writes per-entry and per-glidein files."""
 
-    def __init__(self, state_dir: Path, source: Path | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, source: Path | None = None, owner: JobOwner | None = None
+    ) -> None:
         self.state_dir = state_dir
         self.source = source or default_pilot_source()
+        self.owner = owner  # files the gridmanager reads or writes go to this user
         self._built: _Built | None = None
+
+    def _dir(self, path: Path, mode: int) -> Path:
+        path.mkdir(parents=True, exist_ok=True, mode=mode)
+        give(path, self.owner)
+        return path
 
     def prepare(self) -> None:
         """Build the tarball and install the startup script (idempotent)."""
@@ -69,14 +78,15 @@ class PilotKit:
             raise AglideinError(f"the pilot is missing: no {startup}")
         data = _deterministic_tarball(self.source)
         digest = hashlib.sha256(data).hexdigest()
-        target = self.state_dir / "pilot"
-        target.mkdir(parents=True, exist_ok=True)
+        target = self._dir(self.state_dir / "pilot", 0o755)
         tarball = target / f"glidein-{digest}.tar.gz"
         if not tarball.exists():
             atomic_write(tarball, data, 0o644)
         installed = target / "glidein_startup.sh"
         if not installed.exists() or installed.read_bytes() != startup.read_bytes():
             atomic_write(installed, startup.read_bytes(), 0o755)
+        give(tarball, self.owner)
+        give(installed, self.owner)
         for old in target.glob("glidein-*.tar.gz"):
             if old != tarball:
                 old.unlink(missing_ok=True)
@@ -93,11 +103,14 @@ class PilotKit:
             self.prepare()
         assert self._built is not None
         directory = self.entry_dir(entry.name)
-        (directory / "tokens").mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._dir(directory.parent, 0o755)
+        self._dir(directory, 0o755)
+        self._dir(directory / "tokens", 0o700)
         attrs = directory / "attrs"
         text = render_attrs_file(entry).encode()
         if not attrs.exists() or attrs.read_bytes() != text:
             atomic_write(attrs, text, 0o644)
+            give(attrs, self.owner)
         return PilotFiles(
             startup=str(self._built.startup),
             tarball=str(self._built.tarball),
@@ -114,10 +127,12 @@ class PilotKit:
     ) -> list[GlideinFiles]:
         """Mint and write the token files of new glideins."""
         directory = self.entry_dir(entry.name) / "tokens"
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._dir(directory, 0o700)
         out = []
         for glidein_id in glidein_ids:
             idtoken, log_token = writer(config, entry, glidein_id, directory, now)
+            give(idtoken, self.owner)
+            give(log_token, self.owner)
             out.append(GlideinFiles(glidein_id, str(idtoken), str(log_token)))
         return out
 

@@ -28,6 +28,7 @@ from aglidein.core.model import CredentialState
 from aglidein.credentials import CredentialReading, check_credential_bytes, read_credential
 from aglidein.errors import AglideinError, CredentialError
 from aglidein.logkeys import LogKeyring, atomic_write
+from aglidein.ownership import JobOwner, give, resolve_job_owner
 from aglidein.runtime import CredentialStatus, Runtime
 from aglidein.services.refresh import (
     RefreshFailed,
@@ -319,7 +320,8 @@ class Renewer:
             raise RefreshFailed("invalid", "the new credential has already expired")
         path = expand_path(credential.path)
         try:
-            await anyio.to_thread.run_sync(_install_file, path, data)
+            owner = resolve_job_owner(self.runtime.config.current)
+            await anyio.to_thread.run_sync(_install_file, path, data, owner)
         except OSError as exc:
             raise RefreshFailed("failure", f"cannot install {path}: {exc.strerror}") from None
         return reading
@@ -342,5 +344,6 @@ class Renewer:
             gauge.labels(credential=credential.name).set(0)
 
 
-def _install_file(path: Path, data: bytes) -> None:
+def _install_file(path: Path, data: bytes, owner: JobOwner | None) -> None:
     atomic_write(path, data, 0o600)
+    give(path, owner)  # the gridmanager reads it as the job owner

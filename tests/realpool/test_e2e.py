@@ -1,0 +1,116 @@
+"""End to end on real daemons (issue 13 item 3): aglidein sees idle user jobs on the VO
+schedd, sends glideins to the site through the real gridmanager (HTCondor-C), the pilot
+starts a startd from the HTCondor tarball that joins the VO collector with the IDTOKEN
+aglidein minted, the user jobs run on it, the glideins retire when idle and exit 0, and
+the excess idle glideins are removed when the demand is gone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.realpool.factory import entry_yaml, start_factory, user_jobs, wait_for
+from tests.realpool.pool import PoolInstance
+from tests.realpool.topology import Topology
+
+GLIDEIN_SLOT = re.compile(r"@glidein_([0-9a-f-]{36})@")
+
+
+@pytest.mark.timeout(600)
+def test_user_jobs_complete_on_glideins_that_then_retire(
+    realpool: Topology, vo_env: PoolInstance, tmp_path: Path
+) -> None:
+    vo = realpool.vo
+    # SITE_SLOW's glideins never start at the site (remote Requirements false): they stay
+    # idle there and are the excess aglidein removes once the demand is gone
+    entries = entry_yaml("SITE_A", realpool, max_idle_s=20) + entry_yaml(
+        "SITE_SLOW", realpool, extra="    submit_attrs: {+remote_Requirements: false}\n"
+    )
+    factory = start_factory(tmp_path, realpool, entries, cycle="5s")
+    try:
+        cluster = user_jobs(factory, realpool, "SITE_A,SITE_SLOW", 4)
+        ours = f'AglideinFactory == "{factory.name}"'
+        slots_seen: dict[str, dict[str, Any]] = {}
+
+        def finished() -> list[dict[str, Any]] | None:
+            for slot in vo.startds(ours):
+                slots_seen[str(slot["Name"])] = slot
+            done = vo.history(
+                f"ClusterId == {cluster} && JobStatus == 4",
+                ["ProcId", "ExitCode", "LastRemoteHost"],
+            )
+            return done if len(done) == 4 else None
+
+        done = wait_for(
+            finished, 360, lambda: f"4 user jobs to complete; aglidein log:\n{factory.log()}"
+        )
+
+        # the user jobs ran on glidein slots, which advertised who they are
+        glideins = set()
+        for job in done:
+            match = GLIDEIN_SLOT.search(str(job["LastRemoteHost"]))
+            assert match, job
+            assert job["ExitCode"] == 0
+            glideins.add(match.group(1))
+        assert slots_seen, "no glidein slot was seen in the VO collector"
+        for slot in slots_seen.values():
+            assert slot["AglideinEntry"] == "SITE_A"
+            assert slot["GLIDEIN_Site"] == "SITE_A"
+            assert slot["AglideinFactory"] == factory.name
+            assert GLIDEIN_SLOT.search(f"@glidein_{slot['AglideinId']}@")
+
+        # the pilot's records are in the log store, under the glidein the user job ran on
+        for glidein in glideins:
+            records = factory.get("/api/v1/logs", glidein=glidein, limit=1000)["records"]
+            events = {r["event"] for r in records}
+            assert {"glidein.start", "glidein.validated", "condor.started"} <= events, events
+            assert all(r["entry"] == "SITE_A" for r in records)
+
+        # demand is gone: the idle glideins at SITE_SLOW are removed as excess
+        def slow_removed() -> list[dict[str, Any]] | None:
+            if vo.jobs(f'{ours} && AglideinEntry == "SITE_SLOW"', ["ClusterId"]):
+                return None
+            return vo.history(
+                f'{ours} && AglideinEntry == "SITE_SLOW"', ["RemoveReason", "JobStatus"]
+            )
+
+        removed = wait_for(slow_removed, 180, "SITE_SLOW's idle glideins to be removed")
+        assert removed
+        assert all("excess_idle" in str(g["RemoveReason"]) for g in removed)
+
+        # the glideins that ran jobs retire after GLIDEIN_Max_Idle and exit 0, counted "ok"
+        def retired() -> list[dict[str, Any]] | None:
+            ended = vo.history(
+                f'{ours} && AglideinEntry == "SITE_A" && JobStatus == 4',
+                ["AglideinId", "ExitCode"],
+            )
+            ids = {g["AglideinId"] for g in ended}
+            return ended if glideins <= ids else None
+
+        ended = wait_for(retired, 180, f"the glideins {glideins} to retire")
+        assert all(g["ExitCode"] == 0 for g in ended if g["AglideinId"] in glideins)
+        wait_for(
+            lambda: (
+                factory.metric("aglidein_glidein_exits_total", entry="SITE_A", reason="ok")
+                >= len(glideins)
+            ),
+            60,
+            "the exits to be counted as ok",
+        )
+        # in the end every glidein has left: retired on its own or removed as excess
+        wait_for(
+            lambda: not vo.jobs(ours, ["ClusterId"]) and not vo.startds(ours),
+            180,
+            "every glidein to leave the factory schedd and the collector",
+        )
+        by_reason = {
+            reason: factory.metric("aglidein_glidein_exits_total", entry="SITE_A", reason=reason)
+            for reason in ("ok", "removed", "other")
+        }
+        assert by_reason["ok"] >= len(glideins), by_reason
+        assert by_reason["other"] == 0, by_reason
+    finally:
+        factory.cleanup(realpool)
