@@ -1,7 +1,9 @@
 """Ingest benchmark: wrk posts 100-record NDJSON batches as 1,000 glideins (16
 connections) to a real `aglidein run`, then — in the same run — to a minimal reference
 receiver (uvicorn + orjson + SQLite executemany, no auth, no dedupe). Prints records/s,
-p50/p99 latency, peak RSS, index lag and the ratio. Never asserts.
+p50/p99 latency, peak RSS, index lag, CPU time per 1,000 records (all threads of the
+server, during the load: steadier than records/s on a shared machine) and both ratios.
+Never asserts.
 
     .venv/bin/python bench/ingest/run.py [--duration 10] [--glideins 1000] [--connections 16]
 """
@@ -75,6 +77,15 @@ class PeakRss:
                 self.peak_kib = max(self.peak_kib, int(match.group(1)))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(url: str, tokens: Path, args: argparse.Namespace) -> dict[str, float]:
     """One wrk run; its WRK summary line as numbers."""
     command = [
@@ -121,13 +132,16 @@ def measure(
 
     thread = threading.Thread(target=sampler, daemon=True)
     thread.start()
+    cpu_before = cpu_seconds(process.pid)
     result = run_wrk(url, tokens, args)
+    cpu = cpu_seconds(process.pid) - cpu_before
     stop.set()
     thread.join()
     rss.sample()
     seconds = result["duration_us"] / 1e6
     ok_requests = result["requests"] - result["errors"]
     result.update(
+        cpu_ms_per_1k=cpu * 1000 / max(1.0, ok_requests * 100 / 1000),
         records_per_s=ok_requests * 100 / seconds,
         peak_rss_mib=rss.peak_kib / 1024,
         max_index_lag_s=lag["max"],
@@ -276,13 +290,13 @@ def main() -> None:
     )
     print(
         f"{'server':<10} {'records/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
-        f"{'peak RSS MiB':>13} {'max index lag s':>16}"
+        f"{'peak RSS MiB':>13} {'max index lag s':>16} {'CPU ms/1k rec':>14}"
     )
     for name, r in results.items():
         print(
             f"{name:<10} {r['records_per_s']:>10.0f} {r['p50_us'] / 1000:>8.1f} "
             f"{r['p99_us'] / 1000:>8.1f} {r['errors']:>7.0f} {r['peak_rss_mib']:>13.0f} "
-            f"{r['max_index_lag_s']:>16.2f}"
+            f"{r['max_index_lag_s']:>16.2f} {r['cpu_ms_per_1k']:>14.1f}"
         )
     mine = results["aglidein"]
     print(
@@ -298,7 +312,10 @@ def main() -> None:
         )
     if "reference" in results:
         ratio = mine["records_per_s"] / results["reference"]["records_per_s"]
-        print(f"ratio aglidein/reference: {ratio:.2f}")
+        cpu_ratio = results["reference"]["cpu_ms_per_1k"] / mine["cpu_ms_per_1k"]
+        print(
+            f"ratio aglidein/reference: {ratio:.2f} (records/s), {cpu_ratio:.2f} (CPU per record)"
+        )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aglidein.core.records import LEVELS, RENAMED_KEYS, parse_batch, parse_ts
+from aglidein.core import records
+from aglidein.core.records import CORE_KEYS, LEVELS, RENAMED_KEYS, parse_batch, parse_ts
 
 
 def line(**overrides: object) -> bytes:
@@ -142,7 +145,7 @@ def test_any_bytes_give_errors_not_exceptions(body: bytes) -> None:
         ).flatmap(
             lambda core: st.dictionaries(
                 st.text(min_size=1, max_size=10).filter(
-                    lambda k: k not in core and k != "glidein" and k not in RENAMED_KEYS
+                    lambda k: k not in CORE_KEYS and k != "glidein" and k not in RENAMED_KEYS
                 ),
                 record_values,
                 max_size=5,
@@ -157,3 +160,52 @@ def test_valid_records_round_trip(records: list[dict[str, object]]) -> None:
     assert batch.errors == []
     assert [orjson.loads(raw) for raw in batch.lines] == records
     assert batch.seqs == [r["seq"] for r in records]
+
+
+_perturbations = st.sampled_from(
+    [
+        {},
+        {"seq": -1},
+        {"seq": True},
+        {"seq": 2**63},
+        {"seq": 1.0},
+        {"level": "loud"},
+        {"level": 1},
+        {"ts": "2026-01-01 00:00:00"},
+        {"ts": "2026-02-30T00:00:00Z"},
+        {"ts": "2026-01-01T00:00:00.5+00:00"},
+        {"event": "has space"},
+        {"event": 7},
+        {"msg": 3},
+        {"msg": ...},
+        {"nested": {"a": 1}},
+        {"glidein": "g"},
+        {"entry": "E"},
+        {"": 1},
+        {"f1": 1, "f2": 2, "f3": 3},
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.integers(0, 50), _perturbations).map(
+                lambda t: line(**{"seq": t[0], **t[1]})
+            ),
+            st.sampled_from([b"", b"\r", b"not json", b"[1]", b" " + line(), line() + b"\r"]),
+        ),
+        max_size=12,
+    ),
+    st.integers(1, 4),
+)
+def test_whole_batch_check_agrees_with_the_line_by_line_one(
+    lines: list[bytes], max_fields: int
+) -> None:
+    """The column-wise check of clean batches accepts exactly what the line-by-line
+    check accepts, with the same columns and bytes."""
+    body = b"\n".join(lines)
+    with patch.object(records, "_parse_clean", lambda *args: None):
+        slow = parse(body, max_fields=max_fields)
+    assert parse(body, max_fields=max_fields) == slow

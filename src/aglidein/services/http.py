@@ -44,7 +44,7 @@ from aglidein.services.auth import (
 from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
 
-__all__ = ["ApiRoute", "HttpService", "json_response", "small_body"]
+__all__ = ["ApiRoute", "HttpService", "RawHandler", "RawResponse", "json_response", "small_body"]
 
 log = structlog.get_logger()
 Handler = Callable[[Request], Awaitable[Response]]
@@ -85,6 +85,54 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """What a raw handler answers: the server adds Content-Length and SECURITY_HEADERS."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
+
+
+# A raw handler gets the ASGI scope and receive channel and answers one RawResponse.
+RawHandler = Callable[[Any, Any], Awaitable[RawResponse]]
+
+
+class DirectRoutes:
+    """ASGI app that answers a few hot (method, path) pairs with their raw handlers,
+    ahead of Starlette's router and middleware; every other request goes to `app`.
+
+    Responses get the same SECURITY_HEADERS, and `count(status)` is called for each."""
+
+    def __init__(
+        self, app: Any, routes: dict[tuple[str, str], tuple[RawHandler, Callable[[int], None]]]
+    ) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            found = self.routes.get((scope["method"], scope["path"]))
+            if found is not None:
+                handler, count = found
+                response = await handler(scope, receive)
+                count(response.status)
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status,
+                        "headers": [
+                            (b"content-length", str(len(response.body)).encode()),
+                            *response.headers,
+                            *SECURITY_HEADERS,
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": response.body})
+                return
+        await self.app(scope, receive, send)
+
+
 SESSION_BODY_MAX = 4096
 
 
@@ -120,6 +168,13 @@ class ApiRoute:
     access: Access = Access.READ
     summary: str = ""
     openapi: dict[str, Any] = field(default_factory=dict)  # extra operation fields
+    # Served ahead of the router when set (hot paths; only for Access.NONE and LOG, whose
+    # handlers check their own credentials); `handler` still serves the routed request.
+    raw: RawHandler | None = None
+
+    def __post_init__(self) -> None:
+        if self.raw is not None and self.access not in (Access.NONE, Access.LOG):
+            raise ValueError(f"{self.path}: a raw handler skips the {self.access.value} check")
 
 
 class _Server(uvicorn.Server):
@@ -194,14 +249,30 @@ class HttpService:
             ),
         ]
 
-    def _build_app(self) -> Starlette:
+    def _build_app(self) -> DirectRoutes:
         routes: list[BaseRoute] = [
             Route(r.path, self._guard(r), methods=list(r.methods)) for r in self._routes
         ]
         web = _web_dir()
         if web is not None and (web / "index.html").exists():
             routes.append(Mount("/", app=StaticFiles(directory=web, html=True), name="viewer"))
-        return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+        app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+        direct = {
+            (method, r.path): (r.raw, self._counter(r.access))
+            for r in self._routes
+            if r.raw is not None
+            for method in r.methods
+        }
+        return DirectRoutes(app, direct)
+
+    def _counter(self, access: Access) -> Callable[[int], None]:
+        requests = self.runtime.metrics.http_requests
+        by_class = {n: requests.labels(state=access.value, result=f"{n}xx") for n in range(1, 6)}
+
+        def count(status: int) -> None:
+            by_class[status // 100].inc()
+
+        return count
 
     def _guard(self, route: ApiRoute) -> Handler:
         metrics = self.runtime.metrics

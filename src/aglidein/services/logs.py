@@ -131,6 +131,7 @@ class LogService:
                 access=Access.LOG,
                 summary="Ingest NDJSON log records from a glidein",
                 openapi=INGEST_OPENAPI,
+                raw=self.ingest.raw,
             ),
             ApiRoute(
                 "/api/v1/logs",

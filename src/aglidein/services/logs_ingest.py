@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import anyio.to_thread
+import orjson
 import structlog
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -23,7 +25,7 @@ from aglidein.config import LogsConfig
 from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.errors import CredentialError, StoreError, StoreFull
 from aglidein.logkeys import KEY_FILE, PREV_KEY_FILE, LogClaims, LogKeyring, LogTokenError
-from aglidein.services.http import json_response
+from aglidein.services.http import RawResponse
 from aglidein.services.metrics import Metrics
 from aglidein.store.api import LogStore
 
@@ -157,31 +159,52 @@ class Ingest:
         self._settings = settings
         self._metrics = metrics
 
-    def _reject(self, reason: str, status: int, error: str, **headers: str) -> Response:
+    def _reject(self, reason: str, status: int, error: str, retry: int = 0) -> RawResponse:
         self._metrics.log_rejected.labels(reason=reason).inc()
-        return json_response({"error": error}, status, headers=headers or None)
+        return _json(status, {"error": error}, retry)
 
     async def __call__(self, request: Request) -> Response:
-        """Authenticate, read, parse, rate-limit and store one batch."""
+        """Authenticate, read, parse, rate-limit and store one batch (routed request)."""
+        answer = await self.handle(request.headers.get, _request_body(request))
+        return Response(
+            answer.body,
+            status_code=answer.status,
+            headers={k.decode(): v.decode() for k, v in answer.headers},
+        )
+
+    async def raw(self, scope: Any, receive: Any) -> RawResponse:
+        """The same as a raw ASGI handler, served ahead of the router (DirectRoutes)."""
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            key = name.decode("latin-1")
+            if key in _WANTED and key not in headers:
+                headers[key] = value.decode("latin-1")
+        return await self.handle(headers.get, _receive_body(receive))
+
+    async def handle(
+        self, header: Callable[[str, str], str], body_chunks: AsyncIterator[bytes]
+    ) -> RawResponse:
+        """Authenticate, read, parse, rate-limit and store one batch; `header(name,
+        default)` looks up a request header, `body_chunks` yields the body."""
         started = time.perf_counter()
-        header = request.headers.get("authorization", "")
-        if header[:7].lower() != "bearer " or not header[7:].strip():
+        auth = header("authorization", "")
+        if auth[:7].lower() != "bearer " or not auth[7:].strip():
             return self._reject(
                 "auth_missing", 401, "a log token is required (Authorization: Bearer)"
             )
         try:
-            claims = self.verifier.verify(header[7:].strip())
+            claims = self.verifier.verify(auth[7:].strip())
         except LogTokenError as exc:
             status = 403 if exc.reason == "audience" else 401
             return self._reject(f"auth_{exc.reason}", status, str(exc))
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        media = header("content-type", "").split(";")[0].strip().lower()
         if media != "application/x-ndjson":
             return self._reject("media_type", 415, "Content-Type must be application/x-ndjson")
-        encoding = request.headers.get("content-encoding", "identity").strip().lower()
+        encoding = header("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
             return self._reject("encoding", 415, "Content-Encoding must be identity or gzip")
         try:
-            body = await _read_body(request)
+            body = await _read_body(header("content-length", ""), body_chunks)
             if encoding == "gzip":
                 body = _gunzip(body)
         except _TooLarge as exc:
@@ -202,10 +225,7 @@ class Ingest:
         retry = self.limiter.take(claims.glidein, lines)
         if retry:
             return self._reject(
-                "rate_limited",
-                429,
-                "rate limit exceeded for this glidein",
-                **{"Retry-After": str(int(retry))},
+                "rate_limited", 429, "rate limit exceeded for this glidein", int(retry)
             )
         batch = await self._parse(body)
         try:
@@ -213,9 +233,7 @@ class Ingest:
         except StoreError as exc:
             reason = "store_full" if isinstance(exc, StoreFull) else "store_failed"
             self._metrics.log_rejected.labels(reason=reason).inc(batch.line_count)
-            return json_response(
-                {"error": str(exc)}, 503, headers={"Retry-After": str(STORE_RETRY_AFTER_S)}
-            )
+            return _json(503, {"error": str(exc)}, STORE_RETRY_AFTER_S)
         metrics = self._metrics
         metrics.log_records.inc(result.accepted)
         if result.duplicates:
@@ -232,8 +250,8 @@ class Ingest:
             body_out["errors"] = [{"line": e.line, "error": e.error} for e in shown]
             if len(batch.errors) > len(shown):
                 body_out["errors_omitted"] = len(batch.errors) - len(shown)
-            return json_response(body_out, 400)
-        return json_response(body_out)
+            return _json(400, body_out)
+        return _json(200, body_out)
 
     async def _parse(self, body: bytes) -> ParsedBatch:
         settings = self._settings()
@@ -245,18 +263,44 @@ class Ingest:
         )
 
 
-async def _read_body(request: Request) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > MAX_BODY:
-        raise _TooLarge(f"body is over {MAX_BODY} bytes; split the batch")
-    chunks: list[bytes] = []
-    size = 0
+_WANTED = frozenset({"authorization", "content-type", "content-encoding", "content-length"})
+_JSON = (b"content-type", b"application/json")
+
+
+def _json(status: int, body: object, retry: int = 0) -> RawResponse:
+    headers = ((b"retry-after", str(retry).encode()), _JSON) if retry else (_JSON,)
+    return RawResponse(status, orjson.dumps(body), headers)
+
+
+async def _request_body(request: Request) -> AsyncIterator[bytes]:
     async for chunk in request.stream():
+        yield chunk
+
+
+async def _receive_body(receive: Any) -> AsyncIterator[bytes]:
+    """The body of an ASGI request, piece by piece; ClientDisconnect if it goes away."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _read_body(length: str, chunks: AsyncIterator[bytes]) -> bytes:
+    if length.isdigit() and int(length) > MAX_BODY:
+        raise _TooLarge(f"body is over {MAX_BODY} bytes; split the batch")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
         size += len(chunk)
         if size > MAX_BODY:
             raise _TooLarge(f"body is over {MAX_BODY} bytes; split the batch")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _gunzip(data: bytes) -> bytes:
