@@ -16,7 +16,7 @@ from structlog.testing import capture_logs
 
 from aglidein.config import Config, LoadedConfig, parse_config_text
 from aglidein.core.submit import GlideinFiles
-from aglidein.daemon import preflight
+from aglidein.daemon import open_state_dir_to_owner, preflight
 from aglidein.errors import AglideinError
 from aglidein.ownership import JobOwner, foreign_owners, resolve_job_owner
 from aglidein.services.glidein_files import PilotKit
@@ -128,7 +128,9 @@ def open_dir() -> Iterator[Path]:
 
 @ROOT_ONLY
 def test_start_opens_state_dir_to_the_owner_group_only(open_dir: Path) -> None:
-    preflight(loaded(open_dir, "  job_owner: nobody\n"))
+    config = loaded(open_dir, "  job_owner: nobody\n")
+    preflight(config)
+    open_state_dir_to_owner(config.config)
     info = (open_dir / "state").stat()
     assert info.st_gid == NOBODY.pw_gid
     assert info.st_mode & 0o777 == 0o710
@@ -139,7 +141,9 @@ def test_start_says_when_the_owner_cannot_reach_state_dir(open_dir: Path) -> Non
     private = open_dir / "private"
     private.mkdir(mode=0o700)
     with capture_logs() as logs:
-        preflight(loaded(private, "  job_owner: nobody\n"))
+        config = loaded(private, "  job_owner: nobody\n")
+        preflight(config)
+        open_state_dir_to_owner(config.config)
     [event] = [e for e in logs if e["event"] == "ownership.state_dir_unreachable"]
     assert event["blocked"] == str(private)
     assert event["mode"] == "0700"

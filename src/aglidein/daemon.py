@@ -24,7 +24,7 @@ import structlog
 
 from aglidein import __version__
 from aglidein.clock import Clock, SystemClock, wall_clock
-from aglidein.config import LoadedConfig, expand_path
+from aglidein.config import Config, LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
 from aglidein.ownership import resolve_job_owner, unreachable_dir
@@ -38,7 +38,14 @@ from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
 from aglidein.state import StateDB, StateDirLock
 
-__all__ = ["Daemon", "ServiceFactory", "Subsystems", "default_services", "preflight"]
+__all__ = [
+    "Daemon",
+    "ServiceFactory",
+    "Subsystems",
+    "default_services",
+    "open_state_dir_to_owner",
+    "preflight",
+]
 
 log = structlog.get_logger()
 
@@ -70,6 +77,20 @@ def preflight(loaded: LoadedConfig) -> None:
         ) from None
     if not os.access(state_dir, os.W_OK):
         raise AglideinError(f"factory.state_dir {state_dir}: not writable")
+    resolve_job_owner(config, strict=True)  # as root, the job owner must be named
+    read_private_file(expand_path(config.pool.signing_key), "pool.signing_key")
+    if config.pool.simulate is not None and not expand_path(config.pool.simulate).exists():
+        raise AglideinError(f"pool.simulate {config.pool.simulate}: no such scenario file")
+    tls = config.http.tls
+    if tls is not None:
+        for what, path in (("http.tls.cert", tls.cert), ("http.tls.key", tls.key)):
+            if not expand_path(path).exists():
+                raise AglideinError(f"{what} {path}: no such file")
+
+
+def open_state_dir_to_owner(config: Config) -> None:
+    """Let the job owner's group search `state_dir` (run once the state dir is ours)."""
+    state_dir = Path(config.factory.state_dir)
     owner = resolve_job_owner(config, strict=True)
     if owner is not None:
         # the job owner's group may reach state_dir/pilot and state_dir/glideins (search
@@ -88,14 +109,6 @@ def preflight(loaded: LoadedConfig) -> None:
                 msg="the gridmanager cannot read the pilot files nor write the user log: "
                 "glideins will be held; choose a state_dir whose parents it may search",
             )
-    read_private_file(expand_path(config.pool.signing_key), "pool.signing_key")
-    if config.pool.simulate is not None and not expand_path(config.pool.simulate).exists():
-        raise AglideinError(f"pool.simulate {config.pool.simulate}: no such scenario file")
-    tls = config.http.tls
-    if tls is not None:
-        for what, path in (("http.tls.cert", tls.cert), ("http.tls.key", tls.key)):
-            if not expand_path(path).exists():
-                raise AglideinError(f"{what} {path}: no such file")
 
 
 def default_services(runtime: Runtime) -> Subsystems:
@@ -153,6 +166,7 @@ class Daemon:
         state_dir = Path(config.factory.state_dir)
         own_lock = StateDirLock.acquire(state_dir) if self._lock is None else None
         try:
+            open_state_dir_to_owner(config)
             return await self._run_locked(state_dir)
         finally:
             if own_lock is not None:
