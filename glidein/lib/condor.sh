@@ -112,8 +112,8 @@ GLIDEIN_BLACKHOLE = (GLIDEIN_BLACKHOLEValue =?= 1) || (GLIDEIN_BLACKHOLEValue =?
 STARTD_LATCH_EXPRS = GLIDEIN_BLACKHOLE
 STARTD_ATTRS = \$(STARTD_ATTRS), GLIDEIN_BLACKHOLE_NUMJOBS, GLIDEIN_BLACKHOLE_RATE, GLIDEIN_BLACKHOLE_TRIPPED
 START = (\$(START)) && (GLIDEIN_BLACKHOLE =!= true)
-# A tripped node that is not running a job shuts down after 5 minutes (time enough
-# for the pilot to see it in the collector and report black_hole).
+# The pilot ends condor as soon as it sees the latch in the collector; should it not,
+# a tripped node that is not running a job shuts down by itself after 5 minutes.
 GLIDEIN_BLACKHOLE_SHUTDOWN = (GLIDEIN_BLACKHOLE =?= true) && (State =?= "Unclaimed") && (time() - GLIDEIN_BLACKHOLETime > 300)
 EOF
 }
@@ -261,9 +261,11 @@ condor_check_blackhole() {
     local out
     ((CONDOR_BLACKHOLE)) && return 0
     _condor_bin condor_status || return 0
-    out=$(run_with_timeout 60 "$CONDOR_BIN" -startd -constraint "AglideinId =?= \"$G_ID\"" \
+    out=$(run_with_timeout 60 "$CONDOR_BIN" -constraint "AglideinId =?= \"$G_ID\"" \
         -af GLIDEIN_BLACKHOLE RecentJobBusyTimeCount RecentJobBusyTimeAvg 2>/dev/null)
-    # one line per slot (the partitionable slot and its dynamic slots)
+    # Slot ads, not `-startd`: since 24.x/25.x that lists the StartD daemon ad, which has
+    # neither the latch nor the statistics. One line per slot (the partitionable slot,
+    # where START and the statistics live, and its dynamic slots).
     out=$(printf '%s\n' "$out" | grep -i '^true' | head -n 1)
     if [[ -n $out ]]; then
         CONDOR_BLACKHOLE=1

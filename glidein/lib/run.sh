@@ -93,11 +93,20 @@ workload_tick() {
 }
 
 _condor_poll=0
+_blackhole_stop=0
 condor_tick() {
     heartbeat
     if ((NOW - _condor_poll >= ${GLIDEIN_CONDOR_POLL_SECONDS:-120})); then
         _condor_poll=$NOW
         condor_check_blackhole
+    fi
+    # A latched black hole takes no more jobs: end condor now (peacefully: a job still
+    # running on another dynamic slot may finish) instead of idling until
+    # STARTD_NOCLAIM_SHUTDOWN, or being removed by the factory as an unused glidein
+    # before it could report black_hole.
+    if ((CONDOR_BLACKHOLE && _blackhole_stop == 0)); then
+        _blackhole_stop=1
+        condor_stop_graceful
     fi
     if ((NOW >= G_DIE_TIME + 60 && _die_sent == 0)); then
         _die_sent=1

@@ -210,12 +210,18 @@ start_condor_pilot() {
     start_ingest ok
     pilot_args
     condor_env
-    GLIDEIN_VALIDATE_SKIP=network FAKE_BLACKHOLE=true FAKE_MASTER_SECONDS=2 \
+    # the master would run for 150 s: the pilot ends it once it sees the latch
+    SECONDS=0
+    GLIDEIN_VALIDATE_SKIP=network FAKE_BLACKHOLE=true FAKE_MASTER_SECONDS=150 \
         run "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}"
     [ "$status" -eq 12 ]
+    [ "$SECONDS" -lt 120 ]
+    [ "$(cat "$FAKE_CONDOR_STATE/master.signals")" = PEACEFUL ]
     [ "$(field "$(stored)" condor.black_hole jobs)" = 25 ]
     [ "$(field "$(stored)" glidein.end reason)" = black_hole ]
     grep -q 'AglideinId =?= "g-' "$FAKE_CONDOR_STATE/condor_status.calls"
+    # the pilot ends a black hole's condor itself, peacefully, once
+    [ "$(grep -c -- '-peaceful -daemon master' "$FAKE_CONDOR_STATE/condor_off.calls")" -eq 1 ]
     GLIDEIN_VALIDATE_SKIP=network FAKE_MASTER_EXIT=4 run "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}"
     [ "$status" -eq 11 ]
     GLIDEIN_CONDOR_DIR=/nonexistent PATH=/usr/bin:/bin run "$GLIDEIN/glidein_startup.sh" "${PILOT_ARGS[@]}"
