@@ -1,7 +1,7 @@
 """Black-hole nodes show up where an operator looks: status, decisions and exit metrics.
 
 Every glidein sent to BH lands on a node whose startd is latched closed by the pilot's
-black-hole protection (DESIGN §10): it advertises `AglideinBlackHole = true` and runs no
+black-hole protection (DESIGN §10): its startd latches `GLIDEIN_BLACKHOLEValue = 1` and runs no
 job. A, the other entry, is healthy.
 """
 

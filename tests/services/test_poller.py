@@ -187,7 +187,7 @@ def pool() -> FakePool:
             "AglideinGroup": "main",
             "State": "Unclaimed",
             "Activity": "Idle",
-            "AglideinBlackHole": True,
+            "GLIDEIN_BLACKHOLEValue": 1,
         },
     ]
     return pool

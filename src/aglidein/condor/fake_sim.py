@@ -263,7 +263,7 @@ class Simulation:
                     "AglideinEntry": job.ad.get("AglideinEntry", ""),
                     "AglideinGroup": job.ad.get("AglideinGroup", ""),
                     "AglideinFactory": job.ad.get("AglideinFactory", ""),
-                    "AglideinBlackHole": black_hole,
+                    "GLIDEIN_BLACKHOLEValue": 1 if black_hole else 0,  # the startd's latch
                     **self._glidein_attrs(job),
                     "GLIDEIN_ToRetire": job.sim["started_at"] + job.sim.get("retire_after", 1e12),
                     "DaemonStartTime": int(job.sim["started_at"]),

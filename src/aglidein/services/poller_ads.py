@@ -24,8 +24,8 @@ __all__ = [
     "slots_from_ads",
 ]
 
-# set to true by the pilot's black-hole latch in the startd's ad
-BLACK_HOLE_ATTR = "AglideinBlackHole"
+# the startd's latch of the pilot's GLIDEIN_BLACKHOLE (STARTD_LATCH_EXPRS): 1 once tripped
+BLACK_HOLE_ATTR = "GLIDEIN_BLACKHOLEValue"
 
 GLIDEIN_PROJECTION = (
     "AglideinId",
@@ -120,7 +120,8 @@ def glidein_from_ad(ad: Mapping[str, Any], factory: str | None = None) -> Glidei
 
 
 def _activity(a: Mapping[str, Any], now: float) -> SlotActivity | None:
-    if a.get(BLACK_HOLE_ATTR.lower()) is True:
+    latched = a.get(BLACK_HOLE_ATTR.lower())
+    if latched is True or (type(latched) is int and latched == 1):
         return SlotActivity.BLACK_HOLE
     activity = str(a.get("activity") or "").lower()
     state = str(a.get("state") or "").lower()
