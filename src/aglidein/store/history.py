@@ -316,9 +316,19 @@ def _series(
         (tier, scope, name, since),
     ):
         bucket, n = int(row[0]), max(1, int(row[1]))
-        gauges = [float(v) / n for v in row[2:8]]
+        idle, running, held, black_hole, demand, requested = (float(v) / n for v in row[2:8])
         samples.append(
-            HistorySample(bucket, *gauges, submitted=int(row[8]), exits=exits.get(bucket, {}))
+            HistorySample(
+                ts=bucket,
+                idle=idle,
+                running=running,
+                held=held,
+                black_hole=black_hole,
+                demand=demand,
+                requested=requested,
+                submitted=int(row[8]),
+                exits=exits.get(bucket, {}),
+            )
         )
     return samples
 
