@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +52,7 @@ from aglidein.services.cycle_report import publish_cycle
 from aglidein.services.downtimes import refresh_board
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_stderr import OutputFiles
+from aglidein.services.history import CycleFacts, HistoryRecorder
 from aglidein.services.provisioner import EntryOutcome, Provisioner
 from aglidein.state import StateDB
 
@@ -105,6 +107,7 @@ class CycleService:
         credentials: Credentials | None = None,
         pool: Pool | None = None,
         outputs: OutputFiles | None = None,
+        history: HistoryRecorder | None = None,
     ) -> None:
         self.runtime = runtime
         self.poller = poller
@@ -115,6 +118,8 @@ class CycleService:
         self._credentials = credentials or (lambda: {})
         self._pool = pool  # closed when the service stops
         self.outputs = outputs
+        self.history = history  # the status pages' time series, fed every cycle
+        self._exits: dict[str, Counter[str]] = {}  # ends read by this cycle's exit scan
         self.health: dict[str, EntryHealth] = {}
         self.memory = PolicyMemory()
         self.cycle = 0
@@ -230,6 +235,9 @@ class CycleService:
                 downtimes,
             ),
         )
+        if self.history is not None:
+            facts = CycleFacts(demand, census, acted, outcomes, self._exits)
+            await self._step("history_record", self.history.record(config, facts, now))
         log.info(
             "cycle.done",
             cycle=self.cycle,
@@ -256,8 +264,9 @@ class CycleService:
         """Everything after acting; each step fails alone (see the module docstring)."""
         state = self.runtime.state
         config = self.runtime.config.current
+        self._exits = {}
         if self.exits is not None:
-            await self._step("exit_scan", self.exits.scan(e.name for e in config.entries))
+            await self._step("exit_scan", self._scan_exits(config))
         await self._step("token_prune", self.provisioner.prune_tokens(census))
         for name in sorted(self._unsaved):
             if await self._step("health_save", state.save_health(self.health[name])):
@@ -270,6 +279,10 @@ class CycleService:
         if self.cycle % 100 == 1:  # finished batches are only kept for a while
             await self._step("batch_prune", state.prune_batches(now - _BATCH_RETENTION))
             await self._step("downtime_prune", state.prune_downtimes(now - _DOWNTIME_RETENTION))
+
+    async def _scan_exits(self, config: Config) -> None:
+        assert self.exits is not None
+        self._exits = await self.exits.scan(e.name for e in config.entries)
 
     async def _step(self, reason: str, work: Awaitable[object] | Callable[[], object]) -> bool:
         """Do one bookkeeping step; a failure is logged and counted. True if it worked."""

@@ -75,6 +75,11 @@ class GlideinRoster:
         """One glidein, or None when the roster does not know it."""
         return self._glideins.get(glidein)
 
+    def by_job(self, cluster: int, proc: int) -> RosterGlidein | None:
+        """The glidein that is (or was) factory job `cluster.proc`, if known."""
+        name = self._by_job.get((cluster, proc))
+        return self._glideins.get(name) if name is not None else None
+
     def glideins(self) -> list[RosterGlidein]:
         """Every glidein known, by factory job id."""
         return sorted(self._glideins.values(), key=lambda g: (g.cluster, g.proc))
