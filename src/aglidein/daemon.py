@@ -37,6 +37,7 @@ from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
 from aglidein.state import StateDB, StateDirLock
+from aglidein.store.history import HISTORY_FILE, HistoryStore
 
 __all__ = [
     "Daemon",
@@ -114,6 +115,7 @@ def open_state_dir_to_owner(config: Config) -> None:
 def default_services(runtime: Runtime) -> Subsystems:
     """The subsystems of a production daemon."""
     renewer = Renewer(runtime)  # renewer.states() feeds CycleInputs.credentials
+    history = HistoryStore(runtime.state_dir / HISTORY_FILE)  # the status pages' charts
     # log tokens, --since and stored times are the operators': the wall clock, also in the demo
     logs = LogService(dataclasses.replace(runtime, clock=wall_clock(runtime.clock)))
     cycle, routes = build_cycle(
@@ -121,9 +123,10 @@ def default_services(runtime: Runtime) -> Subsystems:
         credentials=renewer.states,
         reported=logs.reported,
         ingest=lambda glidein, entry, batch: logs.store.ingest(glidein, entry, batch),
+        history=history,
     )
     return Subsystems(
-        stores=[logs],
+        stores=[logs, history],
         workers=[renewer, logs.closer, cycle],
         routes=[*logs.routes(), *routes],
         ready_checks=[logs.ready],

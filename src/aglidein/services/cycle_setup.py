@@ -9,6 +9,7 @@ from aglidein.clock import Clock, wall_clock
 from aglidein.condor import open_pool
 from aglidein.condor.api import Pool
 from aglidein.condor.bindings import BindingsPool
+from aglidein.condor.userlog import JobEnd
 from aglidein.config import Config, EntryConfig
 from aglidein.core.model import CredentialState
 from aglidein.core.policy import decide
@@ -21,10 +22,13 @@ from aglidein.services.downtimes import downtime_routes
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.glidein_stderr import IngestRecords, OutputFiles
+from aglidein.services.history import HistoryRecorder
 from aglidein.services.http import ApiRoute
 from aglidein.services.operator import operator_routes
+from aglidein.services.pages import StatusPages
 from aglidein.services.poller import Poller
 from aglidein.services.provisioner import Provisioner
+from aglidein.store.history import HistoryStore
 
 __all__ = ["build_cycle", "pool_for", "token_writer"]
 
@@ -73,16 +77,25 @@ def build_cycle(
     tokens: TokenWriter | None = None,
     reported: Reported | None = None,
     ingest: IngestRecords | None = None,
+    history: HistoryStore | None = None,
 ) -> tuple[CycleService, list[ApiRoute]]:
     """The cycle service, its operator and downtime routes, with production parts by default.
 
     `reported` (async, the ids of glideins that posted log records) lets entry health
     tell a glidein that logs but runs no startd from one that never reported. With
     `ingest` too (async, stores a batch of records for a glidein and entry), glideins
-    that end without a record get their stderr stored as records.
+    that end without a record get their stderr stored as records. With `history` (a
+    service the caller runs), each cycle is recorded and the status pages are served.
     """
     pool = pool or pool_for(runtime)
     state_dir = runtime.state_dir
+    recorder = HistoryRecorder(history, runtime.roster) if history is not None else None
+
+    def ended(ends: list[JobEnd]) -> None:
+        runtime.roster.record_ends(ends, runtime.clock.now())
+        if recorder is not None:  # after the roster: it finds each glidein's group there
+            recorder.note_ends(ends)
+
     provisioner = Provisioner(
         runtime.config,
         pool,
@@ -101,7 +114,7 @@ def build_cycle(
             state_dir / "glideins",
             runtime.state,
             runtime.metrics,
-            lambda ends: runtime.roster.record_ends(ends, runtime.clock.now()),
+            ended,
         ),
         credentials=credentials,
         reported=reported,
@@ -111,5 +124,9 @@ def build_cycle(
         )
         if ingest is not None and reported is not None
         else None,
+        history=recorder,
     )
-    return cycle, [*operator_routes(cycle), *downtime_routes(runtime)]
+    routes = [*operator_routes(cycle), *downtime_routes(runtime)]
+    if recorder is not None:
+        routes += StatusPages(runtime, recorder, lambda: cycle.health).routes()
+    return cycle, routes

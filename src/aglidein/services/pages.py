@@ -1,0 +1,136 @@
+"""The factory status pages (read access, like the log viewer): `/entries`, `/entries/NAME`
+(`?range=1h|24h|7d`), and the same data as JSON (`/api/v1/entries`,
+`/api/v1/entries/{name}/history`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from aglidein.core.model import EntryHealth
+from aglidein.runtime import Runtime
+from aglidein.services.history import HistoryRecorder
+from aglidein.services.http import ApiRoute, json_response
+from aglidein.services.pages_data import EntriesPage, EntryRow, entries_page, history_json
+from aglidein.services.pages_html import entries_html, entry_html, error_html
+from aglidein.store.history import RANGES, HistoryRange, history_range
+
+__all__ = ["DEFAULT_RANGE", "StatusPages"]
+
+DEFAULT_RANGE = "24h"
+StatusDocument = Callable[[], Mapping[str, Any]]
+_RANGE_PARAM = {
+    "name": "range",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": list(RANGES), "default": DEFAULT_RANGE},
+}
+_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+class StatusPages:
+    """The pages and their JSON, from the status board, entry health and the history."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        recorder: HistoryRecorder,
+        health: Callable[[], Mapping[str, EntryHealth]],
+        status: StatusDocument | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.recorder = recorder
+        self._health = health
+        # the document `/api/v1/status` serves (accounting included when it has it)
+        self._status = status or runtime.status.as_json
+
+    def routes(self) -> list[ApiRoute]:
+        """The four read routes."""
+        return [
+            ApiRoute("/entries", self._entries_page, summary="Entries page (HTML)"),
+            ApiRoute(
+                "/entries/{name}",
+                self._entry_page,
+                summary="An entry's page with history charts (HTML)",
+                openapi={"parameters": [_NAME_PARAM, _RANGE_PARAM]},
+            ),
+            ApiRoute(
+                "/api/v1/entries",
+                self._entries_json,
+                summary="Every entry: health, demand, glideins, exits; group and factory totals",
+            ),
+            ApiRoute(
+                "/api/v1/entries/{name}/history",
+                self._history_json,
+                summary="An entry's history over a range (one point per minute or 10 minutes)",
+                openapi={
+                    "parameters": [_NAME_PARAM, _RANGE_PARAM],
+                    "responses": {
+                        "200": {"description": "OK"},
+                        "400": {"description": "unknown range"},
+                        "404": {"description": "no such entry"},
+                    },
+                },
+            ),
+        ]
+
+    async def page(self) -> EntriesPage:
+        """The entries page's data now."""
+        config = self.runtime.config.current
+        return await entries_page(
+            self._status(),
+            self._health(),
+            self.recorder,
+            [g.name for g in config.groups],
+            self.runtime.clock.now(),
+        )
+
+    async def _entry(self, request: Request) -> tuple[EntryRow, HistoryRange] | Response:
+        """The entry and range a request names, or the error response (HTML or JSON)."""
+        html = not request.url.path.startswith("/api/")
+        token = request.query_params.get("access_token") if html else None
+        name = request.path_params["name"]
+        try:
+            span = history_range(request.query_params.get("range", DEFAULT_RANGE))
+        except ValueError as exc:
+            return _error(html, 400, str(exc), token)
+        page = await self.page()
+        row = next((r for r in page.entries if r.entry == name), None)
+        if row is None:
+            return _error(html, 404, f"no entry named {name!r}", token)
+        return row, span
+
+    async def _entries_page(self, request: Request) -> Response:
+        token = request.query_params.get("access_token")
+        return HTMLResponse(entries_html(await self.page(), token))
+
+    async def _entries_json(self, request: Request) -> Response:
+        return json_response((await self.page()).as_json())
+
+    async def _entry_page(self, request: Request) -> Response:
+        found = await self._entry(request)
+        if isinstance(found, Response):
+            return found
+        row, span = found
+        now = self.runtime.clock.now()
+        samples = await self.recorder.store.series("entry", row.entry, span, now)
+        token = request.query_params.get("access_token")
+        return HTMLResponse(entry_html(row, span, samples, now, token))
+
+    async def _history_json(self, request: Request) -> Response:
+        found = await self._entry(request)
+        if isinstance(found, Response):
+            return found
+        row, span = found
+        now = self.runtime.clock.now()
+        samples = await self.recorder.store.series("entry", row.entry, span, now)
+        return json_response(history_json(row.entry, span, samples, now))
+
+
+def _error(html: bool, status: int, message: str, token: str | None) -> Response:
+    if html:
+        return HTMLResponse(error_html(status, message, token), status_code=status)
+    return json_response({"error": message}, status)
