@@ -45,7 +45,7 @@ class StatusPages:
         self.recorder = recorder
         self._health = health
         # the document `/api/v1/status` serves (accounting included when it has it)
-        self._status = status or runtime.status.as_json
+        self._status = status or (lambda: self.runtime.status.as_json())
 
     def routes(self) -> list[ApiRoute]:
         """The four read routes."""

@@ -35,8 +35,20 @@ _ACCOUNTING_HEAD = "<th>glidein h</th><th>job h</th><th>badput h</th><th>validat
 
 
 def exit_colours(reasons: Iterable[str]) -> dict[str, str]:
-    """A colour for each exit reason (sorted, so a reason keeps its colour across ranges)."""
-    return {r: EXIT_COLOURS[i % len(EXIT_COLOURS)] for i, r in enumerate(sorted(set(reasons)))}
+    """A colour for each exit reason: `ok` green, the others in sorted order."""
+    names = sorted(set(reasons))
+    others = [r for r in names if r != "ok"]
+    colours = {r: EXIT_COLOURS[1 + i % (len(EXIT_COLOURS) - 1)] for i, r in enumerate(others)}
+    if "ok" in names:
+        colours["ok"] = EXIT_COLOURS[0]
+    return dict(sorted(colours.items()))
+
+
+def _when(iso: str | None) -> str:
+    """An ISO time as `2026-12-07 07:20:09Z` (the full value in the title)."""
+    if not iso:
+        return "—"
+    return f'<time datetime="{escape(iso)}">{escape(iso[:19].replace("T", " "))}Z</time>'
 
 
 def _link(path: str, token: str | None, **params: str) -> str:
@@ -80,7 +92,7 @@ def _health_cell(row: EntryRow) -> str:
     if row.reason:
         text += f": {escape(row.reason)}"
     if row.until:
-        text += f" <small>until {escape(row.until)}</small>"
+        text += f" <small>until {_when(row.until)}</small>"
     return f'<td class="health health-{escape(row.health)}">{text}</td>'
 
 
@@ -105,7 +117,7 @@ def _entry_row(row: EntryRow, token: str | None) -> str:
         f'href="{_link("/entries/" + quote(row.entry, safe=""), token)}">{name}</a></td>'
         f"{_health_cell(row)}{_counts(row)}"
         f'<td class="limited">{escape(", ".join(row.limited_by))}</td>'
-        f'<td class="last-submit">{escape(row.last_submit or "—")}</td>'
+        f'<td class="last-submit">{_when(row.last_submit)}</td>'
         f'<td class="exits-1h">{_exits(row.exits_hour)}</td>'
         f'<td class="exits-24h">{_exits(row.exits_day)}</td>'
         f"{_accounting_cells(row.accounting)}"
@@ -135,7 +147,7 @@ def entries_html(page: EntriesPage, token: str | None = None) -> str:
     )
     entries = "".join(_entry_row(r, token) for r in page.entries)
     totals = "".join(_total_row(r, token) for r in (*page.groups, page.factory))
-    when = f" at {escape(page.cycle_at)}" if page.cycle_at else ""
+    when = f" at {_when(page.cycle_at)}" if page.cycle_at else ""
     body = (
         f'<p class="meta">factory <b>{escape(page.factory_name)}</b> · cycle '
         f'<span id="cycle">{page.cycle}</span>{when}</p>'

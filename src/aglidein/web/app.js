@@ -6,7 +6,9 @@
 const $ = (sel) => document.querySelector(sel);
 const LEVELS = ["debug", "info", "warning", "error", "critical"];
 const CORE = new Set(["glidein", "entry", "seq", "ts", "level", "event", "msg"]);
-const state = { nextCursor: null, params: null, source: null, following: null, timeline: [] };
+const state = {
+  nextCursor: null, params: null, source: null, following: null, timeline: [], pendingFollow: null,
+};
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -49,6 +51,38 @@ function localToUtc(value) {
   return isNaN(when) ? "" : when.toISOString();
 }
 
+function utcToLocal(value) {
+  // the inverse, for a URL's since/until: RFC 3339 UTC to the datetime-local input's value
+  const when = new Date(value);
+  if (!value || isNaN(when)) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}` +
+    `T${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+}
+
+const URL_FILTERS = ["q", "entry", "glidein", "level", "event", "since", "until"];
+
+function applyUrl() {
+  // Every filter (and the glidein followed) lives in the URL: a link opens the same view.
+  const params = new URLSearchParams(window.location.search);
+  for (const key of ["q", "entry", "glidein", "event"]) $(`#${key}`).value = params.get(key) || "";
+  const level = params.get("level") || "";
+  $("#level").value = [...$("#level").options].some((o) => o.value === level) ? level : "";
+  $("#since").value = utcToLocal(params.get("since"));
+  $("#until").value = utcToLocal(params.get("until"));
+  return params.get("follow");
+}
+
+function writeUrl() {
+  const params = new URLSearchParams();
+  const current = state.params || formParams();
+  for (const key of URL_FILTERS) if (current[key]) params.set(key, current[key]);
+  if (state.following) params.set("follow", state.following);
+  const query = params.toString();
+  // the read token never stays in the address bar: the session cookie replaced it
+  window.history.replaceState(null, "", `${window.location.pathname}${query ? "?" + query : ""}`);
+}
+
 function formParams() {
   return {
     q: $("#q").value.trim(),
@@ -89,6 +123,7 @@ async function search(more) {
   if (!more) {
     state.params = params;
     $("#results tbody").replaceChildren();
+    writeUrl();
   }
   setStatus("searching…");
   try {
@@ -179,6 +214,7 @@ async function follow(name) {
   $("#follow-records").replaceChildren();
   $("#follow-state").textContent = "loading";
   $("#follow-state").className = "badge";
+  writeUrl();
   try {
     const page = await api("/api/v1/logs", { glidein: name, order: "desc", limit: 500 });
     if (state.following !== name) return;
@@ -210,6 +246,11 @@ function unfollow() {
   $("#follow-panel").hidden = true;
 }
 
+function stopFollowing() {
+  unfollow();
+  writeUrl();
+}
+
 async function signIn(event) {
   event.preventDefault();
   const response = await fetch("/api/v1/session", {
@@ -225,14 +266,16 @@ async function signIn(event) {
   $("#auth").hidden = true;
   loadGlideins();
   search(false);
+  if (state.pendingFollow) follow(state.pendingFollow);
 }
 
 function start() {
   $("#search-form").addEventListener("submit", (event) => { event.preventDefault(); search(false); });
   $("#level").addEventListener("change", () => search(false));
   $("#more").addEventListener("click", () => search(true));
-  $("#unfollow").addEventListener("click", unfollow);
+  $("#unfollow").addEventListener("click", stopFollowing);
   $("#auth-form").addEventListener("submit", signIn);
+  state.pendingFollow = applyUrl();
   const token = new URLSearchParams(window.location.search).get("access_token");
   if (token) {
     $("#token").value = token;
@@ -241,6 +284,7 @@ function start() {
   }
   loadGlideins();
   search(false);
+  if (state.pendingFollow) follow(state.pendingFollow);
   setInterval(loadGlideins, 15000);
 }
 
