@@ -6,7 +6,7 @@ charts were drawn."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,12 +138,6 @@ async def screenshot(page: Page, path: Path) -> np.ndarray:
     return image
 
 
-async def wait_for(check: Callable[[], Any], timeout: float = 60) -> None:
-    with anyio.fail_after(timeout):
-        while not await check():
-            await anyio.sleep(0.2)
-
-
 @pytest.mark.browser
 async def test_entries_and_entry_pages_in_chromium(
     tmp_path: Path, signing_key: Path, monkeypatch: pytest.MonkeyPatch
@@ -155,7 +149,9 @@ async def test_entries_and_entry_pages_in_chromium(
             history = await get_json(url + "/api/v1/entries/US_Wisconsin/history?range=1h")
             return len(history["points"]) >= 12
 
-        await wait_for(enough_history)
+        with anyio.fail_after(60):
+            while not await enough_history():  # noqa: ASYNC110
+                await anyio.sleep(0.2)
         await served.cycle.stop()  # freeze the numbers: the page and the JSON must agree
         await anyio.sleep(1.0)
         document = await get_json(url + "/api/v1/entries")
