@@ -117,3 +117,56 @@ async def test_viewer_signs_in_with_the_read_token(tmp_path: Path) -> None:
                 )
             finally:
                 await browser.close()
+
+
+@pytest.mark.browser
+async def test_every_filter_and_the_followed_glidein_round_trip_through_the_url(
+    tmp_path: Path,
+) -> None:
+    async with log_server(tmp_path) as server:
+        await post(server, "glidein-a", ndjson(range(4), msg="cvmfs mount ok {seq}"))
+        await post(server, "glidein-a", ndjson([4, 5], level="error", msg="cvmfs mount failed"))
+        await post(server, "glidein-b", ndjson(range(3), msg="startd ready {seq}"))
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=need("chromium"), args=ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1400, "height": 800})
+                await page.goto(server.url + "/")
+                rows = page.locator("#results tbody tr")
+                await expect(rows).to_have_count(9, timeout=10_000)
+                await page.fill("#entry", "ENTRY_A")
+                await page.fill("#glidein", "glidein-a")
+                await page.fill("#event", "test.step")
+                await page.fill("#since", "2000-01-01T00:00:05")
+                await page.select_option("#level", "error")
+                await expect(rows).to_have_count(2, timeout=10_000)
+                await page.locator("#glideins .glidein-link", has_text="glidein-a").click()
+                await expect(page.locator("#follow-state")).to_have_text("live", timeout=10_000)
+                link = page.url
+                for part in (
+                    "entry=ENTRY_A",
+                    "glidein=glidein-a",
+                    "event=test.step",
+                    "level=error",
+                    "since=",
+                    "follow=glidein-a",
+                ):
+                    assert part in link, link
+
+                # the same URL in a fresh page opens the same view
+                other = await browser.new_page(viewport={"width": 1400, "height": 800})
+                await other.goto(link)
+                await expect(other.locator("#entry")).to_have_value("ENTRY_A")
+                await expect(other.locator("#glidein")).to_have_value("glidein-a")
+                await expect(other.locator("#event")).to_have_value("test.step")
+                await expect(other.locator("#level")).to_have_value("error")
+                await expect(other.locator("#since")).to_have_value("2000-01-01T00:00:05")
+                await expect(other.locator("#results tbody tr")).to_have_count(2, timeout=10_000)
+                await expect(other.locator("#follow-name")).to_have_text("glidein-a")
+                await expect(other.locator("#follow-records li")).to_have_count(6, timeout=10_000)
+                await other.click("#unfollow")
+                assert "follow=" not in other.url
+                await other.goto(server.url + "/?q=failed")
+                await expect(other.locator("#q")).to_have_value("failed")
+            finally:
+                await browser.close()
