@@ -44,6 +44,7 @@ def test_a_one_minute_demo_passes_its_checks(tmp_path: Path) -> None:
     assert done.returncode == 0, f"stdout:\n{out}\nstderr:\n{err}"
     assert "Traceback" not in err
     assert f"viewer   http://127.0.0.1:{port}/" in out
+    assert f"entries  http://127.0.0.1:{port}/entries" in out
     assert f"http://127.0.0.1:{port}/metrics" in out
     assert f"http://127.0.0.1:{port}/api/v1/status" in out
     assert "cycle " in out  # progress lines while it ran
@@ -55,6 +56,7 @@ def test_a_one_minute_demo_passes_its_checks(tmp_path: Path) -> None:
     assert f"127.0.0.1:{port}" in (state / "aglidein.yaml").read_text()
     pilots = list((state / "glideins" / "Local_Demo").glob("*.out"))
     assert pilots, "no local pilot ran"
+    assert (state / "history.db").stat().st_size > 0  # the status pages' time series
 
 
 def test_ctrl_c_stops_the_demo_cleanly_with_a_summary(tmp_path: Path) -> None:

@@ -48,6 +48,7 @@ def intro(setup: DemoSetup, speed: float, duration: float | None) -> list[str]:
     return [
         f"aglidein demo: a simulated pool, clock x{speed:g}, running {run}",
         f"  viewer   {url}/             (pilot logs: search, follow a glidein live)",
+        f"  entries  {url}/entries      (status pages: every entry, its history charts)",
         f"  status   {url}/api/v1/status",
         f"  metrics  {url}/metrics",
         f"  state    {setup.state_dir}  (config: {setup.config_file.name}, daemon log: aglidein.log)",
