@@ -152,3 +152,15 @@ async def test_pages_need_read_access_like_the_viewer(app: object) -> None:
     async with client(app, host="192.0.2.7") as http:  # no read token file: localhost only
         for path in ("/entries", "/entries/A", "/api/v1/entries", "/api/v1/entries/A/history"):
             assert (await http.get(path)).status_code == 403, path
+
+
+async def test_odd_names_and_ranges_get_a_client_error_never_a_server_error(app: object) -> None:
+    odd = ["%00", "A%20B", "%E2%98%83", "x" * 3000, "A%3Cscript%3E", "%25"]
+    async with client(app) as http:
+        for name in odd:
+            for prefix, suffix in (("/entries/", ""), ("/api/v1/entries/", "/history")):
+                response = await http.get(prefix + name + suffix)
+                assert response.status_code == 404, (name, response.status_code)
+        for span in ("", "1H", "%00", "1h%20", "-1", "9" * 100):
+            response = await http.get("/api/v1/entries/A/history?range=" + span)
+            assert response.status_code == 400, (span, response.status_code)
