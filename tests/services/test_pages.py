@@ -109,6 +109,7 @@ async def test_entries_page_escapes_operator_text_and_links_each_entry(app: obje
     assert "held 2 · ok 1" in html  # the last hour's exits
     assert "<script" not in html.replace("&lt;script", "")  # no script of its own
     assert "style=" not in html  # nothing the Content-Security-Policy would block
+    assert '<meta http-equiv="refresh" content="60">' in html  # reloads itself, same URL
 
 
 async def test_entry_page_and_history_json_by_range(app: object) -> None:

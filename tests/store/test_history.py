@@ -120,3 +120,31 @@ async def test_a_closed_or_unopenable_store_says_so(tmp_path: Path) -> None:
     (tmp_path / "dir.db").mkdir()
     with pytest.raises(StoreError, match="cannot open the history"):
         HistoryStore(tmp_path / "dir.db").open()
+
+
+async def test_a_damaged_file_is_moved_aside_and_a_new_history_started(tmp_path: Path) -> None:
+    path = tmp_path / "history.db"
+    path.write_bytes(b"this is not an SQLite database, not even close" * 100)
+    store = HistoryStore(path)
+    store.open()
+    try:
+        await store.record(T0, [point(idle=1)])
+        assert len(await store.series("entry", "E", RANGES["1h"], T0)) == 1
+    finally:
+        store.close()
+    assert (tmp_path / "history.db.damaged").read_bytes().startswith(b"this is not")
+
+
+async def test_a_history_that_cannot_open_does_not_stop_the_daemon(tmp_path: Path) -> None:
+    import anyio
+
+    (tmp_path / "dir.db").mkdir()
+    store = HistoryStore(tmp_path / "dir.db")
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.run)
+        assert not store.available
+        assert await store.series("entry", "E", RANGES["1h"], T0) == []
+        assert await store.exit_totals("entry", T0) == {}
+        with pytest.raises(StoreError, match="not open"):
+            await store.record(T0, [point()])
+        await store.stop()

@@ -59,9 +59,13 @@ def _link(path: str, token: str | None, **params: str) -> str:
     return escape(path + ("?" + urlencode(query) if query else ""))
 
 
-def _page(title: str, body: str, token: str | None) -> str:
+REFRESH_S = 60  # the pages reload themselves (the same URL) this often
+
+
+def _page(title: str, body: str, token: str | None, refresh: bool = True) -> str:
+    again = f'<meta http-equiv="refresh" content="{REFRESH_S}">' if refresh else ""
     return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8">{again}'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<title>{escape(title)}</title><link rel="stylesheet" href="/pages.css"></head>'
         f"<body><header><h1>aglidein <span>{escape(title)}</span></h1><nav>"
@@ -224,4 +228,5 @@ def entry_html(
 
 def error_html(status: int, message: str, token: str | None = None) -> str:
     """A page saying what was wrong with the request."""
-    return _page("error", f'<p class="error" id="error">{status}: {escape(message)}</p>', token)
+    body = f'<p class="error" id="error">{status}: {escape(message)}</p>'
+    return _page("error", body, token, refresh=False)

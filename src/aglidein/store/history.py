@@ -161,10 +161,29 @@ class HistoryStore:
     # --- lifecycle ---------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating) the file; blocking: call it from a thread or before the loop."""
+        """Open (creating) the file; blocking: call it from a thread or before the loop.
+
+        A file SQLite cannot read as a database is moved aside (`history.db.damaged`) and
+        a new one started: the history holds charts only, never a reason not to run."""
         try:
-            private_database(self.path)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            aside = self.path.with_name(self.path.name + ".damaged")
+            log.warning("history.reset", path=str(self.path), moved_to=str(aside), error=str(exc))
+            try:
+                self.path.replace(aside)
+                for suffix in ("-wal", "-shm"):
+                    self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+                self._open()
+            except (sqlite3.Error, OSError) as again:
+                raise StoreError(f"{self.path}: cannot open the history: {again}") from None
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open the history: {exc}") from None
+
+    def _open(self) -> None:
+        private_database(self.path)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # charts may lose the last seconds
             conn.execute("PRAGMA busy_timeout=5000")
@@ -173,10 +192,16 @@ class HistoryStore:
                 "SELECT name, MAX(last_ts) FROM points "
                 "WHERE scope = 'entry' AND submitted > 0 GROUP BY name"
             ).fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: cannot open the history: {exc}") from None
+        except BaseException:
+            conn.close()
+            raise
         self.last_submit = {str(name): float(ts) for name, ts in rows}
         self._conn = conn
+
+    @property
+    def available(self) -> bool:
+        """The file is open (reads of a store that could not open find nothing)."""
+        return self._conn is not None
 
     def close(self) -> None:
         """Close the file (blocking)."""
@@ -188,8 +213,12 @@ class HistoryStore:
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Open, serve until `stop()`, close."""
-        await anyio.to_thread.run_sync(self.open, limiter=self._limiter)
+        """Open, serve until `stop()`, close. A history that cannot open is logged and
+        left closed: the daemon runs on, its cycles count `history_record` failures."""
+        try:
+            await anyio.to_thread.run_sync(self.open, limiter=self._limiter)
+        except StoreError as exc:
+            log.error("history.unavailable", path=str(self.path), error=str(exc))
         task_status.started()
         try:
             await self._stop.wait()
@@ -232,10 +261,14 @@ class HistoryStore:
         self, scope: str, name: str, span: HistoryRange, now: float
     ) -> list[HistorySample]:
         """The buckets of one series within `span` before `now`, oldest first."""
+        if not self.available:
+            return []
         return await self._run(lambda conn: _series(conn, scope, name, span, now))
 
     async def exit_totals(self, scope: str, since: float) -> dict[str, Counter[str]]:
         """Exits by reason since `since` (fine tier), by series name."""
+        if not self.available:
+            return {}
         return await self._run(lambda conn: _exit_totals(conn, scope, since))
 
     async def row_count(self) -> int:
