@@ -10,6 +10,7 @@ import pytest
 
 from aglidein.clock import ManualClock
 from aglidein.core.model import EntryHealth
+from aglidein.services.auth import TokenSet
 from aglidein.services.history import HistoryRecorder
 from aglidein.services.http import HttpService
 from aglidein.services.pages import StatusPages
@@ -22,7 +23,7 @@ EVIL = '<script>alert("x")</script>'
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> object:
+def service(tmp_path: Path) -> HttpService:
     config = make_config(
         tmp_path, {"A": ENTRY_KINDS["CE"], "B": ENTRY_KINDS["CE"], "C": ENTRY_KINDS["CE"]}
     )
@@ -58,9 +59,14 @@ def app(tmp_path: Path) -> object:
     store.last_submit["A"] = T0 - 600
     recorder.latest = {("group", "main"): HistoryPoint("group", "main", running=7, demand=40)}
     pages = StatusPages(runtime, recorder, lambda: health)
-    yield HttpService(runtime, pages.routes()).app
+    yield HttpService(runtime, pages.routes())  # type: ignore[misc]
     store.close()
     runtime.state.close()
+
+
+@pytest.fixture
+def app(service: HttpService) -> object:
+    return service.app
 
 
 def client(app: object, host: str = "127.0.0.1") -> httpx.AsyncClient:
@@ -165,3 +171,20 @@ async def test_odd_names_and_ranges_get_a_client_error_never_a_server_error(app:
         for span in ("", "1H", "%00", "1h%20", "-1", "9" * 100):
             response = await http.get("/api/v1/entries/A/history?range=" + span)
             assert response.status_code == 400, (span, response.status_code)
+
+
+async def test_with_a_read_token_the_pages_take_it_in_the_url_and_their_links_carry_it(
+    service: HttpService,
+) -> None:
+    service.tokens = TokenSet(read="s3cret-read")
+    async with client(service.app, host="192.0.2.7") as http:
+        assert (await http.get("/entries")).status_code == 401
+        assert (await http.get("/entries?access_token=wrong")).status_code == 403
+        page = await http.get("/entries?access_token=s3cret-read")
+        assert page.status_code == 200
+        assert 'href="/entries/A?access_token=s3cret-read"' in page.text
+        assert 'href="/?entry=A&amp;access_token=s3cret-read"' in page.text
+        entry = await http.get("/entries/A?range=1h&access_token=s3cret-read")
+        assert 'href="/entries/A?range=7d&amp;access_token=s3cret-read"' in entry.text
+        bearer = {"Authorization": "Bearer s3cret-read"}
+        assert (await http.get("/api/v1/entries", headers=bearer)).status_code == 200
