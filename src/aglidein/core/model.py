@@ -13,6 +13,7 @@ from types import MappingProxyType
 __all__ = [
     "LIMIT_REASONS",
     "CredentialState",
+    "Cut",
     "CycleInputs",
     "Decision",
     "DemandSnapshot",
@@ -339,6 +340,39 @@ class CycleInputs:
 
 
 @dataclass(frozen=True, slots=True)
+class Cut:
+    """One rule that cut a decision: `what` (`requested_idle` or `submit`) went from
+    `before` to `after`; `limit` is the configured value behind the rule, if any."""
+
+    reason: str
+    what: str
+    before: int
+    after: int
+    limit: int | float | None = None
+    detail: str | None = None  # e.g. why there is no demand
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON shape: `{"reason", "what", "from", "to", "limit"[, "detail"]}`."""
+        out: dict[str, object] = {
+            "reason": self.reason,
+            "what": self.what,
+            "from": self.before,
+            "to": self.after,
+            "limit": self.limit,
+        }
+        if self.detail is not None:
+            out["detail"] = self.detail
+        return out
+
+    def text(self) -> str:
+        """`entry.max_glideins: 45 → 40`, with the detail when there is one."""
+        out = f"{self.reason}: {self.before} → {self.after}"
+        if self.what == "submit":
+            out += " (submit)"
+        return f"{out} ({self.detail})" if self.detail else out
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """What the policy decided for one (group, entry) pair, and every rule that cut it."""
 
@@ -358,6 +392,7 @@ class Decision:
     limited_by: tuple[str, ...] = ()
     partial_fit: int = 0  # idle jobs that only fit partially-used slots
     downtime: str | None = None  # the comment of the downtime in force, if any
+    cuts: tuple[Cut, ...] = ()  # the reasons of limited_by with their amounts, in order
 
 
 @dataclass(frozen=True, slots=True)
