@@ -205,7 +205,8 @@ def _located_errors(exc: ValidationError, lines: Mapping[Loc, int], source: str)
 
 
 def _cross_check(data: Mapping[str, Any], lines: Mapping[Loc, int], source: str) -> list[str]:
-    """Duplicate names and credential references, read from the raw (maybe invalid) data."""
+    """Duplicate names, group and credential references, read from the raw (maybe
+    invalid) data."""
     problems: list[str] = []
 
     def problem(loc: Loc, message: str) -> None:
@@ -230,6 +231,15 @@ def _cross_check(data: Mapping[str, Any], lines: Mapping[Loc, int], source: str)
                 )
             else:
                 seen[name] = index
+    group_names = {item["name"] for _, item in items("groups") if isinstance(item.get("name"), str)}
+    for index, entry in items("entries"):
+        for key in ("group_limits", "allow_groups"):
+            named = entry.get(key)
+            if not isinstance(named, Mapping | list):
+                continue
+            for name in named:
+                if isinstance(name, str) and name not in group_names:
+                    problem(("entries", index, key), f"unknown group {name!r}")
     credential_types: dict[str, object] = {}
     for _, item in items("credentials"):
         if isinstance(item.get("name"), str):

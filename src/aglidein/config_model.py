@@ -26,6 +26,7 @@ __all__ = [
     "MAX_COUNT",
     "MAX_DURATION_S",
     "MAX_SIZE",
+    "START_EXPR_ATTR",
     "AuthConfig",
     "BackoffSettings",
     "ClassAdExpr",
@@ -40,6 +41,7 @@ __all__ = [
     "GlideinOverride",
     "GlideinSettings",
     "Gridtype",
+    "GroupAtEntryLimits",
     "GroupConfig",
     "GroupLimits",
     "HttpConfig",
@@ -120,6 +122,7 @@ class BackoffSettings(_Model):
 
 class FactoryLimits(_Model):
     max_glideins: NonNegInt = 100_000
+    max_running: NonNegInt = 100_000  # idle and running, like groups[].limits.max_running
     max_idle: NonNegInt = 5_000
     max_held: NonNegInt = 5_000
 
@@ -266,6 +269,7 @@ class GroupConfig(_Model):
     job_constraint: ClassAdExpr = "true"
     match: ClassAdExpr
     limits: GroupLimits = GroupLimits()
+    start_expr: ClassAdExpr | None = None  # ANDed into START of this group's glideins
 
 
 class AuthConfig(_Model):
@@ -279,6 +283,17 @@ class EntryLimits(_Model):
     max_held: NonNegInt = 1_000
 
 
+class GroupAtEntryLimits(_Model):
+    """One group's glideins at one entry (GlideinWMS `per_frontend`); unset: no limit."""
+
+    max_glideins: NonNegInt | None = None
+    max_idle: NonNegInt | None = None
+    max_held: NonNegInt | None = None
+
+
+START_EXPR_ATTR = "GLIDEIN_START_EXPR"  # how start_expr reaches the pilot (attrs file)
+
+
 Gridtype = Literal["condor", "batch", "arc", "local", "unsupported"]
 
 
@@ -290,6 +305,9 @@ class EntryConfig(_Model):
     auth: AuthConfig | None = None
     attrs: dict[str, AttrScalar] = Field(default_factory=dict)
     limits: EntryLimits = EntryLimits()
+    group_limits: dict[Name, GroupAtEntryLimits] = Field(default_factory=dict)
+    allow_groups: list[Name] | None = None
+    start_expr: ClassAdExpr | None = None
     submit: SubmitOverride = SubmitOverride()
     glidein: GlideinOverride = GlideinOverride()
     submit_attrs: dict[str, AttrScalar] = Field(default_factory=dict)
@@ -311,7 +329,21 @@ class EntryConfig(_Model):
             raise ValueError(f"auth is required for gridtype {self.gridtype}")
         if self.gridtype == "unsupported" and self.enabled:
             raise ValueError("an entry of gridtype unsupported must have enabled: false")
+        if START_EXPR_ATTR in self.attrs:
+            raise ValueError(f"attrs.{START_EXPR_ATTR} is set by start_expr: use start_expr")
         return self
+
+    def allows(self, group: str) -> bool:
+        """Whether this entry serves glideins of `group` (`allow_groups`; null: every group)."""
+        return self.allow_groups is None or group in self.allow_groups
+
+    def start_expr_for(self, group: GroupConfig | None) -> str | None:
+        """What the glideins of `group` here AND into their START: the entry's and the
+        group's `start_expr`, each on one line; None when neither is set."""
+        parts = [e for e in (self.start_expr, group.start_expr if group else None) if e]
+        if not parts:
+            return None
+        return " && ".join(f"({_one_line(part)})" for part in parts)
 
     def effective_submit(self, factory: FactoryConfig) -> SubmitSettings:
         """factory.submit with this entry's overrides applied."""
@@ -320,6 +352,10 @@ class EntryConfig(_Model):
     def effective_glidein(self, factory: FactoryConfig) -> GlideinSettings:
         """factory.glidein with this entry's overrides applied."""
         return factory.glidein.model_copy(update=_set_fields(self.glidein))
+
+
+def _one_line(expr: str) -> str:
+    return " ".join(line.strip() for line in expr.splitlines() if line.strip())
 
 
 def _set_fields(override: BaseModel) -> dict[str, Any]:

@@ -4,9 +4,18 @@ provisioner and the release cap all read."""
 from __future__ import annotations
 
 from aglidein.core.limits import LIMITS, Headroom, Kind, Scope
-from aglidein.core.model import GlideinCensus, GlideinState, LimitReason
+from aglidein.core.model import Decision, GlideinCensus, GlideinState, LimitReason
+from aglidein.core.policy import decide
 from aglidein.core.policy_census import CensusCounts
-from tests.core.test_policy import glidein, make_config
+from tests.core.test_policy import (
+    NOW,
+    by_entry,
+    demand,
+    glidein,
+    inputs,
+    make_config,
+    shape,
+)
 
 _PREFIX = {
     Scope.GROUP: "group",
@@ -48,6 +57,7 @@ def test_headroom_counts_each_kind_and_is_used_up() -> None:
         "entry.max_idle": 5,
         "entry.max_held": 0,
         "factory.max_glideins": 97,
+        "factory.max_running": 99_998,
         "factory.max_idle": 49,
         "factory.max_held": 49,
     }
@@ -64,3 +74,53 @@ def test_a_glidein_of_an_unknown_group_meets_only_the_rows_that_exist() -> None:
     assert (Scope.GROUP, Kind.MAX_IDLE) not in kinds
     assert (Scope.FACTORY, Kind.MAX_IDLE) in kinds
     assert headroom.room_for_new("gone", "CE_A") == 2
+
+
+def _cuts(decision: Decision) -> list[tuple[str, str, int, int]]:
+    return [(c.reason, c.what, c.before, c.after) for c in decision.cuts]
+
+
+def test_factory_max_running_counts_idle_and_running_glideins() -> None:
+    config = make_config(
+        ["A"], factory={"limits": {"max_running": 10}}, group_limits={"ramp_up_attenuation": 1}
+    )
+    running = tuple(glidein(n, "CE_A", GlideinState.RUNNING) for n in range(7))
+    census = GlideinCensus(glideins=(*running, glidein(9, "CE_A", GlideinState.HELD)))
+    plan = decide(config, inputs(demand(shape("A", 90)), census), NOW)
+    (row,) = plan.decisions
+    assert row.submit == 3  # 10 - 7 running; the held one is not counted
+    assert "factory.max_running" in row.limited_by
+    assert ("factory.max_running", "requested_idle", 90, 3) in _cuts(row)
+    assert row.cuts[0].limit == 10
+
+
+def test_group_limits_at_an_entry_cap_one_group_there() -> None:
+    config = make_config(
+        ["A", "B"],
+        entry_overrides={"A": {"group_limits": {"main": {"max_idle": 2}}}},
+        group_limits={"ramp_up_attenuation": 1},
+    )
+    plan = decide(config, inputs(demand(shape("A", 30), shape("B", 30))), NOW)
+    rows = by_entry(plan)
+    assert rows["CE_A"].submit == 2
+    assert rows["CE_A"].limited_by[0] == "entry.group_limits.max_idle"
+    assert rows["CE_B"].submit == 30  # no per-group limit there
+    assert "entry.group_limits.max_idle" not in rows["CE_B"].limited_by
+
+
+def test_an_entry_that_does_not_allow_a_group_gets_none_of_its_demand() -> None:
+    config = make_config(["A", "B"], entry_overrides={"B": {"allow_groups": []}})
+    plan = decide(config, inputs(demand(shape("A, B", 30))), NOW)
+    rows = by_entry(plan)
+    assert (rows["CE_B"].submit, rows["CE_B"].limited_by) == (0, ("entry.allow_groups",))
+    assert rows["CE_B"].matching_jobs == 0
+    assert rows["CE_A"].unique_share == 30.0  # not split with an entry that serves no one
+    assert rows["CE_A"].submit == 10
+
+
+def test_no_demand_says_why() -> None:
+    config = make_config(["A", "B"])
+    nothing = decide(config, inputs(demand()), NOW)
+    assert nothing.decisions[0].cuts[0].detail == "no idle job passed job_constraint"
+    elsewhere = by_entry(decide(config, inputs(demand(shape("B", 4))), NOW))["CE_A"]
+    assert elsewhere.cuts[0].detail == "4 idle jobs passed job_constraint, none matches"

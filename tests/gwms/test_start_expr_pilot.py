@@ -16,7 +16,7 @@ def test_imported_start_expr_is_anded_into_the_startd_start(tmp_path: Path) -> N
         tmp_path, entries, frontend=frontend(group(config=">", start_expr="Memory &gt; 2000"))
     )
     attrs: dict[str, str] = {}
-    for line in render_attrs_file(config.entry("A")).splitlines():
+    for line in render_attrs_file(config.entry("A"), config.group("main")).splitlines():
         name, _, quoted = line.partition("=")
         attrs[name] = quoted[1:-1].replace("'\\''", "'")
     pilot = tmp_path / "pilot"

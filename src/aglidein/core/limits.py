@@ -71,7 +71,11 @@ class Limit:
         elif self.scope is Scope.ENTRY:
             source = entry.limits if entry is not None else None
         else:
-            source = None  # per-group limits at an entry: not configurable yet
+            source = (
+                entry.group_limits.get(group.name)
+                if entry is not None and group is not None
+                else None
+            )
         value = getattr(source, self.kind.value, None) if source is not None else None
         return value if isinstance(value, int) else None
 
@@ -81,10 +85,14 @@ LIMITS: tuple[Limit, ...] = (
     Limit(Scope.GROUP, Kind.MAX_RUNNING, R.GROUP_MAX_RUNNING),
     Limit(Scope.GROUP, Kind.MAX_IDLE, R.GROUP_MAX_IDLE),
     Limit(Scope.GROUP, Kind.MAX_HELD, R.GROUP_MAX_HELD),
+    Limit(Scope.GROUP_AT_ENTRY, Kind.MAX_GLIDEINS, R.ENTRY_GROUP_MAX_GLIDEINS),
+    Limit(Scope.GROUP_AT_ENTRY, Kind.MAX_IDLE, R.ENTRY_GROUP_MAX_IDLE),
+    Limit(Scope.GROUP_AT_ENTRY, Kind.MAX_HELD, R.ENTRY_GROUP_MAX_HELD),
     Limit(Scope.ENTRY, Kind.MAX_GLIDEINS, R.ENTRY_MAX_GLIDEINS),
     Limit(Scope.ENTRY, Kind.MAX_IDLE, R.ENTRY_MAX_IDLE),
     Limit(Scope.ENTRY, Kind.MAX_HELD, R.ENTRY_MAX_HELD),
     Limit(Scope.FACTORY, Kind.MAX_GLIDEINS, R.FACTORY_MAX_GLIDEINS),
+    Limit(Scope.FACTORY, Kind.MAX_RUNNING, R.FACTORY_MAX_RUNNING),
     Limit(Scope.FACTORY, Kind.MAX_IDLE, R.FACTORY_MAX_IDLE),
     Limit(Scope.FACTORY, Kind.MAX_HELD, R.FACTORY_MAX_HELD),
 )

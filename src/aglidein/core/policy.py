@@ -6,9 +6,12 @@ Target idle glideins = min(demand, headroom under every limit) / `ramp_up_attenu
 + min(old idle // 3, `reserve_idle`), capped by `max_idle_per_entry`, halved (rounding
 up) for each curb exceeded, 0 when a hard limit is hit. New glideins = target − idle
 glideins, within `max_per_cycle` and the headroom the pairs planned before left under
-limits they share: a group's over its entries, an entry's over the groups, the
-factory's over everything. `max_glideins` counts every glidein on the queue, held ones
-included. Entry health, downtimes and credentials cut what is requested, never the counts.
+limits they share: a group's over its entries, an entry's over the groups (and one
+group's at one entry, `group_limits`), the factory's over everything — the rows of
+`core.limits.LIMITS`. `max_glideins` counts every glidein on the queue, held ones
+included. An entry whose `allow_groups` leaves a group out gets none of its glideins
+(`entry.allow_groups`). Entry health, downtimes and credentials cut what is requested,
+never the counts. Every cut is recorded with its amounts (`Decision.cuts`).
 Idle glideins are removed only after 5 cycles of zero demand (running glideins whose
 slots are all idle after 10), at most `remove_per_cycle`. A census from a failed
 collector or factory schedd freezes every action.
@@ -284,7 +287,12 @@ def _decide_pair(
     running_jobs = census.slot_count(group.name, entry.name, SlotActivity.BUSY)
     demand = max(0, math.ceil(count.unique_share - 1e-9) - idle_slots)
     old_demand = min(demand, memory.idle_demand.get(key, 0))
-    if demand == 0:
+    if not entry.allows(group.name):
+        cuts.add(
+            R.ENTRY_ALLOW_GROUPS, 0, 0, detail=f"entry {entry.name} does not serve {group.name}"
+        )
+        requested = 0
+    elif demand == 0:
         detail = _no_demand_detail(group_demand, count, idle_slots)
         cuts.add(R.NO_DEMAND, 0, 0, detail=detail)
         requested = 0

@@ -63,6 +63,7 @@ class ConvertedEntry:
     disabled_in_gwms: bool
     import_reason: str | None  # why the import disabled it (summary category)
     attr_types: dict[str, AttrType]
+    where: str = ""  # file:line of the entry's XML
 
 
 def parse_bool(text: str | None, default: bool) -> bool | None:
@@ -179,6 +180,7 @@ class _EntryConverter:
             disabled_in_gwms=not enabled_xml,
             import_reason=self.reason,
             attr_types=dict(attrs.types) if attrs else {},
+            where=self.node.where,
         )
 
     def gridtype(self, body: dict[str, Node]) -> str:
@@ -285,12 +287,8 @@ class _EntryConverter:
         for node in section.iter("per_frontend") if section is not None else ():
             name = node.attrs.get("name", f"line {node.line}")
             per_frontends[name] = {k: v for k, v in sorted(node.attrs.items()) if k != "name"}
-        if per_frontends:
+        if per_frontends:  # mapped to group_limits with the frontend (gwms.onentries)
             self.gwms["per_frontends"] = dict(sorted(per_frontends.items()))
-            self.warn(
-                "max_jobs per_frontends limits are not imported (aglidein is its own "
-                "frontend); kept in gwms.per_frontends"
-            )
         return Commented(
             limits, ("the smaller of GlideinWMS max_jobs per_entry and default_per_frontend",)
         )
@@ -419,12 +417,24 @@ class _EntryConverter:
                 f"config not imported (no aglidein key): {', '.join(dropped)}",
             )
 
+    def allow_frontends(self) -> None:
+        """Kept in `gwms.allow_frontends`; mapped to allow_groups with the frontend."""
+        section = self.section("allow_frontends")
+        names = sorted(
+            {
+                n.attrs.get("name", "?")
+                for n in (section.iter("allow_frontend") if section is not None else ())
+            }
+        )
+        if names:
+            self.gwms["allow_frontends"] = list[Node](names)
+
     def unmapped_children(self) -> None:
+        self.allow_frontends()
         for tag, what in (
             ("files", "files"),
             ("infosys_refs", "infosys_refs"),
             ("monitorgroups", "monitorgroups"),
-            ("allow_frontends", "allow_frontends"),
         ):
             node = self.section(tag)
             if node is not None and node.children:

@@ -269,7 +269,8 @@ class Provisioner:
         batch = uuid.uuid4().hex
         ids = [str(uuid.uuid4()) for _ in range(size)]
         try:
-            pilot = await anyio.to_thread.run_sync(self._kit.pilot_files, entry)
+            group_config = next((g for g in config.groups if g.name == group), None)
+            pilot = await anyio.to_thread.run_sync(self._kit.pilot_files, entry, group_config)
             files = await anyio.to_thread.run_sync(
                 self._kit.write_tokens, self._tokens, config, entry, ids, now
             )
