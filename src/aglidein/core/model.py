@@ -5,6 +5,7 @@ Plain frozen data: no I/O, no clock. Times are float seconds since the epoch, pa
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -369,13 +370,6 @@ class Cut:
             out["detail"] = self.detail
         return out
 
-    def text(self) -> str:
-        """`entry.max_glideins: 45 → 40`, with the detail when there is one."""
-        out = f"{self.reason}: {self.before} → {self.after}"
-        if self.what == "submit":
-            out += " (submit)"
-        return f"{out} ({self.detail})" if self.detail else out
-
 
 @dataclass(frozen=True, slots=True)
 class Decision:
@@ -398,6 +392,16 @@ class Decision:
     partial_fit: int = 0  # idle jobs that only fit partially-used slots
     downtime: str | None = None  # the comment of the downtime in force, if any
     cuts: tuple[Cut, ...] = ()  # the reasons of limited_by with their amounts, in order
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON shape of `plan --json` and `/api/v1/status`: every field, `limited_by` a
+        list of reasons, `cuts` a list of `Cut.as_dict()`."""
+        out: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "cuts"
+        }
+        out["limited_by"] = list(self.limited_by)
+        out["cuts"] = [cut.as_dict() for cut in self.cuts]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

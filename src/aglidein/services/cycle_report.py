@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from aglidein.config import Config
 from aglidein.core.health import effective_state
 from aglidein.core.model import (
+    Decision,
     DemandSnapshot,
     Downtime,
     EntryHealth,
@@ -124,7 +124,5 @@ def _publish_pool(runtime: Runtime, config: Config, census: GlideinCensus, now: 
         )
 
 
-def _decision_row(decision: Any) -> dict[str, Any]:
-    row = dataclasses.asdict(decision)
-    row["limited_by"] = list(decision.limited_by)
-    return row
+def _decision_row(decision: Decision) -> dict[str, Any]:
+    return decision.as_dict()
