@@ -46,6 +46,7 @@ __all__ = [
     "GroupLimits",
     "HttpConfig",
     "LogsConfig",
+    "MigrationConfig",
     "OAuth2Config",
     "PoolConfig",
     "RateLimit",
@@ -310,6 +311,8 @@ class EntryConfig(_Model):
     start_expr: ClassAdExpr | None = None
     submit: SubmitOverride = SubmitOverride()
     glidein: GlideinOverride = GlideinOverride()
+    # GLIDEIN_Entry_Name of this entry's glideins in the old factory (default: its name)
+    gwms_names: list[str] = Field(default_factory=list)
     submit_attrs: dict[str, AttrScalar] = Field(default_factory=dict)
     enabled: bool = True
     gwms: dict[str, Any] = Field(default_factory=dict)
@@ -409,14 +412,32 @@ class CredentialConfig(_Model):
         return self.refresh_command is not None or self.oauth2 is not None
 
 
+class MigrationConfig(_Model):
+    """Running beside a GlideinWMS factory: its glideins in the collector count too."""
+
+    gwms_factory: str | None = None  # its GLIDEIN_Factory; null: no old factory
+
+
 class Config(_Model):
     factory: FactoryConfig
     pool: PoolConfig
     http: HttpConfig = HttpConfig()
     logs: LogsConfig = LogsConfig()
+    migration: MigrationConfig = MigrationConfig()
     groups: list[GroupConfig] = Field(default_factory=list)
     entries: list[EntryConfig] = Field(default_factory=list)
     credentials: list[CredentialConfig] = Field(default_factory=list)
+
+    def old_entry_names(self) -> dict[str, str]:
+        """GLIDEIN_Entry_Name in the old factory -> our entry (`gwms_names`, else the
+        entry's own name); empty without `migration.gwms_factory`."""
+        if self.migration.gwms_factory is None:
+            return {}
+        out: dict[str, str] = {}
+        for entry in self.entries:
+            for name in entry.gwms_names or [entry.name]:
+                out.setdefault(name, entry.name)
+        return out
 
     def entry(self, name: str) -> EntryConfig:
         """The entry called `name` (KeyError if none)."""

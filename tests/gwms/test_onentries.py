@@ -60,3 +60,13 @@ def test_without_a_frontend_file_they_are_reported(tmp_path: Path) -> None:
     config, result = run_import(tmp_path, factory(entry("A", attrs=SITE, config=_max_jobs(per))))
     assert config.entry("A").group_limits == {}
     assert "per_frontends not imported: without the frontend file" in messages(result)
+
+
+def test_the_import_runs_beside_the_old_factory(tmp_path: Path) -> None:
+    entries = factory(
+        entry("A", attrs=SITE), entry("B b", attrs=SITE), root='factory_name="gfactory1"'
+    )
+    config, result = run_import(tmp_path, entries, frontend=frontend(group(config=">")))
+    assert config.migration.gwms_factory == "gfactory1"
+    assert config.old_entry_names() == {"A": "A", "B b": "B_b"}
+    assert "its glideins in the collector count against the entries' limits" in result.text

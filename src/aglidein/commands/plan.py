@@ -115,12 +115,18 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
 def _offline_census(config: Config, args: argparse.Namespace, now: float) -> GlideinCensus:
     from aglidein.core.model import GlideinCensus
     from aglidein.dumps import read_ads
-    from aglidein.services.poller_ads import glideins_from_ads, slots_from_ads
+    from aglidein.services.poller_ads import (
+        glideins_from_ads,
+        old_glideins_from_ads,
+        slots_from_ads,
+    )
 
     name = config.factory.name
     glideins = glideins_from_ads(read_ads(Path(args.glideins)), name) if args.glideins else ()
-    slots = slots_from_ads(read_ads(Path(args.startds)), now, name) if args.startds else ()
-    return GlideinCensus(glideins=glideins, slots=slots, taken_at=now)
+    startds = read_ads(Path(args.startds)) if args.startds else []
+    slots = slots_from_ads(startds, now, name)
+    old = old_glideins_from_ads(startds, config.migration.gwms_factory, config.old_entry_names())
+    return GlideinCensus(glideins=glideins, slots=slots, taken_at=now, old_glideins=old)
 
 
 def _open_pool(config: Config) -> Pool:
@@ -267,6 +273,7 @@ def make_plan(
                 census,
                 glideins=offline.glideins or census.glideins,
                 slots=offline.slots or census.slots,
+                old_glideins=offline.old_glideins if args.startds else census.old_glideins,
             )
     started = time.perf_counter()
     counts = count_demand(config, demand, now)

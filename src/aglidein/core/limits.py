@@ -103,8 +103,10 @@ _Key = tuple[Scope, str, str]
 class Headroom:
     """Room left under every row of `LIMITS`, used up as glideins are planned or released.
 
-    Counts start from a census; `add` moves them as the caller plans new glideins (idle)
-    or releases held ones (held to idle), so pairs planned later see what is left.
+    Counts start from a census (an entry's include the old factory's glideins running
+    there during a side-by-side migration); `add` moves them as the caller plans new
+    glideins (idle) or releases held ones (held to idle), so pairs planned later see what
+    is left.
     """
 
     def __init__(self, config: Config, census: CensusCounts) -> None:
@@ -118,6 +120,10 @@ class Headroom:
             self._counts[(Scope.GROUP, group, "")] = replace(totals)
         for entry, totals in census.entries.items():
             self._counts[(Scope.ENTRY, "", entry)] = replace(totals)
+        self._old = dict(census.old)
+        for entry, old in census.old.items():
+            # the old factory's glideins run at the entry: they count against its limits
+            self._totals(Scope.ENTRY, "", entry).running += old
         self._counts[(Scope.FACTORY, "", "")] = replace(census.factory)
 
     def _totals(self, scope: Scope, group: str, entry: str) -> GlideinTotals:
@@ -147,6 +153,13 @@ class Headroom:
     def value(self, limit: Limit, group: str, entry: str) -> int | None:
         """The configured value of `limit` for (group, entry)."""
         return limit.value(self._config, self._groups.get(group), self._entries.get(entry))
+
+    def note(self, limit: Limit, entry: str) -> str | None:
+        """What a cut by `limit` should add: the old factory's glideins it counted."""
+        old = self._old.get(entry, 0)
+        if limit.scope is Scope.ENTRY and old > 0:
+            return f"{old} of the old factory's glideins counted"
+        return None
 
     def room_for_new(self, group: str, entry: str) -> int | None:
         """New glideins (group, entry) may still get under every limit; None: no limit."""

@@ -233,6 +233,8 @@ class GlideinCensus:
     taken_at: float = 0.0
     collector_error: str | None = None  # why the collector did not answer
     factory_error: str | None = None  # why the factory schedd did not answer
+    # entry -> glideins of the old (GlideinWMS) factory in the collector (migration)
+    old_glideins: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # --- entry health and credentials -------------------------------------------------------
@@ -391,6 +393,7 @@ class Decision:
     limited_by: tuple[str, ...] = ()
     partial_fit: int = 0  # idle jobs that only fit partially-used slots
     downtime: str | None = None  # the comment of the downtime in force, if any
+    old_glideins: int = 0  # the old factory's glideins at this entry (count against it)
     cuts: tuple[Cut, ...] = ()  # the reasons of limited_by with their amounts, in order
 
     def as_dict(self) -> dict[str, object]:

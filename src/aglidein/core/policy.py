@@ -120,12 +120,16 @@ def _target_idle(
     hit = [(limit, room) for limit, room in rooms if room <= 0]
     if hit:
         for limit, _ in hit:
-            cuts.add(limit.reason, demand, 0, limit=headroom.value(limit, group.name, entry.name))
+            value = headroom.value(limit, group.name, entry.name)
+            note = headroom.note(limit, entry.name)
+            cuts.add(limit.reason, demand, 0, limit=value, detail=note)
         return 0
     base = demand
     for limit, room in rooms:
         if limit.kind.counts_new and room < base:
-            cuts.add(limit.reason, base, room, limit=headroom.value(limit, group.name, entry.name))
+            value = headroom.value(limit, group.name, entry.name)
+            note = headroom.note(limit, entry.name)
+            cuts.add(limit.reason, base, room, limit=value, detail=note)
             base = room
     gl = group.limits
     attenuated = max(1, int(base / gl.ramp_up_attenuation))
@@ -163,7 +167,8 @@ def _cap_submit(
         if limit.kind.counts_new and submit > room:
             after = max(room, 0)
             limit_value = headroom.value(limit, group, entry)
-            cuts.add(limit.reason, submit, after, what="submit", limit=limit_value)
+            note = headroom.note(limit, entry)
+            cuts.add(limit.reason, submit, after, what="submit", limit=limit_value, detail=note)
             submit = after
     if submit > caps.submit[entry]:
         cuts.add(R.SUBMIT_CAP, submit, caps.submit[entry], what="submit", limit=caps.submit[entry])
@@ -333,6 +338,7 @@ def _decide_pair(
         remove_idle=removed,
         limited_by=cuts.reasons(),
         downtime=downtime.comment if downtime is not None else None,
+        old_glideins=census.old.get(entry.name, 0),
         cuts=tuple(cuts.items),
     )
 

@@ -163,6 +163,8 @@ class _EntryConverter:
         self.unmapped_config()
         enabled = enabled_xml and self.reason is None
         body = {"name": body.pop("name"), "enabled": enabled, **body}
+        if name != self.entry.name:  # its glideins carry the GlideinWMS name (migration)
+            body["gwms_names"] = [self.entry.name]
         body["gwms"] = dict(sorted(self.gwms.items()))
         comments = [f"from {self.node.where}"]
         if self.entry.overrides:

@@ -116,6 +116,7 @@ def _entries(
             body = entry.node.value if isinstance(entry.node, Commented) else entry.node
             if isinstance(body, dict):
                 body["name"] = final
+                body.setdefault("gwms_names", [name])
             entry = ConvertedEntry(
                 final,
                 entry.node,
@@ -229,6 +230,19 @@ def _import(
     document: dict[str, Node] = {
         "factory": _factory_section(settings, frontend),
         "pool": _pool_section(settings, frontend),
+    }
+    if settings.factory_name is not None:
+        document["migration"] = {
+            "gwms_factory": Commented(
+                settings.factory_name.value,
+                (
+                    f"{_located(settings.factory_name)} factory_name: while both factories "
+                    "run, its glideins in the collector count against the entries' limits; "
+                    "null once it is switched off",
+                ),
+            )
+        }
+    document |= {
         "groups": [group.node for group in groups],
         "entries": [entry.node for entry in entries],
         "credentials": list(credentials),

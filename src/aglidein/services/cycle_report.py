@@ -81,6 +81,8 @@ def publish_cycle(
                 "held": counts["held"],
                 "black_hole": black_holes[name],
             }
+            if config.migration.gwms_factory is not None:  # side by side with GlideinWMS
+                board.glideins["old_factory"] = census.old_glideins.get(name, 0)
             for value in _STATES:
                 metrics.glideins.labels(entry=name, state=value).set(counts[value])
         board.decisions = [_decision_row(d) for d in plan.for_entry(name)]
