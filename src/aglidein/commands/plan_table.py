@@ -55,6 +55,8 @@ def print_decisions(rows: Sequence[Mapping[str, Any]], title: str, footer: str) 
         glideins = "/".join(
             _cell(row, k) for k in ("idle_glideins", "running_glideins", "held_glideins")
         )
+        if row.get("old_glideins"):  # the old factory's, running at the entry (migration)
+            glideins += f" +{row['old_glideins']} old"
         table.add_row(
             str(row.get("group", "")),
             str(row.get("entry", "")),
