@@ -1,10 +1,10 @@
-"""One GlideinWMS factory entry → one aglidein `entries[]` item (DESIGN §4).
-
-Mapped: name, enabled, gridtype + gatekeeper (+ batch system), auth_method →
-auth.method (+ a frontend credential of the same trust_domain and type), attrs with
-their types, max_jobs → limits (the smaller of per_entry and default_per_frontend),
-submit / release / remove → submit, submit_attrs, GLIDEIN_Max_Walltime and
-GLIDEIN_Retire_Time → glidein. What has no aglidein key goes to the entry's `gwms` map.
+"""One GlideinWMS factory entry → one aglidein `entries[]` item (DESIGN §4). Mapped:
+name, enabled, gridtype + gatekeeper (+ batch system), auth_method → auth.method (+ a
+frontend credential of the same trust_domain and type), attrs with their types, max_jobs
+→ limits (the smaller of per_entry and default_per_frontend), submit / release / remove
+→ submit, submit_attrs, GLIDEIN_Max_Walltime and GLIDEIN_Retire_Time → glidein. What has
+no aglidein key goes to the entry's `gwms` map (per_frontends and allow_frontends are
+mapped from there with the frontend, in `gwms.onentries`).
 """
 
 from __future__ import annotations
@@ -277,13 +277,11 @@ class _EntryConverter:
         max_jobs = self.section("config", "max_jobs")
         per_entry = max_jobs.child("per_entry") if max_jobs is not None else None
         per_frontend = max_jobs.child("default_per_frontend") if max_jobs is not None else None
-        limits: dict[str, Node] = {}
-        for gwms_key, key in _LIMIT_KEYS:
-            values = [
-                self.limit(node, gwms_key, defaults)
-                for node, defaults in ((per_entry, _PER_ENTRY), (per_frontend, _PER_FRONTEND))
-            ]
-            limits[key] = min(values)
+        nodes = ((per_entry, _PER_ENTRY), (per_frontend, _PER_FRONTEND))
+        limits: dict[str, Node] = {
+            key: min(self.limit(node, gwms_key, defaults) for node, defaults in nodes)
+            for gwms_key, key in _LIMIT_KEYS
+        }
         section = max_jobs.child("per_frontends") if max_jobs is not None else None
         per_frontends: dict[str, Node] = {}
         for node in section.iter("per_frontend") if section is not None else ():
@@ -419,31 +417,18 @@ class _EntryConverter:
                 f"config not imported (no aglidein key): {', '.join(dropped)}",
             )
 
-    def allow_frontends(self) -> None:
-        """Kept in `gwms.allow_frontends`; mapped to allow_groups with the frontend."""
-        section = self.section("allow_frontends")
-        names = sorted(
-            {
-                n.attrs.get("name", "?")
-                for n in (section.iter("allow_frontend") if section is not None else ())
-            }
-        )
-        if names:
-            self.gwms["allow_frontends"] = list[Node](names)
-
     def unmapped_children(self) -> None:
-        self.allow_frontends()
-        for tag, what in (
-            ("files", "files"),
-            ("infosys_refs", "infosys_refs"),
-            ("monitorgroups", "monitorgroups"),
-        ):
+        allowed = self.section("allow_frontends")  # mapped with the frontend (onentries)
+        if allowed is not None and allowed.children:
+            names = {n.attrs.get("name", "?") for n in allowed.iter("allow_frontend")}
+            self.gwms["allow_frontends"] = list[Node](sorted(names))
+        for tag in ("files", "infosys_refs", "monitorgroups"):
             node = self.section(tag)
             if node is not None and node.children:
                 self.report.note(
                     node.where,
                     self.subject,
-                    f"{len(node.children)} {what} not imported (no aglidein equivalent)",
+                    f"{len(node.children)} {tag} not imported (no aglidein equivalent)",
                 )
         restrictions = self.section("config", "restrictions")
         if restrictions is not None:
