@@ -31,6 +31,8 @@ def test_every_row_is_named_for_its_config_key() -> None:
     reasons = [limit.reason for limit in LIMITS]
     assert len(reasons) == len(set(reasons))
     assert set(reasons) <= set(LimitReason)
+    scopes = [limit.scope for limit in LIMITS]  # grouped, in the order Scope lists them
+    assert scopes == sorted(scopes, key=list(Scope).index)
 
 
 def test_headroom_counts_each_kind_and_is_used_up() -> None:

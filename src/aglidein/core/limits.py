@@ -8,7 +8,9 @@ The policy's headroom and the provisioner's safety check both iterate `LIMITS` t
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 from aglidein.config import Config, EntryConfig, GroupConfig
 from aglidein.core.model import LimitReason
@@ -38,13 +40,7 @@ class Kind(enum.StrEnum):
 
     def counted(self, totals: GlideinTotals) -> int:
         """How many of `totals` this kind counts."""
-        if self is Kind.MAX_GLIDEINS:
-            return totals.total
-        if self is Kind.MAX_RUNNING:
-            return totals.active
-        if self is Kind.MAX_IDLE:
-            return totals.idle
-        return totals.held
+        return _COUNTED[self](totals)
 
     @property
     def counts_new(self) -> bool:
@@ -98,6 +94,17 @@ LIMITS: tuple[Limit, ...] = (
 )
 
 _Key = tuple[Scope, str, str]
+_Row = tuple[Limit, int, GlideinTotals, Callable[[GlideinTotals], int]]
+_BY_GROUP = frozenset({Scope.GROUP, Scope.GROUP_AT_ENTRY})
+_BY_ENTRY = frozenset({Scope.ENTRY, Scope.GROUP_AT_ENTRY})
+_COUNTED: dict[Kind, Callable[[GlideinTotals], int]] = {
+    Kind.MAX_GLIDEINS: attrgetter("total"),
+    Kind.MAX_RUNNING: attrgetter("active"),
+    Kind.MAX_IDLE: attrgetter("idle"),
+    Kind.MAX_HELD: attrgetter("held"),
+}  # what each kind counts (GlideinTotals.total counts held glideins too)
+# LIMITS by scope; Scope lists the scopes in the order LIMITS has them
+_SCOPE_LIMITS = {scope: tuple(r for r in LIMITS if r.scope is scope) for scope in Scope}
 
 
 class Headroom:
@@ -114,6 +121,8 @@ class Headroom:
         self._groups = {g.name: g for g in config.groups}
         self._entries = {e.name: e for e in config.entries}
         self._counts: dict[_Key, GlideinTotals] = {}
+        self._scope_cache: dict[_Key, list[_Row]] = {}
+        self._pair_rows: dict[tuple[str, str], list[_Row]] = {}
         for (group, entry), totals in census.pairs.items():
             self._counts[(Scope.GROUP_AT_ENTRY, group, entry)] = replace(totals)
         for group, totals in census.groups.items():
@@ -129,26 +138,52 @@ class Headroom:
     def _totals(self, scope: Scope, group: str, entry: str) -> GlideinTotals:
         key: _Key = (
             scope,
-            group if scope in (Scope.GROUP, Scope.GROUP_AT_ENTRY) else "",
-            entry if scope in (Scope.ENTRY, Scope.GROUP_AT_ENTRY) else "",
+            group if scope in _BY_GROUP else "",
+            entry if scope in _BY_ENTRY else "",
         )
         totals = self._counts.get(key)
         if totals is None:
             totals = self._counts[key] = GlideinTotals()
         return totals
 
+    def _scope_rows(self, scope: Scope, group: str, entry: str) -> list[_Row]:
+        """The rows of one scope for (group, entry), built once per group / entry / pair."""
+        key = (scope, group if scope in _BY_GROUP else "", entry if scope in _BY_ENTRY else "")
+        rows = self._scope_cache.get(key)
+        if rows is None:
+            totals = self._totals(scope, group, entry)
+            group_config, entry_config = self._groups.get(group), self._entries.get(entry)
+            wanted = _SCOPE_LIMITS[scope]
+            if scope is Scope.GROUP_AT_ENTRY and not (entry_config and entry_config.group_limits):
+                wanted = ()  # the common case: no per-group limit at this entry
+            rows = []
+            for limit in wanted:
+                value = limit.value(self._config, group_config, entry_config)
+                if value is not None:
+                    rows.append((limit, value, totals, _COUNTED[limit.kind]))
+            self._scope_cache[key] = rows
+        return rows
+
+    def _rows(self, group: str, entry: str) -> list[_Row]:
+        """Every row that applies to (group, entry) in cut order, with its configured
+        value and the live totals `add` moves."""
+        rows = self._pair_rows.get((group, entry))
+        if rows is None:
+            rows = (
+                self._scope_rows(Scope.GROUP, group, entry)
+                + self._scope_rows(Scope.GROUP_AT_ENTRY, group, entry)
+                + self._scope_rows(Scope.ENTRY, group, entry)
+                + self._scope_rows(Scope.FACTORY, group, entry)
+            )
+            self._pair_rows[(group, entry)] = rows
+        return rows
+
     def rooms(self, group: str, entry: str) -> list[tuple[Limit, int]]:
         """(row, room left) for every row that applies to (group, entry), in cut order."""
-        group_config = self._groups.get(group)
-        entry_config = self._entries.get(entry)
-        out = []
-        for limit in LIMITS:
-            value = limit.value(self._config, group_config, entry_config)
-            if value is not None:
-                out.append(
-                    (limit, value - limit.kind.counted(self._totals(limit.scope, group, entry)))
-                )
-        return out
+        return [
+            (limit, value - counted(totals))
+            for limit, value, totals, counted in self._rows(group, entry)
+        ]
 
     def value(self, limit: Limit, group: str, entry: str) -> int | None:
         """The configured value of `limit` for (group, entry)."""
