@@ -236,6 +236,7 @@ def test_config_schema_is_json_schema_for_every_section() -> None:
         "pool",
         "http",
         "logs",
+        "migration",
         "groups",
         "entries",
         "credentials",

@@ -83,7 +83,7 @@ condor_published_attr() {
     local extra=" ${GLIDEIN_ATTR[GLIDEIN_STARTD_ATTRS]-} "
     extra=${extra//,/ }
     [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || return 1
-    [[ $1 == GLIDEIN_STARTD_ATTRS || $1 == GLIDEIN_CONDOR_CONFIG_EXTRA ]] && return 1
+    [[ $1 == GLIDEIN_STARTD_ATTRS || $1 == GLIDEIN_CONDOR_CONFIG_EXTRA || $1 == GLIDEIN_START_EXPR ]] && return 1
     [[ $1 == GLIDEIN_* || $1 == HAS_* || $1 == Aglidein* || $extra == *" $1 "* ]]
 }
 
@@ -202,7 +202,14 @@ condor_write_config() {
         printf 'STARTD_ATTRS = $(STARTD_ATTRS), %s\n' "$names"
         printf '\n# Policy: no new jobs after the retire time; running jobs may go on until\n'
         printf '# the die time (a graceful shutdown honours MaxJobRetirementTime).\n'
-        printf 'START = (time() < GLIDEIN_ToRetire)\n'
+        local start_expr
+        start_expr=$(attr_get GLIDEIN_START_EXPR)
+        if [[ -n $start_expr ]]; then
+            # the entry's and the group's start_expr (config), one line
+            printf 'START = (time() < GLIDEIN_ToRetire) && (%s)\n' "${start_expr//$'\n'/ }"
+        else
+            printf 'START = (time() < GLIDEIN_ToRetire)\n'
+        fi
         printf 'MAXJOBRETIREMENTTIME = GLIDEIN_ToDie - time()\n'
         printf 'STARTD_NOCLAIM_SHUTDOWN = %s\n' "$idle"
         [[ -n $blackhole ]] && printf '%s\n' "$blackhole"

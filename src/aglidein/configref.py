@@ -140,8 +140,9 @@ def _rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str]]
         yield path, type_name, _default(field, type_name)
         nested = _model_of(field.annotation)
         if nested is not None:
-            is_list = typing.get_origin(field.annotation) is list
-            yield from _rows(nested, path + ("[]" if is_list else ""))
+            origin = typing.get_origin(field.annotation)
+            suffix = "[]" if origin is list else ".*" if origin is dict else ""
+            yield from _rows(nested, path + suffix)
 
 
 def _factory_twin(path: str) -> str:
@@ -151,12 +152,22 @@ def _factory_twin(path: str) -> str:
     return path
 
 
+def _any_key(comments: dict[str, str], path: str) -> str:
+    """The comment of `a.*.b` from the example's `a.main.b` (a map keyed by name)."""
+    if "*" not in path:
+        return ""
+    pattern = re.compile(re.escape(path).replace(r"\*", r"[^.]+") + "$")
+    return next((text for key, text in comments.items() if pattern.match(key)), "")
+
+
 def reference_markdown(example: Path) -> str:
     """A Markdown table of every config key: type, default, and what it is for."""
     comments = example_comments(example.read_text())
     lines = ["| key | type | default | what it is |", "|---|---|---|---|"]
     for path, type_name, default in _rows(Config, ""):
-        comment = comments.get(path) or comments.get(_factory_twin(path), "")
+        comment = (
+            comments.get(path) or comments.get(_factory_twin(path)) or _any_key(comments, path)
+        )
         comment = comment.replace("|", "\\|")
         shown = type_name.replace("|", "\\|")
         lines.append(f"| `{path}` | {shown} | {default} | {comment} |")

@@ -11,10 +11,35 @@ from rich.text import Text
 
 from aglidein.statuscheck import pool_table
 
-__all__ = ["config_drift", "entry_rows", "status_renderable"]
+__all__ = ["config_drift", "cut_text", "entry_rows", "explained", "status_renderable"]
 
 _HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
 _DOWNTIME_STYLE = "yellow"
+
+
+def cut_text(cut: Mapping[str, Any]) -> str:
+    """One cut as the operator reads it: `entry.max_glideins: 45 → 40` (`at submit` when
+    it cut the submission), its detail after the reason: `downtime (CE upgrade): 20 → 0`,
+    `no_demand (no idle job passed job_constraint)`."""
+    text = str(cut.get("reason", "?"))
+    detail = cut.get("detail")
+    if detail:
+        text += f" ({detail})"
+    before, after = cut.get("from"), cut.get("to")
+    if before != after:
+        text += f": {before} → {after}"
+        if cut.get("what") == "submit":
+            text += " at submit"
+    return text
+
+
+def explained(decision: Mapping[str, Any]) -> list[str]:
+    """A decision's cuts as text; its bare `limited_by` reasons when it has no cuts (a
+    status document from an older daemon)."""
+    cuts = decision.get("cuts")
+    if isinstance(cuts, list) and cuts:
+        return [cut_text(c) for c in cuts if isinstance(c, Mapping)]
+    return [str(r) for r in decision.get("limited_by", [])]
 
 
 def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -26,10 +51,14 @@ def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
         # reasons are the ones that explain the row.
         wanted = [d for d in decisions if int(d.get("matching_jobs", 0)) > 0]
         limited: list[str] = []
+        texts: list[str] = []
         for decision in wanted or decisions:
             for reason in decision.get("limited_by", []):
                 if reason not in limited:
                     limited.append(reason)
+            for text in explained(decision):
+                if text not in texts:
+                    texts.append(text)
         glideins = entry.get("glideins", {})
         rows.append(
             {
@@ -43,6 +72,7 @@ def entry_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "held": int(glideins.get("held", 0)),
                 "black_hole": int(glideins.get("black_hole", 0)),
                 "limited_by": limited,
+                "explained": texts,  # limited_by with amounts: `entry.max_idle: 45 → 40`
                 "downtime": entry.get("downtime"),
             }
         )
@@ -138,7 +168,7 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
             str(row["running"]),
             str(row["held"]),
             str(row["black_hole"]),
-            ", ".join(row["limited_by"]),
+            ", ".join(row["explained"]),
         )
     parts: list[Any] = [header]
     drift = config_drift(status)

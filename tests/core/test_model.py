@@ -11,7 +11,9 @@ from aglidein.core.model import (
 
 
 def test_limit_reasons_are_the_design_set() -> None:
-    assert len(LIMIT_REASONS) == 24
+    assert len(LIMIT_REASONS) == 29  # DESIGN §5's 23, downtime, and the limits of issue 18
+    for reason in ("factory.max_running", "entry.allow_groups", "entry.group_limits.max_idle"):
+        assert reason in LIMIT_REASONS
     assert "group.max_idle_per_entry" in LIMIT_REASONS
     assert "credential_expiring" in LIMIT_REASONS
     assert "downtime" in LIMIT_REASONS

@@ -142,52 +142,37 @@ def test_disabled_groups_are_reported_not_imported(tmp_path: Path) -> None:
     assert "group off: disabled in GlideinWMS: not imported" in messages(result)
 
 
-def test_start_expr_of_the_only_group_goes_into_every_glidein_start(tmp_path: Path) -> None:
+def test_group_start_expr_goes_to_the_group(tmp_path: Path) -> None:
     start = "(Memory &gt; 2000) &amp;&amp;\n  TARGET.RequestCpus &lt;= 4"
-    config, result = run_import(
+    config, _ = run_import(
         tmp_path, ENTRIES, frontend=frontend(group(config=">", start_expr=start))
     )
-    line = "START = ($(START)) && ((Memory > 2000) && TARGET.RequestCpus <= 4)"
-    assert [e.attrs["GLIDEIN_CONDOR_CONFIG_EXTRA"] for e in config.entries] == [line, line]
-    assert "start_expr imported as the entry attr GLIDEIN_CONDOR_CONFIG_EXTRA" in messages(result)
+    assert config.group("main").start_expr == "(Memory > 2000) && TARGET.RequestCpus <= 4"
+    assert [e.start_expr for e in config.entries] == [None, None]
+    assert "GLIDEIN_CONDOR_CONFIG_EXTRA" not in config.entry("A").attrs
 
 
-def test_frontend_and_group_start_exprs_are_anded(tmp_path: Path) -> None:
-    text = frontend(group(config=">", start_expr="Memory &gt; 1")).replace(
+def test_frontend_start_expr_goes_to_every_entry_and_group_ones_to_each_group(
+    tmp_path: Path,
+) -> None:
+    groups = group("one", config=">", start_expr="Memory &gt; 1") + group("two", config=">")
+    text = frontend(groups).replace(
         '<match match_expr="True" start_expr="True">',
         '<match match_expr="True" start_expr="Cpus &gt; 0">',
     )
-    config, _ = run_import(tmp_path, ENTRIES, frontend=text)
-    extra = config.entry("A").attrs["GLIDEIN_CONDOR_CONFIG_EXTRA"]
-    assert extra == "START = ($(START)) && (Cpus > 0) && (Memory > 1)"
-
-
-def test_group_start_expr_with_several_groups_is_reported_not_imported(tmp_path: Path) -> None:
-    groups = group("one", config=">", start_expr="Memory &gt; 1") + group("two", config=">")
-    config, result = run_import(tmp_path, ENTRIES, frontend=frontend(groups))
-    assert "GLIDEIN_CONDOR_CONFIG_EXTRA" not in config.entry("A").attrs
-    assert "group one: start_expr 'Memory > 1' not imported: with 2 groups" in messages(result)
+    config, result = run_import(tmp_path, ENTRIES, frontend=text)
+    assert [e.start_expr for e in config.entries] == ["Cpus > 0", "Cpus > 0"]
+    assert (config.group("one").start_expr, config.group("two").start_expr) == ("Memory > 1", None)
+    assert config.entry("A").start_expr_for(config.group("one")) == "(Cpus > 0) && (Memory > 1)"
+    assert "start_expr imported as entries' start_expr: 'Cpus > 0'" in messages(result)
 
 
 def test_start_expr_that_is_not_a_classad_is_reported(tmp_path: Path) -> None:
     config, result = run_import(
         tmp_path, ENTRIES, frontend=frontend(group(config=">", start_expr="(Memory &gt;"))
     )
-    assert "GLIDEIN_CONDOR_CONFIG_EXTRA" not in config.entry("A").attrs
+    assert config.group("main").start_expr is None
     assert "start_expr '(Memory >' is not a ClassAd expression: not imported" in messages(result)
-
-
-def test_start_expr_does_not_overwrite_an_entry_config_extra(tmp_path: Path) -> None:
-    entries = factory(
-        entry(
-            "A", attrs=attr("GLIDEIN_Site", "SiteA") + attr("GLIDEIN_CONDOR_CONFIG_EXTRA", "X = 1")
-        )
-    )
-    config, result = run_import(
-        tmp_path, entries, frontend=frontend(group(config=">", start_expr="Memory &gt; 1"))
-    )
-    assert config.entry("A").attrs["GLIDEIN_CONDOR_CONFIG_EXTRA"] == "X = 1"
-    assert "entry A: start_expr not imported: the entry already sets" in messages(result)
 
 
 def test_no_schedds_anywhere_falls_back_to_the_collector(tmp_path: Path) -> None:

@@ -378,3 +378,34 @@ async def test_local_glidein_runs_the_real_pilot_in_no_condor_mode(
     (output,) = entry_dir.glob("*.out")
     assert '"event":"glidein.end"' in output.read_text()
     await world.pool.aclose()
+
+
+async def test_a_plan_past_a_group_limit_at_an_entry_is_cut(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    entries = {
+        **ENTRIES,
+        "B": {**idtoken_entry("SiteB"), "group_limits": {"main": {"max_idle": 3}}},
+    }
+    world.config = make_config(
+        tmp_path, entries, factory={"submit": {"cluster_size": 4, "max_per_cycle": 10}}
+    )
+    outcomes = await world.provisioner.act(
+        world.plan(SubmitRequest("B", "main", 8)), {}, await world.census()
+    )
+    assert outcomes["B"].submitted == 3  # the same limits table as the policy
+    assert outcomes["B"].skipped == ["limit"]
+
+
+async def test_start_expr_travels_in_the_groups_attrs_file(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    entries = {**ENTRIES, "B": {**idtoken_entry("SiteB"), "start_expr": "Cpus > 0"}}
+    groups = [{"name": "main", "schedds": ["schedd1"], "match": "true", "start_expr": "Memory > 1"}]
+    world.config = make_config(tmp_path, entries, groups=groups)
+    outcomes = await world.provisioner.act(
+        world.plan(SubmitRequest("B", "main", 1)), {}, await world.census()
+    )
+    assert outcomes["B"].submitted == 1
+    attrs = Path(world.config.factory.state_dir) / "glideins" / "B" / "attrs.main"
+    assert "GLIDEIN_START_EXPR='(Cpus > 0) && (Memory > 1)'" in attrs.read_text()
+    (ad,) = await world.pool.schedd("local").query("true")
+    assert "attrs.main" in str(ad.get("TransferInput"))

@@ -30,7 +30,6 @@ if TYPE_CHECKING:  # the planning machinery (numpy, the poller) loads when a pla
     from aglidein.condor.api import Pool
     from aglidein.core.model import (
         CredentialState,
-        Decision,
         DemandSnapshot,
         GlideinCensus,
         Plan,
@@ -47,7 +46,11 @@ class PlanError(AglideinError):
 def register(subparsers: Any) -> None:
     """Add `plan`."""
     parser = subparsers.add_parser("plan", help="one decision cycle, nothing submitted")
-    parser.add_argument("--config", required=True, help="the YAML config file")
+    parser.add_argument("--config", help="the YAML config file (required without --url)")
+    parser.add_argument(
+        "--url", help="ask the running daemon at URL (its last cycle) instead of planning"
+    )
+    parser.add_argument("--token-file", help="with --url: a file holding the read token")
     parser.add_argument("--jobs", help="condor_q -json dump, or a directory of one per schedd")
     parser.add_argument("--startds", help="condor_status -json dump of glidein slots")
     parser.add_argument("--glideins", help="condor_q -json dump of the factory schedd")
@@ -112,12 +115,18 @@ def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot
 def _offline_census(config: Config, args: argparse.Namespace, now: float) -> GlideinCensus:
     from aglidein.core.model import GlideinCensus
     from aglidein.dumps import read_ads
-    from aglidein.services.poller_ads import glideins_from_ads, slots_from_ads
+    from aglidein.services.poller_ads import (
+        glideins_from_ads,
+        old_glideins_from_ads,
+        slots_from_ads,
+    )
 
     name = config.factory.name
     glideins = glideins_from_ads(read_ads(Path(args.glideins)), name) if args.glideins else ()
-    slots = slots_from_ads(read_ads(Path(args.startds)), now, name) if args.startds else ()
-    return GlideinCensus(glideins=glideins, slots=slots, taken_at=now)
+    startds = read_ads(Path(args.startds)) if args.startds else []
+    slots = slots_from_ads(startds, now, name)
+    old = old_glideins_from_ads(startds, config.migration.gwms_factory, config.old_entry_names())
+    return GlideinCensus(glideins=glideins, slots=slots, taken_at=now, old_glideins=old)
 
 
 def _open_pool(config: Config) -> Pool:
@@ -264,6 +273,7 @@ def make_plan(
                 census,
                 glideins=offline.glideins or census.glideins,
                 slots=offline.slots or census.slots,
+                old_glideins=offline.old_glideins if args.startds else census.old_glideins,
             )
     started = time.perf_counter()
     counts = count_demand(config, demand, now)
@@ -287,6 +297,12 @@ def make_plan(
 
 def run_plan(args: argparse.Namespace) -> int:
     """Print the plan; exit 1 when a source or dump cannot be read."""
+    if args.url:
+        if args.jobs or args.startds or args.glideins:
+            raise PlanError("--url shows the daemon's plan: no --jobs, --startds or --glideins")
+        return _plan_from_daemon(args)
+    if not args.config:
+        raise PlanError("say what to plan from: --config FILE, or --url URL of a running daemon")
     loaded = load_config(args.config)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -295,9 +311,7 @@ def run_plan(args: argparse.Namespace) -> int:
     plan, timing = make_plan(loaded.config, args)
     if args.json:
         out = {
-            "decisions": [
-                {**dataclasses.asdict(d), "limited_by": list(d.limited_by)} for d in plan.decisions
-            ],
+            "decisions": [d.as_dict() for d in plan.decisions],
             "actions": {
                 "submits": [dataclasses.asdict(r) for r in plan.submits],
                 "removals": [dataclasses.asdict(r) for r in plan.removals],
@@ -314,52 +328,33 @@ def run_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _limited_by(decision: Decision) -> str:
-    """The reasons, the downtime's with its comment: `downtime (CE upgrade)`."""
-    return ", ".join(
-        f"{r} ({decision.downtime})" if r == "downtime" and decision.downtime else r
-        for r in decision.limited_by
-    )
-
-
 def print_plan(plan: Plan, timing: dict[str, float]) -> None:
     """The decisions as a table on stdout, then the stage timings."""
-    from rich.console import Console
-    from rich.table import Table
+    from aglidein.commands.plan_table import print_decisions
 
-    table = Table(title=f"plan at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(plan.now))} UTC")
-    for column in (
-        "group",
-        "entry",
-        "matching",
-        "share",
-        "only here",
-        "running jobs",
-        "idle/run/held glideins",
-        "requested idle",
-        "submit",
-        "max",
-        "remove",
-        "limited by",
-    ):
-        justify = "left" if column in ("group", "entry", "limited by") else "right"
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for d in plan.decisions:
-        table.add_row(
-            d.group,
-            d.entry,
-            str(d.matching_jobs),
-            f"{d.unique_share:.1f}",
-            str(d.only_here),
-            str(d.running_jobs),
-            f"{d.idle_glideins}/{d.running_glideins}/{d.held_glideins}",
-            str(d.requested_idle),
-            str(d.submit),
-            str(d.max_glideins),
-            str(d.remove_idle),
-            _limited_by(d),
-        )
-    console = Console(width=max(Console().width, 160) if not sys.stdout.isatty() else None)
-    console.print(table)
+    title = f"plan at {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(plan.now))} UTC"
     stages = "  ".join(f"{k[:-2]} {v:.3f}s" for k, v in timing.items())
-    console.print(f"timing: {stages}" + ("  (frozen: pool unreachable)" if plan.frozen else ""))
+    footer = f"timing: {stages}" + ("  (frozen: pool unreachable)" if plan.frozen else "")
+    print_decisions([d.as_dict() for d in plan.decisions], title, footer)
+
+
+def _plan_from_daemon(args: argparse.Namespace) -> int:
+    """`plan --url`: the running daemon's last cycle (GET /api/v1/status), same table."""
+    from aglidein.client import client_from_args
+    from aglidein.commands.plan_table import decision_rows_of_status, print_decisions
+
+    status = client_from_args(args).request("GET", "/api/v1/status")
+    if not isinstance(status, dict):
+        raise PlanError(f"{args.url}/api/v1/status: not a status document")
+    rows = decision_rows_of_status(status)
+    if args.json:
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps({"decisions": rows}, option=orjson.OPT_INDENT_2))
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        return 0
+    cycle = status.get("factory", {}).get("cycle", {})
+    title = f"plan of cycle {cycle.get('number', '?')} at {cycle.get('started', '?')} (daemon)"
+    print_decisions(rows, title, f"from {args.url}")
+    return 0

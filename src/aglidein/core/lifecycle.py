@@ -14,13 +14,14 @@ Pure: glideins, config, health and the time in; release and removal requests out
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from aglidein.config import Config
 from aglidein.core.downtime import in_force
+from aglidein.core.limits import Headroom
 from aglidein.core.model import (
     Downtime,
     EntryHealth,
@@ -31,6 +32,7 @@ from aglidein.core.model import (
     ReleaseRequest,
     RemoveRequest,
 )
+from aglidein.core.policy_census import CensusCounts
 
 __all__ = [
     "FORCEX_AFTER_CYCLES",
@@ -174,60 +176,27 @@ def plan_lifecycle(
     return LifecycleActions(releases=tuple(releases), removals=tuple(removals))
 
 
-# what a group's max_running counts (as core.policy_census does)
-_ACTIVE = frozenset(
-    {
-        GlideinState.IDLE,
-        GlideinState.RUNNING,
-        GlideinState.TRANSFERRING,
-        GlideinState.SUSPENDED,
-    }
-)
-
-
 def cap_releases(
     config: Config, glideins: Sequence[Glidein], releases: Sequence[ReleaseRequest]
 ) -> tuple[ReleaseRequest, ...]:
     """Releases that fit under the idle limits: a released glidein is idle again.
 
-    They go before new submissions (these glideins exist already); the group's, entry's
-    and factory's `max_idle` are counted like the policy counts them, and so is the
-    group's `max_running` (idle and running glideins: held ones are not in it, so a
-    release adds one).
+    They go before new submissions (these glideins exist already); every `max_idle` and
+    `max_running` row of `core.limits.LIMITS` is counted like the policy counts it (idle
+    and running glideins: held ones are not in `max_running`, so a release adds one).
     """
     by_id = {g.job_id: g for g in glideins}
-    idle = [g for g in glideins if g.state is GlideinState.IDLE]
-    group_idle = Counter(g.group for g in idle)
-    entry_idle = Counter(g.entry for g in idle)
-    group_active = Counter(g.group for g in glideins if g.state in _ACTIVE)
-    factory_room = config.factory.limits.max_idle - len(idle)
-    group_limits = {g.name: g.limits.max_idle for g in config.groups}
-    group_running = {g.name: g.limits.max_running for g in config.groups}
-    entry_limits = {e.name: e.limits.max_idle for e in config.entries}
-
-    def fits(g: Glidein) -> bool:
-        group_limit = group_limits.get(g.group)
-        running_limit = group_running.get(g.group)
-        entry_limit = entry_limits.get(g.entry)
-        return (
-            factory_room > 0
-            and (group_limit is None or group_idle[g.group] < group_limit)
-            and (running_limit is None or group_active[g.group] < running_limit)
-            and (entry_limit is None or entry_idle[g.entry] < entry_limit)
-        )
+    headroom = Headroom(config, CensusCounts.of(GlideinCensus(glideins=tuple(glideins))))
 
     kept: list[ReleaseRequest] = []
     for release in releases:
         ids: list[str] = []
         for job_id in release.job_ids:
             g = by_id.get(job_id)
-            if g is None or not fits(g):
+            if g is None or not headroom.releasable(g.group, g.entry):
                 continue
             ids.append(job_id)
-            group_idle[g.group] += 1
-            group_active[g.group] += 1
-            entry_idle[g.entry] += 1
-            factory_room -= 1
+            headroom.add(g.group, g.entry, idle=1, held=-1 if g.state is GlideinState.HELD else 0)
         if ids:
             kept.append(dataclasses.replace(release, job_ids=tuple(ids)))
     return tuple(kept)

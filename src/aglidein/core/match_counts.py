@@ -2,7 +2,7 @@
 
 A shape matching N entries counts fully for each (`matching_jobs`), 1/N to each
 (`unique_share`), and to `only_here` when N is 1. Every entry except those with config
-`enabled: false` takes part in matching. Stale demand is kept for `factory.stale_cycles`
+`enabled: false` takes part in matching, for the groups its `allow_groups` lets in. Stale demand is kept for `factory.stale_cycles`
 cycles, then dropped.
 """
 
@@ -107,7 +107,7 @@ def count_demand(config: Config, demand: DemandSnapshot, now: float) -> dict[str
         shapes = merge_shapes(rows)
         out[group.name] = GroupDemand(
             group=group.name,
-            counts=count_group(group, entries, shapes, now),
+            counts=count_group(group, [e for e in entries if e.allows(group.name)], shapes, now),
             stale=stale,
             shapes=len(shapes),
             idle_jobs=sum(s.idle for s in shapes),

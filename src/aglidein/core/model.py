@@ -5,14 +5,18 @@ Plain frozen data: no I/O, no clock. Times are float seconds since the epoch, pa
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from aglidein.core.cuts import Cut
+
 __all__ = [
     "LIMIT_REASONS",
     "CredentialState",
+    "Cut",
     "CycleInputs",
     "Decision",
     "DemandSnapshot",
@@ -55,7 +59,12 @@ class LimitReason(enum.StrEnum):
     ENTRY_MAX_GLIDEINS = "entry.max_glideins"
     ENTRY_MAX_IDLE = "entry.max_idle"
     ENTRY_MAX_HELD = "entry.max_held"
+    ENTRY_GROUP_MAX_GLIDEINS = "entry.group_limits.max_glideins"
+    ENTRY_GROUP_MAX_IDLE = "entry.group_limits.max_idle"
+    ENTRY_GROUP_MAX_HELD = "entry.group_limits.max_held"
+    ENTRY_ALLOW_GROUPS = "entry.allow_groups"
     FACTORY_MAX_GLIDEINS = "factory.max_glideins"
+    FACTORY_MAX_RUNNING = "factory.max_running"
     FACTORY_MAX_IDLE = "factory.max_idle"
     FACTORY_MAX_HELD = "factory.max_held"
     SUBMIT_CAP = "submit_cap"
@@ -226,6 +235,8 @@ class GlideinCensus:
     taken_at: float = 0.0
     collector_error: str | None = None  # why the collector did not answer
     factory_error: str | None = None  # why the factory schedd did not answer
+    # entry -> glideins of the old (GlideinWMS) factory in the collector (migration)
+    old_glideins: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # --- entry health and credentials -------------------------------------------------------
@@ -358,6 +369,18 @@ class Decision:
     limited_by: tuple[str, ...] = ()
     partial_fit: int = 0  # idle jobs that only fit partially-used slots
     downtime: str | None = None  # the comment of the downtime in force, if any
+    old_glideins: int = 0  # the old factory's glideins at this entry (count against it)
+    cuts: tuple[Cut, ...] = ()  # the reasons of limited_by with their amounts, in order
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON shape of `plan --json` and `/api/v1/status`: every field, `limited_by` a
+        list of reasons, `cuts` a list of `Cut.as_dict()`."""
+        out: dict[str, object] = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "cuts"
+        }
+        out["limited_by"] = list(self.limited_by)
+        out["cuts"] = [cut.as_dict() for cut in self.cuts]
+        return out
 
 
 @dataclass(frozen=True, slots=True)

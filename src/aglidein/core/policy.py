@@ -6,9 +6,12 @@ Target idle glideins = min(demand, headroom under every limit) / `ramp_up_attenu
 + min(old idle // 3, `reserve_idle`), capped by `max_idle_per_entry`, halved (rounding
 up) for each curb exceeded, 0 when a hard limit is hit. New glideins = target − idle
 glideins, within `max_per_cycle` and the headroom the pairs planned before left under
-limits they share: a group's over its entries, an entry's over the groups, the
-factory's over everything. `max_glideins` counts every glidein on the queue, held ones
-included. Entry health, downtimes and credentials cut what is requested, never the counts.
+limits they share: a group's over its entries, an entry's over the groups (and one
+group's at one entry, `group_limits`), the factory's over everything — the rows of
+`core.limits.LIMITS`. `max_glideins` counts every glidein on the queue, held ones
+included. An entry whose `allow_groups` leaves a group out gets none of its glideins
+(`entry.allow_groups`). Entry health, downtimes and credentials cut what is requested,
+never the counts. Every cut is recorded with its amounts (`Decision.cuts`).
 Idle glideins are removed only after 5 cycles of zero demand (running glideins whose
 slots are all idle after 10), at most `remove_per_cycle`. A census from a failed
 collector or factory schedd freezes every action.
@@ -24,10 +27,13 @@ from types import MappingProxyType
 from aglidein.config import Config, EntryConfig, GroupConfig
 from aglidein.core.credstate import entry_credential_block
 from aglidein.core.downtime import in_force
+from aglidein.core.limits import Headroom
 from aglidein.core.match_counts import EntryCount, GroupDemand, count_demand
 from aglidein.core.model import (
+    Cut,
     CycleInputs,
     Decision,
+    Downtime,
     EntryHealth,
     HealthState,
     LimitReason,
@@ -53,78 +59,44 @@ _HEALTH_REASON = {
 
 
 @dataclass
-class _Rooms:
-    """Headroom left under every limit shared by several pairs, used up as pairs submit.
+class _Caps:
+    """Per-entry caps per cycle, shared by the entry's groups and used up as they act."""
 
-    Group limits cap the sum over the group's entries; entry limits the sum over groups;
-    factory limits the sum over everything. New glideins start idle: they use total and
-    idle headroom, never held headroom.
-    """
+    submit: dict[str, int]
+    remove: dict[str, int]
 
-    group_total: dict[str, int]
-    group_idle: dict[str, int]
-    group_held: dict[str, int]
-    entry_total: dict[str, int]
-    entry_idle: dict[str, int]
-    entry_held: dict[str, int]
-    entry_cycle: dict[str, int]
-    entry_remove: dict[str, int]
-    factory_total: int
-    factory_idle: int
-    factory_held: int
-
-    def limits(self, group: str, entry: str) -> list[tuple[R, int]]:
-        """(reason, headroom) for every hard limit of a pair, in the order they cut."""
-        return [
-            (R.GROUP_MAX_RUNNING, self.group_total[group]),
-            (R.GROUP_MAX_IDLE, self.group_idle[group]),
-            (R.GROUP_MAX_HELD, self.group_held[group]),
-            (R.ENTRY_MAX_GLIDEINS, self.entry_total[entry]),
-            (R.ENTRY_MAX_IDLE, self.entry_idle[entry]),
-            (R.ENTRY_MAX_HELD, self.entry_held[entry]),
-            (R.FACTORY_MAX_GLIDEINS, self.factory_total),
-            (R.FACTORY_MAX_IDLE, self.factory_idle),
-            (R.FACTORY_MAX_HELD, self.factory_held),
-        ]
-
-    def use(self, group: str, entry: str, count: int) -> None:
-        """`count` new idle glideins were planned for (group, entry)."""
-        for rooms, key in (
-            (self.group_total, group),
-            (self.group_idle, group),
-            (self.entry_total, entry),
-            (self.entry_idle, entry),
-            (self.entry_cycle, entry),
-        ):
-            rooms[key] -= count
-        self.factory_total -= count
-        self.factory_idle -= count
+    @classmethod
+    def of(cls, config: Config) -> _Caps:
+        """The caps of every entry from its effective `submit` settings."""
+        settings = {e.name: e.effective_submit(config.factory) for e in config.entries}
+        return cls(
+            submit={n: s.max_per_cycle for n, s in settings.items()},
+            remove={n: s.remove_per_cycle for n, s in settings.items()},
+        )
 
 
-def _rooms(config: Config, census: CensusCounts) -> _Rooms:
-    limits = config.factory.limits
-    groups = {g.name: (g.limits, census.groups[g.name]) for g in config.groups}
-    entries = {e.name: (e.limits, census.entries[e.name]) for e in config.entries}
-    return _Rooms(
-        group_total={n: gl.max_running - g.active for n, (gl, g) in groups.items()},
-        group_idle={n: gl.max_idle - g.idle for n, (gl, g) in groups.items()},
-        group_held={n: gl.max_held - g.held for n, (gl, g) in groups.items()},
-        entry_total={n: el.max_glideins - e.total for n, (el, e) in entries.items()},
-        entry_idle={n: el.max_idle - e.idle for n, (el, e) in entries.items()},
-        entry_held={n: el.max_held - e.held for n, (el, e) in entries.items()},
-        entry_cycle={
-            e.name: e.effective_submit(config.factory).max_per_cycle for e in config.entries
-        },
-        entry_remove={
-            e.name: e.effective_submit(config.factory).remove_per_cycle for e in config.entries
-        },
-        factory_total=limits.max_glideins - census.factory.total,
-        factory_idle=limits.max_idle - census.factory.idle,
-        factory_held=limits.max_held - census.factory.held,
-    )
+class _Cuts:
+    """The rules that cut one pair, in order, with their amounts."""
 
+    def __init__(self) -> None:
+        self.items: list[Cut] = []
 
-_HELD_LIMITS = (R.GROUP_MAX_HELD, R.ENTRY_MAX_HELD, R.FACTORY_MAX_HELD)
+    def add(
+        self,
+        reason: str,
+        before: int,
+        after: int,
+        *,
+        what: str = "requested_idle",
+        limit: int | float | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Record that `reason` took `what` from `before` to `after`."""
+        self.items.append(Cut(str(reason), what, before, after, limit, detail))
+
+    def reasons(self) -> tuple[str, ...]:
+        """`limited_by`: each reason once, in the order it first cut."""
+        return tuple(dict.fromkeys(c.reason for c in self.items))
 
 
 def _halve(value: int) -> int:
@@ -135,59 +107,99 @@ def _target_idle(
     group: GroupConfig,
     entry: EntryConfig,
     census: CensusCounts,
-    rooms: _Rooms,
+    headroom: Headroom,
     demand: int,
     old_demand: int,
-    reasons: list[str],
+    cuts: _Cuts,
 ) -> int:
-    """Target idle glideins for one pair with demand > 0 (reasons appended as they cut).
+    """Target idle glideins for one pair with demand > 0 (cuts recorded as they happen).
 
     Headroom is what the pairs planned before this one left under each shared limit.
     """
-    limits = rooms.limits(group.name, entry.name)
-    hit = [reason for reason, room in limits if room <= 0]
+    rooms = headroom.rooms(group.name, entry.name)
+    hit = [(limit, room) for limit, room in rooms if room <= 0]
     if hit:
-        reasons.extend(hit)
+        for limit, _ in hit:
+            value = headroom.value(limit, group.name, entry.name)
+            note = headroom.note(limit, entry.name)
+            cuts.add(limit.reason, demand, 0, limit=value, detail=note)
         return 0
     base = demand
-    for reason, room in limits:
-        if reason not in _HELD_LIMITS and room < base:
+    for limit, room in rooms:
+        if limit.kind.counts_new and room < base:
+            value = headroom.value(limit, group.name, entry.name)
+            note = headroom.note(limit, entry.name)
+            cuts.add(limit.reason, base, room, limit=value, detail=note)
             base = room
-            reasons.append(reason)
     gl = group.limits
     attenuated = max(1, int(base / gl.ramp_up_attenuation))
     if attenuated < base:
-        reasons.append(R.RAMP_UP)
+        cuts.add(R.RAMP_UP, base, attenuated, limit=gl.ramp_up_attenuation)
     target = attenuated + min(old_demand // 3, gl.reserve_idle)
     if target > gl.max_idle_per_entry:
+        cuts.add(
+            R.GROUP_MAX_IDLE_PER_ENTRY, target, gl.max_idle_per_entry, limit=gl.max_idle_per_entry
+        )
         target = gl.max_idle_per_entry
-        reasons.append(R.GROUP_MAX_IDLE_PER_ENTRY)
     group_totals = census.groups[group.name]
-    if group_totals.idle >= gl.curb_idle:
-        target = _halve(target)
-        reasons.append(R.GROUP_CURB_IDLE)
-    if census.pair(group.name, entry.name).idle >= gl.curb_idle_per_entry:
-        target = _halve(target)
-        reasons.append(R.GROUP_CURB_IDLE_PER_ENTRY)
-    if group_totals.running >= gl.curb_running:
-        target = _halve(target)
-        reasons.append(R.GROUP_CURB_RUNNING)
+    curbs = (
+        (group_totals.idle >= gl.curb_idle, R.GROUP_CURB_IDLE, gl.curb_idle),
+        (
+            census.pair(group.name, entry.name).idle >= gl.curb_idle_per_entry,
+            R.GROUP_CURB_IDLE_PER_ENTRY,
+            gl.curb_idle_per_entry,
+        ),
+        (group_totals.running >= gl.curb_running, R.GROUP_CURB_RUNNING, gl.curb_running),
+    )
+    for exceeded, reason, curb in curbs:
+        if exceeded:
+            cuts.add(reason, target, _halve(target), limit=curb)
+            target = _halve(target)
     return target
 
 
-def _cap_submit(wanted: int, group: str, entry: str, rooms: _Rooms, reasons: list[str]) -> int:
-    """New glideins within the shared headroom and the per-cycle cap; rooms are used up."""
+def _cap_submit(
+    wanted: int, group: str, entry: str, headroom: Headroom, caps: _Caps, cuts: _Cuts
+) -> int:
+    """New glideins within the shared headroom and the per-cycle cap; headroom is used up."""
     submit = wanted
-    for reason, room in rooms.limits(group, entry):
-        if reason not in _HELD_LIMITS and submit > room:
-            submit = max(room, 0)
-            if reason not in reasons:
-                reasons.append(reason)
-    if submit > rooms.entry_cycle[entry]:
-        submit = rooms.entry_cycle[entry]
-        reasons.append(R.SUBMIT_CAP)
-    rooms.use(group, entry, submit)
+    for limit, room in headroom.rooms(group, entry):
+        if limit.kind.counts_new and submit > room:
+            after = max(room, 0)
+            limit_value = headroom.value(limit, group, entry)
+            note = headroom.note(limit, entry)
+            cuts.add(limit.reason, submit, after, what="submit", limit=limit_value, detail=note)
+            submit = after
+    if submit > caps.submit[entry]:
+        cuts.add(R.SUBMIT_CAP, submit, caps.submit[entry], what="submit", limit=caps.submit[entry])
+        submit = caps.submit[entry]
+    headroom.add(group, entry, idle=submit)
+    caps.submit[entry] -= submit
     return submit
+
+
+def _no_demand_detail(group_demand: GroupDemand, count: EntryCount, idle_slots: int) -> str:
+    if group_demand.idle_jobs == 0:
+        return "no idle job passed job_constraint"
+    if count.matching_jobs == 0:
+        return f"{group_demand.idle_jobs} idle jobs passed job_constraint, none matches"
+    return f"{count.matching_jobs} matching idle jobs, {idle_slots} idle slots offered"
+
+
+@dataclass
+class _Cycle:
+    """What every pair of one decision cycle shares."""
+
+    config: Config
+    inputs: CycleInputs
+    now: float
+    census: CensusCounts
+    frozen: bool
+    headroom: Headroom
+    caps: _Caps
+    zero_cycles: dict[tuple[str, str], int]
+    idle_demand: dict[tuple[str, str], int]
+    removals: list[RemoveRequest]
 
 
 def decide(
@@ -204,89 +216,35 @@ def decide(
     if counts is None:
         counts = count_demand(config, inputs.demand, now)
     census = CensusCounts.of(inputs.census)
-    frozen = not inputs.census.factory_ok or not inputs.census.collector_ok
-    rooms = _rooms(config, census)
-    zero_cycles: dict[tuple[str, str], int] = {}
-    idle_demand: dict[tuple[str, str], int] = {}
+    cycle = _Cycle(
+        config=config,
+        inputs=inputs,
+        now=now,
+        census=census,
+        frozen=not inputs.census.factory_ok or not inputs.census.collector_ok,
+        headroom=Headroom(config, census),
+        caps=_Caps.of(config),
+        zero_cycles={},
+        idle_demand={},
+        removals=[],
+    )
     decisions: list[Decision] = []
     submits: list[SubmitRequest] = []
-    removals: list[RemoveRequest] = []
     for group in config.groups:
         group_demand = counts.get(group.name) or GroupDemand(group.name)
         for entry in config.entries:
-            key = (group.name, entry.name)
-            count = group_demand.counts.get(entry.name, EntryCount())
-            pair = census.pair(group.name, entry.name)
-            reasons: list[str] = []
-            idle_slots = census.slot_count(group.name, entry.name, SlotActivity.IDLE)
-            running_jobs = census.slot_count(group.name, entry.name, SlotActivity.BUSY)
-            demand = max(0, math.ceil(count.unique_share - 1e-9) - idle_slots)
-            old_demand = min(demand, inputs.memory.idle_demand.get(key, 0))
-            if demand == 0:
-                reasons.append(R.NO_DEMAND)
-                requested = 0
-            else:
-                requested = _target_idle(group, entry, census, rooms, demand, old_demand, reasons)
-            health = inputs.health.get(entry.name) or EntryHealth(entry.name)
-            state = health.state(now, config_enabled=entry.enabled)
-            if state is not HealthState.OK:
-                reasons.append(_HEALTH_REASON[state])
-                requested = 0
-            downtime = in_force(inputs.downtimes, entry.name, group.name, now)
-            if downtime is not None:
-                reasons.append(R.DOWNTIME)
-                requested = 0
-            credential = entry_credential_block(config, entry, inputs.credentials, now)
-            if credential is not None:
-                reasons.append(credential)
-                requested = 0
-            if group_demand.stale:
-                reasons.append(R.STALE_DATA)
-            submit = 0
-            if requested > pair.idle and not frozen:
-                submit = _cap_submit(requested - pair.idle, group.name, entry.name, rooms, reasons)
-            zero = count.matching_jobs == 0
-            previous = inputs.memory.zero_demand_cycles.get(key, 0)
-            hold = frozen or group_demand.stale
-            cycles = (previous + 1 if zero else 0) if not hold else previous
-            zero_cycles[key] = cycles
-            idle_demand[key] = demand
-            removed = (
-                0
-                if frozen
-                else _excess(
-                    entry.name, group.name, cycles, pair, requested, census, rooms, removals
+            decision = _decide_pair(cycle, group, entry, group_demand)
+            decisions.append(decision)
+            if decision.submit > 0:
+                submits.append(
+                    SubmitRequest(entry=entry.name, group=group.name, count=decision.submit)
                 )
-            )
-            if frozen:
-                reasons.append(R.POOL_UNREACHABLE)
-            decisions.append(
-                Decision(
-                    group=group.name,
-                    entry=entry.name,
-                    matching_jobs=count.matching_jobs,
-                    unique_share=count.unique_share,
-                    only_here=count.only_here,
-                    running_jobs=running_jobs,
-                    idle_glideins=pair.idle,
-                    running_glideins=pair.running,
-                    held_glideins=pair.held,
-                    requested_idle=requested,
-                    submit=submit,
-                    max_glideins=_max_glideins(group, entry, count, running_jobs),
-                    remove_idle=removed,
-                    limited_by=tuple(dict.fromkeys(str(r) for r in reasons)),
-                    downtime=downtime.comment if downtime is not None else None,
-                )
-            )
-            if submit > 0:
-                submits.append(SubmitRequest(entry=entry.name, group=group.name, count=submit))
     memory = (
         inputs.memory
-        if frozen
+        if cycle.frozen
         else PolicyMemory(
-            zero_demand_cycles=MappingProxyType(zero_cycles),
-            idle_demand=MappingProxyType(idle_demand),
+            zero_demand_cycles=MappingProxyType(cycle.zero_cycles),
+            idle_demand=MappingProxyType(cycle.idle_demand),
         )
     )
     return Plan(
@@ -294,9 +252,94 @@ def decide(
         now=now,
         decisions=tuple(decisions),
         submits=tuple(submits),
-        removals=tuple(removals),
-        frozen=frozen,
+        removals=tuple(cycle.removals),
+        frozen=cycle.frozen,
         memory=memory,
+    )
+
+
+def _operator_cuts(
+    cycle: _Cycle, group: GroupConfig, entry: EntryConfig, requested: int, cuts: _Cuts
+) -> tuple[int, Downtime | None]:
+    """Health, downtimes and credentials: they cut what is requested to 0, never counts."""
+    now = cycle.now
+    health = cycle.inputs.health.get(entry.name) or EntryHealth(entry.name)
+    state = health.state(now, config_enabled=entry.enabled)
+    if state is not HealthState.OK:
+        cuts.add(_HEALTH_REASON[state], requested, 0)
+        requested = 0
+    downtime = in_force(cycle.inputs.downtimes, entry.name, group.name, now)
+    if downtime is not None:
+        cuts.add(R.DOWNTIME, requested, 0, detail=downtime.comment or None)
+        requested = 0
+    credential = entry_credential_block(cycle.config, entry, cycle.inputs.credentials, now)
+    if credential is not None:
+        cuts.add(credential, requested, 0)
+        requested = 0
+    return requested, downtime
+
+
+def _decide_pair(
+    cycle: _Cycle, group: GroupConfig, entry: EntryConfig, group_demand: GroupDemand
+) -> Decision:
+    """The decision for one (group, entry); submits use up the cycle's shared headroom."""
+    census, memory, frozen = cycle.census, cycle.inputs.memory, cycle.frozen
+    key = (group.name, entry.name)
+    count = group_demand.counts.get(entry.name, EntryCount())
+    pair = census.pair(group.name, entry.name)
+    cuts = _Cuts()
+    idle_slots = census.slot_count(group.name, entry.name, SlotActivity.IDLE)
+    running_jobs = census.slot_count(group.name, entry.name, SlotActivity.BUSY)
+    demand = max(0, math.ceil(count.unique_share - 1e-9) - idle_slots)
+    old_demand = min(demand, memory.idle_demand.get(key, 0))
+    if not entry.allows(group.name):
+        cuts.add(
+            R.ENTRY_ALLOW_GROUPS, 0, 0, detail=f"entry {entry.name} does not serve {group.name}"
+        )
+        requested = 0
+    elif demand == 0:
+        detail = _no_demand_detail(group_demand, count, idle_slots)
+        cuts.add(R.NO_DEMAND, 0, 0, detail=detail)
+        requested = 0
+    else:
+        requested = _target_idle(group, entry, census, cycle.headroom, demand, old_demand, cuts)
+    requested, downtime = _operator_cuts(cycle, group, entry, requested, cuts)
+    if group_demand.stale:
+        cuts.add(R.STALE_DATA, requested, requested, detail="a schedd's demand is stale")
+    submit = 0
+    if requested > pair.idle and not frozen:
+        submit = _cap_submit(
+            requested - pair.idle, group.name, entry.name, cycle.headroom, cycle.caps, cuts
+        )
+    zero = count.matching_jobs == 0
+    previous = memory.zero_demand_cycles.get(key, 0)
+    hold = frozen or group_demand.stale
+    cycles = (previous + 1 if zero else 0) if not hold else previous
+    cycle.zero_cycles[key] = cycles
+    cycle.idle_demand[key] = demand
+    removed = 0
+    if frozen:
+        cuts.add(R.POOL_UNREACHABLE, max(0, requested - pair.idle), 0, what="submit")
+    else:
+        removed = _excess(entry.name, group.name, cycles, pair, requested, census, cycle)
+    return Decision(
+        group=group.name,
+        entry=entry.name,
+        matching_jobs=count.matching_jobs,
+        unique_share=count.unique_share,
+        only_here=count.only_here,
+        running_jobs=running_jobs,
+        idle_glideins=pair.idle,
+        running_glideins=pair.running,
+        held_glideins=pair.held,
+        requested_idle=requested,
+        submit=submit,
+        max_glideins=_max_glideins(group, entry, count, running_jobs),
+        remove_idle=removed,
+        limited_by=cuts.reasons(),
+        downtime=downtime.comment if downtime is not None else None,
+        old_glideins=census.old.get(entry.name, 0),
+        cuts=tuple(cuts.items),
     )
 
 
@@ -314,22 +357,22 @@ def _excess(
     pair: GlideinTotals,
     requested: int,
     census: CensusCounts,
-    rooms: _Rooms,
-    removals: list[RemoveRequest],
+    cycle: _Cycle,
 ) -> int:
     """Remove idle glideins nobody needs (after 5 cycles), unused running ones after 10."""
     removed = 0
+    removals, remove_caps = cycle.removals, cycle.caps.remove
     if zero_cycles >= EXCESS_IDLE_CYCLES and pair.idle > requested:
-        count = min(pair.idle - requested, rooms.entry_remove[entry])
+        count = min(pair.idle - requested, remove_caps[entry])
         job_ids = census.newest_idle(group, entry, count)
         if job_ids:
             removals.append(RemoveRequest(entry=entry, job_ids=job_ids, reason="excess_idle"))
-            rooms.entry_remove[entry] -= len(job_ids)
+            remove_caps[entry] -= len(job_ids)
             removed += len(job_ids)
-    if zero_cycles >= EXCESS_ALL_CYCLES and rooms.entry_remove[entry] > 0:
-        job_ids = census.newest_unused(group, entry, rooms.entry_remove[entry])
+    if zero_cycles >= EXCESS_ALL_CYCLES and remove_caps[entry] > 0:
+        job_ids = census.newest_unused(group, entry, remove_caps[entry])
         if job_ids:
             removals.append(RemoveRequest(entry=entry, job_ids=job_ids, reason="excess_all"))
-            rooms.entry_remove[entry] -= len(job_ids)
+            remove_caps[entry] -= len(job_ids)
             removed += len(job_ids)
     return removed

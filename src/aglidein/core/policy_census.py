@@ -52,11 +52,12 @@ class CensusCounts:
     slots: dict[Pair, Counter[SlotActivity]] = field(default_factory=lambda: defaultdict(Counter))
     idle_glideins: dict[Pair, list[Glidein]] = field(default_factory=lambda: defaultdict(list))
     unused_glideins: dict[Pair, list[Glidein]] = field(default_factory=lambda: defaultdict(list))
+    old: dict[str, int] = field(default_factory=dict)  # entry -> the old factory's glideins
 
     @classmethod
     def of(cls, census: GlideinCensus) -> CensusCounts:
         """Sum a census."""
-        out = cls()
+        out = cls(old=dict(census.old_glideins))
         for glidein in census.glideins:
             pair = (glidein.group, glidein.entry)
             for totals in (

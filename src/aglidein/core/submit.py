@@ -17,7 +17,8 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aglidein.config import Config, EntryConfig, GlideinSettings
+from aglidein.config import Config, EntryConfig, GlideinSettings, GroupConfig
+from aglidein.config_model import START_EXPR_ATTR
 
 __all__ = [
     "GlideinFiles",
@@ -73,11 +74,16 @@ def shell_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-def render_attrs_file(entry: EntryConfig) -> str:
-    """The attrs file: one `NAME='value'` a line, sorted by name."""
+def render_attrs_file(entry: EntryConfig, group: GroupConfig | None = None) -> str:
+    """The attrs file: one `NAME='value'` a line, sorted by name; the entry's and the
+    group's `start_expr` travel as `GLIDEIN_START_EXPR`, which the pilot ANDs into START."""
+    values: dict[str, str | int | float | bool] = dict(entry.attrs)
+    start = entry.start_expr_for(group)
+    if start is not None:
+        values[START_EXPR_ATTR] = start
     lines = []
-    for name in sorted(entry.attrs):
-        value = entry.attrs[name]
+    for name in sorted(values):
+        value = values[name]
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         lines.append(f"{name}={shell_quote(text)}")
     return "".join(line + "\n" for line in lines)

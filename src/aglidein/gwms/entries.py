@@ -1,10 +1,10 @@
-"""One GlideinWMS factory entry → one aglidein `entries[]` item (DESIGN §4).
-
-Mapped: name, enabled, gridtype + gatekeeper (+ batch system), auth_method →
-auth.method (+ a frontend credential of the same trust_domain and type), attrs with
-their types, max_jobs → limits (the smaller of per_entry and default_per_frontend),
-submit / release / remove → submit, submit_attrs, GLIDEIN_Max_Walltime and
-GLIDEIN_Retire_Time → glidein. What has no aglidein key goes to the entry's `gwms` map.
+"""One GlideinWMS factory entry → one aglidein `entries[]` item (DESIGN §4). Mapped:
+name, enabled, gridtype + gatekeeper (+ batch system), auth_method → auth.method (+ a
+frontend credential of the same trust_domain and type), attrs with their types, max_jobs
+→ limits (the smaller of per_entry and default_per_frontend), submit / release / remove
+→ submit, submit_attrs, GLIDEIN_Max_Walltime and GLIDEIN_Retire_Time → glidein. What has
+no aglidein key goes to the entry's `gwms` map (per_frontends and allow_frontends are
+mapped from there with the frontend, in `gwms.onentries`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ class ConvertedEntry:
     disabled_in_gwms: bool
     import_reason: str | None  # why the import disabled it (summary category)
     attr_types: dict[str, AttrType]
+    where: str = ""  # file:line of the entry's XML
 
 
 def parse_bool(text: str | None, default: bool) -> bool | None:
@@ -162,6 +163,8 @@ class _EntryConverter:
         self.unmapped_config()
         enabled = enabled_xml and self.reason is None
         body = {"name": body.pop("name"), "enabled": enabled, **body}
+        if name != self.entry.name:  # its glideins carry the GlideinWMS name (migration)
+            body["gwms_names"] = [self.entry.name]
         body["gwms"] = dict(sorted(self.gwms.items()))
         comments = [f"from {self.node.where}"]
         if self.entry.overrides:
@@ -179,6 +182,7 @@ class _EntryConverter:
             disabled_in_gwms=not enabled_xml,
             import_reason=self.reason,
             attr_types=dict(attrs.types) if attrs else {},
+            where=self.node.where,
         )
 
     def gridtype(self, body: dict[str, Node]) -> str:
@@ -273,24 +277,18 @@ class _EntryConverter:
         max_jobs = self.section("config", "max_jobs")
         per_entry = max_jobs.child("per_entry") if max_jobs is not None else None
         per_frontend = max_jobs.child("default_per_frontend") if max_jobs is not None else None
-        limits: dict[str, Node] = {}
-        for gwms_key, key in _LIMIT_KEYS:
-            values = [
-                self.limit(node, gwms_key, defaults)
-                for node, defaults in ((per_entry, _PER_ENTRY), (per_frontend, _PER_FRONTEND))
-            ]
-            limits[key] = min(values)
+        nodes = ((per_entry, _PER_ENTRY), (per_frontend, _PER_FRONTEND))
+        limits: dict[str, Node] = {
+            key: min(self.limit(node, gwms_key, defaults) for node, defaults in nodes)
+            for gwms_key, key in _LIMIT_KEYS
+        }
         section = max_jobs.child("per_frontends") if max_jobs is not None else None
         per_frontends: dict[str, Node] = {}
         for node in section.iter("per_frontend") if section is not None else ():
             name = node.attrs.get("name", f"line {node.line}")
             per_frontends[name] = {k: v for k, v in sorted(node.attrs.items()) if k != "name"}
-        if per_frontends:
+        if per_frontends:  # mapped to group_limits with the frontend (gwms.onentries)
             self.gwms["per_frontends"] = dict(sorted(per_frontends.items()))
-            self.warn(
-                "max_jobs per_frontends limits are not imported (aglidein is its own "
-                "frontend); kept in gwms.per_frontends"
-            )
         return Commented(
             limits, ("the smaller of GlideinWMS max_jobs per_entry and default_per_frontend",)
         )
@@ -420,18 +418,17 @@ class _EntryConverter:
             )
 
     def unmapped_children(self) -> None:
-        for tag, what in (
-            ("files", "files"),
-            ("infosys_refs", "infosys_refs"),
-            ("monitorgroups", "monitorgroups"),
-            ("allow_frontends", "allow_frontends"),
-        ):
+        allowed = self.section("allow_frontends")  # mapped with the frontend (onentries)
+        if allowed is not None and allowed.children:
+            names = {n.attrs.get("name", "?") for n in allowed.iter("allow_frontend")}
+            self.gwms["allow_frontends"] = list[Node](sorted(names))
+        for tag in ("files", "infosys_refs", "monitorgroups"):
             node = self.section(tag)
             if node is not None and node.children:
                 self.report.note(
                     node.where,
                     self.subject,
-                    f"{len(node.children)} {what} not imported (no aglidein equivalent)",
+                    f"{len(node.children)} {tag} not imported (no aglidein equivalent)",
                 )
         restrictions = self.section("config", "restrictions")
         if restrictions is not None:

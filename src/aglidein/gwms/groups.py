@@ -12,6 +12,7 @@ from aglidein.gwms.dropped import report_frontend_root, report_group_config
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.frontend import FrontendSettings, parse_truth
 from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
+from aglidein.gwms.onentries import read_start_expr
 from aglidein.gwms.report import ImportReport
 from aglidein.gwms.xmlread import XmlNode
 
@@ -82,6 +83,9 @@ class _GroupConverter:
         limits = self.limits()
         if limits:
             body["limits"] = limits
+        start = read_start_expr(self.node.child("match"), self.subject, self.report)
+        if start is not None:
+            body["start_expr"] = start
         self.unmapped()
         return ConvertedGroup(name, Commented(body, tuple(comments)), translated)
 

@@ -26,7 +26,7 @@ from aglidein.gwms.factory import FactorySettings, Located, read_factories
 from aglidein.gwms.frontend import FrontendSettings, read_frontend
 from aglidein.gwms.groups import ConvertedGroup, convert_groups
 from aglidein.gwms.match import AttrType
-from aglidein.gwms.onentries import apply_to_entries
+from aglidein.gwms.onentries import apply_to_entries, report_frontend_settings
 from aglidein.gwms.report import ImportReport, ImportSummary
 from aglidein.gwms.xmlread import GwmsError
 from aglidein.units import format_duration
@@ -116,6 +116,7 @@ def _entries(
             body = entry.node.value if isinstance(entry.node, Commented) else entry.node
             if isinstance(body, dict):
                 body["name"] = final
+                body.setdefault("gwms_names", [name])
             entry = ConvertedEntry(
                 final,
                 entry.node,
@@ -123,6 +124,7 @@ def _entries(
                 entry.disabled_in_gwms,
                 entry.import_reason,
                 entry.attr_types,
+                entry.where,
             )
         converted[final] = entry
     for tarball in settings.tarballs:
@@ -221,11 +223,26 @@ def _import(
     entries = _entries(settings, frontend, report)
     groups = convert_groups(frontend, _glidein_types(entries), report) if frontend else []
     if frontend is not None:
-        apply_to_entries(frontend.root, entries, report)
+        apply_to_entries(frontend.root, entries, [g.name for g in groups], report)
+    else:
+        report_frontend_settings(entries, report)
     credentials = frontend.credentials if frontend else []
     document: dict[str, Node] = {
         "factory": _factory_section(settings, frontend),
         "pool": _pool_section(settings, frontend),
+    }
+    if settings.factory_name is not None:
+        document["migration"] = {
+            "gwms_factory": Commented(
+                settings.factory_name.value,
+                (
+                    f"{_located(settings.factory_name)} factory_name: while both factories "
+                    "run, its glideins in the collector count against the entries' limits; "
+                    "null once it is switched off",
+                ),
+            )
+        }
+    document |= {
         "groups": [group.node for group in groups],
         "entries": [entry.node for entry in entries],
         "credentials": list(credentials),

@@ -1,16 +1,20 @@
-"""Frontend settings that land on the entries: `start_expr` and `running_glideins_per_entry`.
+"""Frontend settings that land on the entries: `start_expr`, `running_glideins_per_entry`,
+and the factory's `per_frontends` / `allow_frontends` read with the frontend's name.
 
 start_expr: GlideinWMS ANDs the frontend's and the group's `start_expr` into the START
-of every glidein's startd. The aglidein pilot appends the entry attr
-`GLIDEIN_CONDOR_CONFIG_EXTRA` (one line) to its condor config, so the import sets it to
-`START = ($(START)) && (EXPR)` on every entry. That is exact when all glideins carry the
-same expression: the frontend-wide one, and a group's only when it is the only group
-(glideins of an entry serve every group in aglidein). Otherwise the group's expression
-is reported and not imported.
+of every glidein's startd. The frontend's goes to every entry's `start_expr` (every
+glidein carries it), a group's to that group's `start_expr` (its glideins only); the
+pilot ANDs both into START.
 
 running_glideins_per_entry max: GlideinWMS caps one group's glideins at one entry;
 aglidein caps all glideins at an entry (`limits.max_glideins`). An entry gets the
 smaller of its own limit and the sum of the groups' caps (exact for one group).
+
+per_frontends: a factory's `<per_frontend name="FRONTEND[:SECURITY_CLASS]">` caps the
+glideins of that frontend at the entry; aglidein's groups are that frontend's groups,
+so each gets `group_limits` with those values (exact for one group; with several,
+GlideinWMS caps their sum, reported). allow_frontends without the imported frontend:
+`allow_groups: []` (the entry serves none of its groups).
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ from aglidein.gwms.frontend import parse_truth
 from aglidein.gwms.report import ImportReport
 from aglidein.gwms.xmlread import XmlNode
 
-__all__ = ["CONFIG_EXTRA", "apply_to_entries"]
+__all__ = ["apply_to_entries", "read_start_expr", "report_frontend_settings"]
 
-CONFIG_EXTRA = "GLIDEIN_CONDOR_CONFIG_EXTRA"
 _RUNNING_DEFAULT = 10_000  # GlideinWMS <running_glideins_per_entry max>
 
 
@@ -64,29 +67,10 @@ def _start_expr(holder: XmlNode | None, subject: str, report: ImportReport) -> _
     return _Start(flat, holder.where)
 
 
-def _start_exprs(root: XmlNode, report: ImportReport) -> list[_Start]:
-    """The start_exprs every glidein can carry; the others reported."""
-    starts: list[_Start] = []
-    found = _start_expr(root.child("match"), "frontend", report)
-    if found is not None:
-        starts.append(found)
-    groups = _enabled_groups(root)
-    for group in groups:
-        subject = f"group {group.attrs.get('name', '?')}"
-        found = _start_expr(group.child("match"), subject, report)
-        if found is None:
-            continue
-        if len(groups) == 1:
-            starts.append(found)
-            continue
-        report.warn(
-            found.where,
-            subject,
-            f"start_expr {found.expr!r} not imported: with {len(groups)} groups it cannot go "
-            "on glideins that serve every group; add it to `match` (as TARGET.X for the "
-            "job's X) or to the entries' GLIDEIN_CONDOR_CONFIG_EXTRA yourself",
-        )
-    return starts
+def read_start_expr(holder: XmlNode | None, subject: str, report: ImportReport) -> str | None:
+    """A `<match start_expr>` that is not `True` as one line of ClassAd, else None."""
+    found = _start_expr(holder, subject, report)
+    return found.expr if found is not None else None
 
 
 def _body(entry: ConvertedEntry) -> dict[str, Node]:
@@ -97,31 +81,16 @@ def _body(entry: ConvertedEntry) -> dict[str, Node]:
     return node
 
 
-def _set_start(entry: ConvertedEntry, line: str, where: str, report: ImportReport) -> None:
-    body = _body(entry)
-    attrs = body.get("attrs")
-    attrs = dict(attrs) if isinstance(attrs, dict) else {}
-    if CONFIG_EXTRA in attrs:
-        report.warn(
-            where,
-            f"entry {entry.name}",
-            f"start_expr not imported: the entry already sets {CONFIG_EXTRA} "
-            f"({attrs[CONFIG_EXTRA]!r}); add `{line}` to it yourself",
-        )
+def _set_after_limits(body: dict[str, Node], key: str, value: Node) -> None:
+    """Set `key` right after `limits` (DESIGN §4 key order), or at the end."""
+    if key in body or "limits" not in body:
+        body[key] = value
         return
-    attrs[CONFIG_EXTRA] = line
-    sorted_attrs = dict(sorted(attrs.items()))
-    if "attrs" in body:
-        body["attrs"] = sorted_attrs
-        return
-    # keep the key order of DESIGN §4: attrs right before limits
     rebuilt: dict[str, Node] = {}
-    for key, value in body.items():
-        if key == "limits":
-            rebuilt["attrs"] = sorted_attrs
-        rebuilt[key] = value
-    if "attrs" not in rebuilt:
-        rebuilt["attrs"] = sorted_attrs
+    for name, item in body.items():
+        rebuilt[name] = item
+        if name == "limits":
+            rebuilt[key] = value
     body.clear()
     body.update(rebuilt)
 
@@ -170,20 +139,88 @@ def _apply_running_cap(entry: ConvertedEntry, cap: int, where: str, report: Impo
         )
 
 
-def apply_to_entries(root: XmlNode, entries: list[ConvertedEntry], report: ImportReport) -> None:
-    """Put the frontend's start_expr and per-entry running caps on every entry."""
-    starts = _start_exprs(root, report)
-    if starts:
-        line = "START = ($(START)) && " + " && ".join(f"({s.expr})" for s in starts)
-        where = ", ".join(s.where for s in starts)
-        for entry in entries:
-            _set_start(entry, line, where, report)
+def _gwms_meta(entry: ConvertedEntry) -> dict[str, Node]:
+    meta = _body(entry).get("gwms")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _apply_per_frontends(
+    entry: ConvertedEntry, frontend: str, groups: list[str], report: ImportReport
+) -> None:
+    per_frontends = _gwms_meta(entry).get("per_frontends")
+    if not isinstance(per_frontends, dict):
+        return
+    subject = f"entry {entry.name}"
+    mine = [v for k, v in per_frontends.items() if k.split(":", 1)[0] == frontend]
+    others = sorted(k for k in per_frontends if k.split(":", 1)[0] != frontend)
+    if others:
         report.note(
-            where,
-            "frontend",
-            f"start_expr imported as the entry attr {CONFIG_EXTRA}: {line!r}",
+            entry.where, subject, f"per_frontends of other frontends not imported: {others}"
+        )
+    if not mine or not groups or not isinstance(mine[0], dict):
+        return
+    values: dict[str, Node] = {}
+    for gwms_key, key in (("glideins", "max_glideins"), ("idle", "max_idle"), ("held", "max_held")):
+        raw = mine[0].get(gwms_key)
+        number = parse_int(raw) if isinstance(raw, str) else None
+        if number is not None and number >= 0:
+            values[key] = number
+    if not values:
+        return
+    _set_after_limits(_body(entry), "group_limits", {g: dict(values) for g in groups})
+    text = f"per_frontend {frontend} imported as group_limits {values} for {', '.join(groups)}"
+    if len(groups) > 1:
+        text += " (GlideinWMS caps the groups' sum; aglidein caps each group)"
+        report.warn(entry.where, subject, text)
+    else:
+        report.note(entry.where, subject, text)
+
+
+def _apply_allow_frontends(entry: ConvertedEntry, frontend: str, report: ImportReport) -> None:
+    allowed = _gwms_meta(entry).get("allow_frontends")
+    if not isinstance(allowed, list) or frontend in allowed:
+        return
+    _set_after_limits(_body(entry), "allow_groups", [])
+    report.warn(
+        entry.where,
+        f"entry {entry.name}",
+        f"allow_frontends {allowed} does not name frontend {frontend}: allow_groups: [] "
+        "(the entry serves none of its groups)",
+    )
+
+
+def apply_to_entries(
+    root: XmlNode, entries: list[ConvertedEntry], groups: list[str], report: ImportReport
+) -> None:
+    """Put the frontend's start_expr, per-entry running caps, per_frontends and
+    allow_frontends on every entry (`groups`: the imported group names)."""
+    start = _start_expr(root.child("match"), "frontend", report)
+    if start is not None:
+        for entry in entries:
+            _set_after_limits(_body(entry), "start_expr", start.expr)
+        report.note(
+            start.where, "frontend", f"start_expr imported as entries' start_expr: {start.expr!r}"
         )
     cap = _running_cap(root, report)
     if cap is not None:
         for entry in entries:
             _apply_running_cap(entry, cap[0], cap[1], report)
+    frontend = root.attrs.get("frontend_name")
+    if frontend:
+        for entry in entries:
+            _apply_per_frontends(entry, frontend, groups, report)
+            _apply_allow_frontends(entry, frontend, report)
+
+
+def report_frontend_settings(entries: list[ConvertedEntry], report: ImportReport) -> None:
+    """Without a frontend file, per_frontends and allow_frontends name no group."""
+    for entry in entries:
+        meta = _gwms_meta(entry)
+        for key in ("per_frontends", "allow_frontends"):
+            if key in meta:
+                report.warn(
+                    entry.where,
+                    f"entry {entry.name}",
+                    f"{key} not imported: without the frontend file no group is named; "
+                    f"kept in gwms.{key}",
+                )

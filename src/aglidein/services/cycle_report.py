@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from aglidein.config import Config
 from aglidein.core.health import effective_state
 from aglidein.core.model import (
+    Decision,
     DemandSnapshot,
     Downtime,
     EntryHealth,
@@ -81,6 +81,8 @@ def publish_cycle(
                 "held": counts["held"],
                 "black_hole": black_holes[name],
             }
+            if config.migration.gwms_factory is not None:  # side by side with GlideinWMS
+                board.glideins["old_factory"] = census.old_glideins.get(name, 0)
             for value in _STATES:
                 metrics.glideins.labels(entry=name, state=value).set(counts[value])
         board.decisions = [_decision_row(d) for d in plan.for_entry(name)]
@@ -124,7 +126,5 @@ def _publish_pool(runtime: Runtime, config: Config, census: GlideinCensus, now: 
         )
 
 
-def _decision_row(decision: Any) -> dict[str, Any]:
-    row = dataclasses.asdict(decision)
-    row["limited_by"] = list(decision.limited_by)
-    return row
+def _decision_row(decision: Decision) -> dict[str, Any]:
+    return decision.as_dict()

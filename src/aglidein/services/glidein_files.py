@@ -3,8 +3,9 @@
 - `state_dir/pilot/glidein-<sha256>.tar.gz`: the `glidein/` directory, built once per
   daemon start (deterministic: sorted names, zero mtimes, so the name only changes
   when the content does), and `glidein_startup.sh` beside it;
-- `state_dir/glideins/<entry>/attrs`: the entry's attrs (rewritten when they change),
-  and the cluster's output, error and user-log files;
+- `state_dir/glideins/<entry>/attrs`: the entry's attrs (rewritten when they change;
+  `attrs.<group>` for a group with its own `start_expr`), and the cluster's output,
+  error and user-log files;
 - `state_dir/glideins/<entry>/tokens/<id>.idtoken|.logtoken`: per-glidein tokens, 0600,
   deleted once the glidein has left the queue.
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import structlog
 
-from aglidein.config import Config, EntryConfig
+from aglidein.config import Config, EntryConfig, GroupConfig
 from aglidein.core.submit import GlideinFiles, PilotFiles, render_attrs_file
 from aglidein.errors import AglideinError
 from aglidein.logkeys import atomic_write
@@ -97,8 +98,9 @@ class PilotKit:
         """Where an entry's glidein files live."""
         return self.state_dir / "glideins" / entry
 
-    def pilot_files(self, entry: EntryConfig) -> PilotFiles:
-        """Script, tarball and the (re)written attrs file for `entry`."""
+    def pilot_files(self, entry: EntryConfig, group: GroupConfig | None = None) -> PilotFiles:
+        """Script, tarball and the (re)written attrs file for `entry` (`attrs.<group>` when
+        the group has its own `start_expr`)."""
         if self._built is None:
             self.prepare()
         assert self._built is not None
@@ -106,8 +108,9 @@ class PilotKit:
         self._dir(directory.parent, 0o755)
         self._dir(directory, 0o755)
         self._dir(directory / "tokens", 0o700)
-        attrs = directory / "attrs"
-        text = render_attrs_file(entry).encode()
+        own = group is not None and group.start_expr is not None
+        attrs = directory / (f"attrs.{group.name}" if own and group is not None else "attrs")
+        text = render_attrs_file(entry, group).encode()
         if not attrs.exists() or attrs.read_bytes() != text:
             atomic_write(attrs, text, 0o644)
             give(attrs, self.owner)

@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import anyio
 import structlog
@@ -40,10 +41,13 @@ from aglidein.errors import CondorTimeout
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller_ads import (
     GLIDEIN_PROJECTION,
+    OLD_FACTORY_PROJECTION,
     SLOT_PROJECTION,
     expand_groups,
     factory_constraint,
     glideins_from_ads,
+    old_glideins_from_ads,
+    slots_constraint,
     slots_from_ads,
 )
 
@@ -84,6 +88,7 @@ class _Results:
     demand: list[ScheddDemand] = field(default_factory=list)
     glideins: tuple[Glidein, ...] = ()
     slots: tuple[Slot, ...] = ()
+    old_glideins: dict[str, int] = field(default_factory=dict)
     factory_ok: bool = True
     collector_ok: bool = True
     collector_error: str | None = None
@@ -124,6 +129,7 @@ class Poller:
             taken_at=self._clock.now(),
             collector_error=results.collector_error,
             factory_error=results.factory_error,
+            old_glideins=MappingProxyType(results.old_glideins),
         )
         self._record_census(config, census)
         log.debug(
@@ -263,9 +269,11 @@ class Poller:
         deadline = config.factory.deadlines.collector_query
         name = config.factory.name
         try:
+            old_factory = config.migration.gwms_factory
+            projection = SLOT_PROJECTION + (OLD_FACTORY_PROJECTION if old_factory else ())
             with anyio.fail_after(deadline):
                 ads = await self._pool.collector().query_startds(
-                    factory_constraint(name), SLOT_PROJECTION
+                    slots_constraint(name, old_factory), projection
                 )
         except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
             results.collector_ok = False
@@ -276,6 +284,9 @@ class Poller:
             return
         self._metrics.collector_up.set(1)
         results.slots = slots_from_ads(ads, self._clock.now(), name)
+        results.old_glideins = old_glideins_from_ads(
+            ads, config.migration.gwms_factory, config.old_entry_names()
+        )
 
     async def _poll_glideins(self, config: Config, results: _Results) -> None:
         deadline = config.factory.deadlines.schedd_query

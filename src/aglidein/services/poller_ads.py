@@ -15,12 +15,15 @@ from aglidein.errors import CondorError
 __all__ = [
     "BLACK_HOLE_ATTR",
     "GLIDEIN_PROJECTION",
+    "OLD_FACTORY_PROJECTION",
     "SLOT_PROJECTION",
     "expand_groups",
     "factory_constraint",
     "glidein_from_ad",
     "glideins_from_ads",
+    "old_glideins_from_ads",
     "slot_from_ad",
+    "slots_constraint",
     "slots_from_ads",
 ]
 
@@ -65,9 +68,59 @@ SLOT_PROJECTION = (
 )
 
 
+# What tells an old (GlideinWMS) factory's glidein apart and where it runs.
+OLD_FACTORY_PROJECTION = (
+    "GLIDEIN_Factory",
+    "GLIDEIN_Entry_Name",
+    "GLIDEIN_Schedd",
+    "GLIDEIN_ClusterId",
+    "GLIDEIN_ProcId",
+    "GLIDEIN_MASTER_NAME",
+)
+
+
 def factory_constraint(factory: str) -> str:
     """The constraint that selects this factory's glideins and slots."""
     return f"AglideinFactory == {quote(factory)}"
+
+
+def slots_constraint(factory: str, old_factory: str | None) -> str:
+    """Our slots, and during a migration the old factory's (`GLIDEIN_Factory`)."""
+    ours = factory_constraint(factory)
+    if old_factory is None:
+        return ours
+    return f"({ours}) || (GLIDEIN_Factory == {quote(old_factory)})"
+
+
+def old_glideins_from_ads(
+    ads: Iterable[Mapping[str, Any]], old_factory: str | None, entries: Mapping[str, str]
+) -> dict[str, int]:
+    """Our entry -> glideins of the old factory running there, from startd ads.
+
+    `entries` maps the old factory's GLIDEIN_Entry_Name to our entry. A glidein is one
+    startd however many slots it has: its factory job (schedd, cluster, proc), else its
+    master's name, else the slot's machine.
+    """
+    if old_factory is None or not entries:
+        return {}
+    seen: dict[str, set[tuple[object, ...]]] = {}
+    for ad in ads:
+        a = _lower(ad)
+        if a.get("aglideinid") is not None or a.get("glidein_factory") != old_factory:
+            continue
+        entry = entries.get(_str(a.get("glidein_entry_name")) or "")
+        if entry is None:
+            continue
+        if a.get("glidein_clusterid") is not None:
+            key: tuple[object, ...] = (
+                a.get("glidein_schedd"),
+                a.get("glidein_clusterid"),
+                a.get("glidein_procid"),
+            )
+        else:
+            key = (a.get("glidein_master_name") or a.get("machine") or a.get("name"),)
+        seen.setdefault(entry, set()).add(key)
+    return {entry: len(keys) for entry, keys in sorted(seen.items())}
 
 
 def _lower(ad: Mapping[str, Any]) -> dict[str, Any]:

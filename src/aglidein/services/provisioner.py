@@ -5,13 +5,12 @@ submissions in clusters of `cluster_size`. No double submission: a batch id is w
 to the state DB *before* the cluster is sent and travels as `AglideinBatch`; batches
 still pending (a crash, a timed-out submit) are looked up on the factory schedd before
 anything new is sent. Whatever the plan says, nothing is submitted to an entry that is
-not healthy, and no submission goes past an entry or factory limit.
+not healthy, and no submission goes past a limit of `core.limits.LIMITS`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -23,16 +22,17 @@ from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.config import Config, EntryConfig
 from aglidein.core.health import effective_state
+from aglidein.core.limits import Headroom
 from aglidein.core.model import (
     EntryHealth,
     GlideinCensus,
-    GlideinState,
     HealthState,
     Plan,
     ReleaseRequest,
     RemoveRequest,
     SubmitRequest,
 )
+from aglidein.core.policy_census import CensusCounts
 from aglidein.core.submit import render_submit
 from aglidein.errors import AglideinError, CondorError, CondorTimeout
 from aglidein.services.glidein_files import PilotKit, TokenWriter
@@ -53,14 +53,6 @@ class EntryOutcome:
     removed: int = 0
     released: int = 0
     skipped: list[str] = field(default_factory=list)  # why submissions were not sent
-
-
-@dataclass
-class _Budget:
-    """Glideins the factory may still add this cycle (shared by every entry)."""
-
-    total: int
-    idle: int
 
 
 class Provisioner:
@@ -144,17 +136,9 @@ class Provisioner:
             log.warning("provision.frozen", cycle=plan.cycle, reason="pool_unreachable")
             return outcomes
         can_submit = self.recovered or await self.recover()
-        live = [
-            g
-            for g in census.glideins
-            if g.state not in (GlideinState.REMOVED, GlideinState.COMPLETED)
-        ]
-        counts = Counter(g.entry for g in live)
-        idle = Counter(g.entry for g in live if g.state is GlideinState.IDLE)
-        budget = _Budget(
-            total=config.factory.limits.max_glideins - len(live),
-            idle=config.factory.limits.max_idle - sum(idle.values()),
-        )
+        # the same limits table as the policy, counted from the same census: a plan
+        # that would overshoot (a bug, a config reloaded in between) is cut here
+        headroom = Headroom(config, CensusCounts.of(census))
         entries = sorted(
             {r.entry for r in plan.submits}
             | {r.entry for r in plan.removals}
@@ -173,8 +157,7 @@ class Provisioner:
                     [r for r in plan.releases if r.entry == entry],
                     [r for r in plan.removals if r.entry == entry],
                     [r for r in plan.submits if r.entry == entry] if can_submit else [],
-                    (counts[entry], idle[entry]),
-                    budget,
+                    headroom,
                     outcome,
                 )
         if not can_submit and plan.submits:
@@ -201,8 +184,7 @@ class Provisioner:
         releases: Sequence[ReleaseRequest],
         removals: Sequence[RemoveRequest],
         submits: Sequence[SubmitRequest],
-        current: tuple[int, int],
-        budget: _Budget,
+        headroom: Headroom,
         outcome: EntryOutcome,
     ) -> None:
         async with self._limiter:
@@ -218,7 +200,7 @@ class Provisioner:
                 log.info("provision.skipped", entry=entry, health=state.value)
                 return
             await self._submit_entry(
-                config, config.entry(entry), schedd, submits, current, budget, outcome
+                config, config.entry(entry), schedd, submits, headroom, outcome
             )
 
     async def _release(self, schedd: Schedd, request: ReleaseRequest) -> int:
@@ -257,25 +239,19 @@ class Provisioner:
         entry: EntryConfig,
         schedd: Schedd,
         submits: Sequence[SubmitRequest],
-        current: tuple[int, int],
-        budget: _Budget,
+        headroom: Headroom,
         outcome: EntryOutcome,
     ) -> None:
         settings = entry.effective_submit(config.factory)
-        total, idle = current
-        room = min(
-            settings.max_per_cycle,
-            entry.limits.max_glideins - total,
-            entry.limits.max_idle - idle,
-        )
+        per_cycle = settings.max_per_cycle
         for request in submits:
-            wanted = max(0, min(request.count, room, budget.total, budget.idle))
+            room = headroom.room_for_new(request.group, entry.name)
+            wanted = max(0, min(request.count, per_cycle, request.count if room is None else room))
             if wanted < request.count:
                 outcome.skipped.append("limit")
-            # reserve before the first await: other entries share the factory budget
-            room -= wanted
-            budget.total -= wanted
-            budget.idle -= wanted
+            # reserve before the first await: other entries share the factory's headroom
+            per_cycle -= wanted
+            headroom.add(request.group, entry.name, idle=wanted)
             while wanted > 0:
                 size = min(wanted, settings.cluster_size)
                 wanted -= size
@@ -293,7 +269,8 @@ class Provisioner:
         batch = uuid.uuid4().hex
         ids = [str(uuid.uuid4()) for _ in range(size)]
         try:
-            pilot = await anyio.to_thread.run_sync(self._kit.pilot_files, entry)
+            group_config = next((g for g in config.groups if g.name == group), None)
+            pilot = await anyio.to_thread.run_sync(self._kit.pilot_files, entry, group_config)
             files = await anyio.to_thread.run_sync(
                 self._kit.write_tokens, self._tokens, config, entry, ids, now
             )
