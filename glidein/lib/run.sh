@@ -93,9 +93,15 @@ workload_tick() {
 }
 
 _condor_poll=0
+_jobs_poll=0
 _blackhole_stop=0
 condor_tick() {
     heartbeat
+    if ((NOW - _jobs_poll >= ${GLIDEIN_JOBS_POLL_SECONDS:-20})); then
+        _jobs_poll=$NOW
+        jobs_running_poll
+        jobs_history_poll "$CONDOR_LOCAL/log/startd_history"
+    fi
     if ((NOW - _condor_poll >= ${GLIDEIN_CONDOR_POLL_SECONDS:-120})); then
         _condor_poll=$NOW
         condor_check_blackhole
@@ -156,6 +162,7 @@ run_condor() {
     now_epoch
     banner "Condor ended with status $CHILD_STATUS after $((NOW - started)) s"
     condor_check_blackhole
+    jobs_history_poll "$CONDOR_LOCAL/log/startd_history"
     condor_summarize_logs
     log_event info condor.ended exit_status:="$CHILD_STATUS" duration_s:="$((NOW - started))"
     ((CONDOR_BLACKHOLE)) && finish "$EXIT_BLACK_HOLE"
