@@ -102,6 +102,7 @@ def build_cycle(
             runtime.state,
             runtime.metrics,
             lambda ends: runtime.roster.record_ends(ends, runtime.clock.now()),
+            group_of=runtime.roster.group_of_job,
         ),
         credentials=credentials,
         reported=reported,

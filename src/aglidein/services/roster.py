@@ -75,6 +75,17 @@ class GlideinRoster:
         """One glidein, or None when the roster does not know it."""
         return self._glideins.get(glidein)
 
+    def group_of_job(self, end: JobEnd) -> str | None:
+        """The group of the glidein that is factory job `end.cluster.end.proc`."""
+        name = self._by_job.get((end.cluster, end.proc))
+        known = self._glideins.get(name) if name is not None else None
+        return known.group if known is not None else None
+
+    def group_of(self, glidein: str) -> str | None:
+        """The group a glidein served, when the roster knows it."""
+        known = self._glideins.get(glidein)
+        return known.group if known is not None else None
+
     def glideins(self) -> list[RosterGlidein]:
         """Every glidein known, by factory job id."""
         return sorted(self._glideins.values(), key=lambda g: (g.cluster, g.proc))

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import anyio
 
 from aglidein.core.records import ParsedBatch
-from aglidein.store.userjobs import JobRef, UserJob
+from aglidein.store.userjobs import JobRef, JobRun, UserJob
 
 __all__ = [
     "MAX_CURSOR_BATCH",
@@ -175,6 +175,10 @@ class LogStore(Protocol):
 
     async def glidein_details(self, names: list[str]) -> dict[str, GlideinDetail]:
         """Summary and last record of each of these glideins that posted (others absent)."""
+        ...
+
+    async def job_runs(self, ref: JobRef) -> list[JobRun]:
+        """Which glideins ran the user jobs matching `ref`."""
         ...
 
     async def user_jobs(self, glidein: str) -> list[UserJob] | None:

@@ -39,7 +39,7 @@ from aglidein.store.indexer import Indexer
 from aglidein.store.query import glidein_details, glidein_user_jobs, list_glideins, search
 from aglidein.store.ranges import SeenSet
 from aglidein.store.schema import migrate
-from aglidein.store.userjobs import UserJob
+from aglidein.store.userjobs import JobRef, JobRun, UserJob, job_runs
 from aglidein.store.writer import GlideinState, Job, Writer, store_error
 
 __all__ = ["DB_FILE", "SqliteLogStore"]
@@ -217,6 +217,10 @@ class SqliteLogStore:
     async def user_jobs(self, glidein: str) -> list[UserJob] | None:
         """The user jobs a glidein ran, as its records say; None when it never posted."""
         return await self._read(lambda conn: glidein_user_jobs(conn, glidein))
+
+    async def job_runs(self, ref: JobRef) -> list[JobRun]:
+        """Which glideins ran the user jobs matching `ref`."""
+        return await self._read(lambda conn: job_runs(conn, ref))
 
     async def maintain(self) -> None:
         """Run retention now (the writer also runs it every 30 s) and wait for it."""

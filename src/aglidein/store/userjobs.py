@@ -20,10 +20,12 @@ import orjson
 __all__ = [
     "JOB_EVENTS",
     "JobRef",
+    "JobRun",
     "UserJob",
     "delete_glidein_jobs",
     "glidein_jobs",
     "job_filter_sql",
+    "job_runs",
     "jobs_from_lines",
     "parse_job_ref",
     "store_jobs",
@@ -70,6 +72,15 @@ class UserJob:
     end: float | None = None
     exit_code: int | None = None
     exit_signal: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRun:
+    """A user job and the glidein that ran it."""
+
+    glidein: str
+    entry: str
+    job: UserJob
 
 
 def _number(value: object) -> float | None:
@@ -154,18 +165,35 @@ def delete_glidein_jobs(conn: sqlite3.Connection, glidein_id: int) -> None:
     conn.execute("DELETE FROM user_jobs WHERE glidein_id = ?", (glidein_id,))
 
 
-def job_filter_sql(ref: JobRef) -> tuple[str, list[Any]]:
-    """A `b.glidein_id IN (...)` condition selecting the glideins that ran `ref`."""
-    where = ["cluster = ?"]
+def _job_where(ref: JobRef, prefix: str = "") -> tuple[str, list[Any]]:
+    where = [f"{prefix}cluster = ?"]
     params: list[Any] = [ref.cluster]
     if ref.proc is not None:
-        where.append("proc = ?")
+        where.append(f"{prefix}proc = ?")
         params.append(ref.proc)
     if ref.schedd is not None:
-        where.append("schedd = ?")
+        where.append(f"{prefix}schedd = ?")
         params.append(ref.schedd)
-    sql = f"b.glidein_id IN (SELECT glidein_id FROM user_jobs WHERE {' AND '.join(where)})"
-    return sql, params
+    return " AND ".join(where), params
+
+
+def job_filter_sql(ref: JobRef) -> tuple[str, list[Any]]:
+    """A `b.glidein_id IN (...)` condition selecting the glideins that ran `ref`."""
+    where, params = _job_where(ref)
+    return f"b.glidein_id IN (SELECT glidein_id FROM user_jobs WHERE {where})", params
+
+
+def job_runs(conn: sqlite3.Connection, ref: JobRef, limit: int = 1000) -> list[JobRun]:
+    """Where the user jobs matching `ref` ran: each (glidein, job) pair, oldest first."""
+    where, params = _job_where(ref, "u.")
+    rows = conn.execute(
+        "SELECT g.name, g.entry, u.job, u.cluster, u.proc, u.schedd, u.owner, u.start_ts,"
+        " u.end_ts, u.exit_code, u.exit_signal FROM user_jobs u JOIN glideins g"
+        f" ON g.id = u.glidein_id WHERE {where}"
+        " ORDER BY coalesce(u.start_ts, u.end_ts), u.job LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [JobRun(row[0], row[1], UserJob(*row[2:])) for row in rows]
 
 
 def glidein_jobs(conn: sqlite3.Connection, glidein_id: int) -> list[UserJob]:
