@@ -11,7 +11,7 @@ from rich.text import Text
 
 from aglidein.statuscheck import pool_table
 
-__all__ = ["config_drift", "entry_rows", "status_renderable"]
+__all__ = ["accounting_table", "config_drift", "entry_rows", "status_renderable"]
 
 _HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
 _DOWNTIME_STYLE = "yellow"
@@ -179,4 +179,39 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
                 c.get("last_error") or "",
             )
         parts.append(table)
+    accounting = accounting_table(status)
+    if accounting is not None:
+        parts.append(accounting)
     return Group(*parts)
+
+
+def accounting_table(status: Mapping[str, Any]) -> Table | None:
+    """Per-group accounting (`accounting` rows): hours by (group, entry); None when empty."""
+    rows = status.get("accounting") or []
+    if not rows:
+        return None
+    since = min(str(r.get("since") or "") for r in rows)
+    table = Table(title=f"accounting since {since}", header_style="bold")
+    for column, justify in (
+        ("group", "left"),
+        ("entry", "left"),
+        ("glidein h", "right"),
+        ("job h", "right"),
+        ("badput h", "right"),
+        ("badput %", "right"),
+        ("validation failures", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        wall = float(r.get("glidein_hours") or 0.0)
+        badput = float(r.get("badput_hours") or 0.0)
+        table.add_row(
+            str(r.get("group", "")),
+            str(r.get("entry", "")),
+            f"{wall:.2f}",
+            f"{float(r.get('job_hours') or 0.0):.2f}",
+            f"{badput:.2f}",
+            f"{100 * badput / wall:.0f}" if wall > 0 else "",
+            str(r.get("validation_failures", 0)),
+        )
+    return table

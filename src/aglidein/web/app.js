@@ -1,6 +1,7 @@
 // aglidein log viewer: plain JavaScript, no build step, no framework.
 // Reads /api/v1/logs, /api/v1/glideins and follows one glidein over
 // /api/v1/logs/stream (Server-Sent Events) with the session cookie.
+// Every filter, and the glidein followed, is in the page's URL (deep links).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -49,11 +50,45 @@ function localToUtc(value) {
   return isNaN(when) ? "" : when.toISOString();
 }
 
+const FILTERS = ["q", "entry", "glidein", "job", "level", "event", "since", "until"];
+
+function utcToLocal(value) {
+  // The reverse of localToUtc, for a datetime-local input filled from the URL.
+  const when = new Date(value);
+  if (!value || isNaN(when)) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}` +
+    `T${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+}
+
+function fillFormFromUrl() {
+  const url = new URLSearchParams(window.location.search);
+  for (const name of FILTERS) {
+    const value = url.get(name);
+    if (value === null) continue;
+    $(`#${name}`).value = name === "since" || name === "until" ? utcToLocal(value) : value;
+  }
+  return url.get("follow");
+}
+
+function writeUrl() {
+  // The filters searched and the glidein followed, so the address can be shared.
+  const url = new URL(window.location.href);
+  for (const name of [...FILTERS, "follow"]) url.searchParams.delete(name);
+  for (const [name, value] of Object.entries(state.params || {})) {
+    if (value) url.searchParams.set(name, value);
+  }
+  if (state.following) url.searchParams.set("follow", state.following);
+  url.searchParams.delete("access_token");
+  window.history.replaceState(null, "", url);
+}
+
 function formParams() {
   return {
     q: $("#q").value.trim(),
     entry: $("#entry").value.trim(),
     glidein: $("#glidein").value.trim(),
+    job: $("#job").value.trim(),
     level: $("#level").value,
     event: $("#event").value.trim(),
     since: localToUtc($("#since").value),
@@ -89,6 +124,7 @@ async function search(more) {
   if (!more) {
     state.params = params;
     $("#results tbody").replaceChildren();
+    writeUrl();
   }
   setStatus("searching…");
   try {
@@ -98,9 +134,45 @@ async function search(more) {
     state.nextCursor = page.next_cursor;
     $("#more").hidden = !page.next_cursor;
     const lag = page.index_lag_s > 1 && params.q ? ` (full-text index ${page.index_lag_s.toFixed(1)} s behind)` : "";
-    setStatus(`${body.children.length} records${page.next_cursor ? " so far" : ""}${lag}`);
+    setStatus(`${body.children.length} records${page.next_cursor ? " so far" : ""}${lag}${jobRunsText(page)}`);
   } catch (error) {
     setStatus(String(error.message || error), true);
+  }
+}
+
+function jobRunsText(page) {
+  // With a user-job filter: which glideins ran it.
+  if (!page.job_runs) return "";
+  if (!page.job_runs.length) return " — no glidein has recorded this user job";
+  return " — " + page.job_runs.map((r) => `${r.job} ran on ${r.glidein}`).join("; ");
+}
+
+function fileLink(href, label) {
+  return el("a", { class: "file-link", href, target: "_blank", rel: "noopener" }, label);
+}
+
+async function loadGlideinView(name) {
+  // The glidein's user jobs and its output files, beside its live records.
+  $("#follow-files").replaceChildren();
+  $("#follow-jobs tbody").replaceChildren();
+  $("#follow-jobs").hidden = true;
+  try {
+    const view = await api(`/api/v1/glideins/${encodeURIComponent(name)}`);
+    if (state.following !== name) return;
+    const links = [];
+    if (view.files.out) links.push(fileLink(view.files.out, "stdout (.out)"));
+    if (view.files.err) links.push(fileLink(view.files.err, "stderr (.err)"));
+    $("#follow-files").replaceChildren(...(links.length
+      ? links.flatMap((link, i) => (i ? [" · ", link] : [link]))
+      : ["no output files on the factory (not written yet, or expired)"]));
+    const rows = view.user_jobs.map((j) => el("tr", { "data-job": j.job },
+      el("td", {}, j.job), el("td", {}, j.owner ?? ""), el("td", {}, j.start ?? ""),
+      el("td", {}, j.end ?? "running"),
+      el("td", {}, j.exit_signal !== null ? `signal ${j.exit_signal}` : (j.exit_code ?? ""))));
+    $("#follow-jobs tbody").replaceChildren(...rows);
+    $("#follow-jobs").hidden = rows.length === 0;
+  } catch (error) {
+    $("#follow-files").textContent = String(error.message || error);
   }
 }
 
@@ -179,6 +251,8 @@ async function follow(name) {
   $("#follow-records").replaceChildren();
   $("#follow-state").textContent = "loading";
   $("#follow-state").className = "badge";
+  writeUrl();
+  loadGlideinView(name);
   try {
     const page = await api("/api/v1/logs", { glidein: name, order: "desc", limit: 500 });
     if (state.following !== name) return;
@@ -205,9 +279,11 @@ async function follow(name) {
 function unfollow() {
   if (state.source) state.source.close();
   state.source = null;
+  const was = state.following;
   state.following = null;
   $("main").classList.remove("following");
   $("#follow-panel").hidden = true;
+  if (was) writeUrl();
 }
 
 async function signIn(event) {
@@ -225,6 +301,7 @@ async function signIn(event) {
   $("#auth").hidden = true;
   loadGlideins();
   search(false);
+  if (state.pendingFollow) follow(state.pendingFollow);
 }
 
 function start() {
@@ -233,6 +310,7 @@ function start() {
   $("#more").addEventListener("click", () => search(true));
   $("#unfollow").addEventListener("click", unfollow);
   $("#auth-form").addEventListener("submit", signIn);
+  state.pendingFollow = fillFormFromUrl();
   const token = new URLSearchParams(window.location.search).get("access_token");
   if (token) {
     $("#token").value = token;
@@ -241,6 +319,7 @@ function start() {
   }
   loadGlideins();
   search(false);
+  if (state.pendingFollow) follow(state.pendingFollow);
   setInterval(loadGlideins, 15000);
 }
 
