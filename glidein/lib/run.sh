@@ -94,10 +94,11 @@ workload_tick() {
 
 _condor_poll=0
 _jobs_poll=0
+_jobs_every=20
 _blackhole_stop=0
 condor_tick() {
     heartbeat
-    if ((NOW - _jobs_poll >= ${GLIDEIN_JOBS_POLL_SECONDS:-20})); then
+    if ((NOW - _jobs_poll >= _jobs_every)); then
         _jobs_poll=$NOW
         jobs_running_poll
         jobs_history_poll "$CONDOR_LOCAL/log/startd_history"
@@ -146,6 +147,9 @@ run_workload() {
 }
 
 run_condor() {
+    # how often the startd's user jobs are looked at: the environment, else the entry attr
+    to_int "${GLIDEIN_JOBS_POLL_SECONDS:-$(attr_get GLIDEIN_JOBS_POLL_SECONDS 20)}" 20
+    _jobs_every=$INT
     condor_write_config "$G_WORK/condor_config" ||
         finish "$EXIT_CONDOR_FAILED" detail="cannot write the condor config"
     log_event info condor.configured condor_dir="$CONDOR_DIR" \

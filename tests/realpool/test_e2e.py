@@ -28,12 +28,14 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
     vo = realpool.vo
     # SITE_SLOW's glideins never start at the site (remote Requirements false): they stay
     # idle there and are the excess aglidein removes once the demand is gone
-    entries = entry_yaml("SITE_A", realpool, max_idle_s=20) + entry_yaml(
-        "SITE_SLOW", realpool, extra="    submit_attrs: {+remote_Requirements: false}\n"
-    )
+    # the pilot looks at its startd's jobs every 2 s, so the 10 s user jobs are seen
+    # running (job.start) as well as ended (job.end, from the startd's history)
+    entries = entry_yaml(
+        "SITE_A", realpool, max_idle_s=20, attrs=", GLIDEIN_JOBS_POLL_SECONDS: 2"
+    ) + entry_yaml("SITE_SLOW", realpool, extra="    submit_attrs: {+remote_Requirements: false}\n")
     factory = start_factory(tmp_path, realpool, entries, cycle="5s")
     try:
-        cluster = user_jobs(factory, realpool, "SITE_A,SITE_SLOW", 4)
+        cluster = user_jobs(factory, realpool, "SITE_A,SITE_SLOW", 4, command="sleep 10")
         ours = f'AglideinFactory == "{factory.name}"'
         slots_seen: dict[str, dict[str, Any]] = {}
 
@@ -85,6 +87,9 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
             )
             assert {r["glidein"] for r in found} == {ran_on}, (ref, found[:3])
             (end,) = [r for r in found if r["event"] == "job.end" and r["job"] == ref]
+            (start,) = [r for r in found if r["event"] == "job.start" and r["job"] == ref]
+            assert start["owner"] == end["owner"]
+            assert abs(start["start_time"] - end["start_time"]) <= 10
             assert end["exit_code"] == 0
             assert end["owner"]
             assert end["end_time"] >= end["start_time"] > 0
