@@ -151,38 +151,46 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
     pool = pool_table(status)
     if pool is not None:
         parts.append(pool)
-    schedds = status.get("schedds", [])
-    if schedds:
-        table = Table(title="schedds", header_style="bold")
-        for column in ("schedd", "group", "ok", "stale cycles", "last error"):
-            table.add_column(column)
-        for s in schedds:
-            table.add_row(
-                s["name"],
-                s["group"],
-                Text("yes", style="green") if s["ok"] else Text("no", style="red"),
-                str(s.get("stale_cycles", 0)),
-                s.get("last_error") or "",
-            )
-        parts.append(table)
-    credentials = status.get("credentials", [])
-    if credentials:
-        table = Table(title="credentials", header_style="bold")
-        for column in ("credential", "type", "expires", "last renewal", "last error"):
-            table.add_column(column)
-        for c in credentials:
-            table.add_row(
-                c["name"],
-                c["type"],
-                c.get("expires") or "",
-                c.get("last_renewal") or "",
-                c.get("last_error") or "",
-            )
-        parts.append(table)
-    accounting = accounting_table(status)
-    if accounting is not None:
-        parts.append(accounting)
+    for table in (_schedds_table(status), _credentials_table(status), accounting_table(status)):
+        if table is not None:
+            parts.append(table)
     return Group(*parts)
+
+
+def _schedds_table(status: Mapping[str, Any]) -> Table | None:
+    schedds = status.get("schedds", [])
+    if not schedds:
+        return None
+    table = Table(title="schedds", header_style="bold")
+    for column in ("schedd", "group", "ok", "stale cycles", "last error"):
+        table.add_column(column)
+    for s in schedds:
+        table.add_row(
+            s["name"],
+            s["group"],
+            Text("yes", style="green") if s["ok"] else Text("no", style="red"),
+            str(s.get("stale_cycles", 0)),
+            s.get("last_error") or "",
+        )
+    return table
+
+
+def _credentials_table(status: Mapping[str, Any]) -> Table | None:
+    credentials = status.get("credentials", [])
+    if not credentials:
+        return None
+    table = Table(title="credentials", header_style="bold")
+    for column in ("credential", "type", "expires", "last renewal", "last error"):
+        table.add_column(column)
+    for c in credentials:
+        table.add_row(
+            c["name"],
+            c["type"],
+            c.get("expires") or "",
+            c.get("last_renewal") or "",
+            c.get("last_error") or "",
+        )
+    return table
 
 
 def accounting_table(status: Mapping[str, Any]) -> Table | None:
