@@ -17,6 +17,8 @@ from typing import Any
 
 import orjson
 
+from aglidein.core.records import JOB_EVENTS
+
 __all__ = [
     "JOB_EVENTS",
     "JobRef",
@@ -32,7 +34,6 @@ __all__ = [
     "user_job_json",
 ]
 
-JOB_EVENTS = frozenset({"job.start", "job.end"})
 _JOB_ID = re.compile(r"(\d{1,18})\.(\d{1,9})@(\S{1,255})\Z")
 _REF = re.compile(r"(\d{1,18})(?:\.(\d{1,9}))?(?:@(\S{1,255}))?\Z")
 
