@@ -84,8 +84,12 @@ _jobs_end_ad() {
 # (the startd's STARTD_HISTORY: `Attr = value` lines, each ad closed by a `***` line)
 # since the last call. A half-written ad is read next time.
 jobs_history_poll() {
-    local file=$1 line n=0 done_lines=0 name value
+    local file=$1 line n=0 done_lines=0 name value total
     [[ -r $file ]] || return 0
+    # a rotated history (MAX_HISTORY_LOG) is shorter than what was read: start over (the
+    # ends already recorded are skipped by JOBS_ENDED)
+    total=$(wc -l <"$file" 2>/dev/null) || total=0
+    ((total < JOBS_HISTORY_LINES)) && JOBS_HISTORY_LINES=0
     declare -gA JOB_AD=()
     while IFS= read -r line || [[ -n $line ]]; do
         ((n++))

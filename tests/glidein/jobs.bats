@@ -86,3 +86,21 @@ for l in open(sys.argv[1]):
     grep -q -- "-logdir $BATS_TEST_TMPDIR/local/log -af GlobalJobId JobStart RemoteOwner" \
         "$FAKE_CONDOR_STATE/condor_who.calls"
 }
+
+@test "a rotated history file is read from its start, without repeating ends" {
+    {
+        ad "vo#1.0#1" alice 100 160 'ExitCode = 0\n'
+        ad "vo#2.0#1" alice 100 170 'ExitCode = 0\n'
+    } >"$HISTORY"
+    in_libs '
+        jobs_history_poll "$2/startd_history"
+        ad() { printf "GlobalJobId = \"%s\"\nOwner = \"a\"\nJobCurrentStartDate = %s\nCompletionDate = %s\n*** x\n" "$@"; }
+        { ad "vo#2.0#1" 100 170; ad "vo#3.0#1" 200 260; } >"$2/startd_history"
+        jobs_history_poll "$2/startd_history"'
+    [ "$status" -eq 0 ]
+    records=$BATS_TEST_TMPDIR/log/records.ndjson
+    run "$PYTHON" -c '
+import json, sys
+print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
+    [ "$output" = "1.0@vo 2.0@vo 3.0@vo" ]
+}
