@@ -121,6 +121,7 @@ def default_services(runtime: Runtime) -> Subsystems:
         credentials=renewer.states,
         reported=logs.reported,
         ingest=lambda glidein, entry, batch: logs.store.ingest(glidein, entry, batch),
+        on_ends=logs.accounting.queue_ends,
     )
     return Subsystems(
         stores=[logs],

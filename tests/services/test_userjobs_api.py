@@ -8,9 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import orjson
 
+from aglidein.condor.userlog import JobEnd
 from aglidein.core.model import Glidein, GlideinCensus, GlideinState
 from tests.adapter_helpers import metric
 from tests.services.logs_helpers import LogServer, eventually, log_server
@@ -209,3 +211,70 @@ async def test_accounting_per_group_in_metrics_and_status(tmp_path: Path) -> Non
         assert rows[("cms", "E1")]["since"].endswith("Z")
         assert rows[("unknown", "E1")]["validation_failures"] == 1
         assert rows[("unknown", "E1")]["badput_hours"] == round(60 / 3600, 4)
+
+
+async def test_glideins_that_end_without_their_record_are_counted_from_the_queue(
+    tmp_path: Path,
+) -> None:
+    async with log_server(tmp_path) as server:
+        runtime = server.logs.runtime
+
+        def on_queue(name: str, cluster: int) -> Glidein:
+            return Glidein(
+                glidein_id=name,
+                entry="E1",
+                group="cms",
+                batch="b",
+                cluster=cluster,
+                proc=0,
+                state=GlideinState.RUNNING,
+                entered_state=0.0,
+                queued=0.0,
+                job_start=END_EPOCH - 1000,
+            )
+
+        runtime.roster.observe(
+            GlideinCensus(glideins=(on_queue("killed", 20), on_queue("reported", 21))), now=0.0
+        )
+        # "killed" ran a 300 s job, then was killed at the site: no glidein.end
+        await post(server, "killed", lines(job_end(0, "5.0@vo", END_EPOCH - 900, END_EPOCH - 600)))
+        # "reported" posted its end (wall 1000 s, no job)
+        await post(
+            server,
+            "reported",
+            lines(
+                {"seq": 0, "event": "glidein.end", "exit_code": 0, "reason": "ok",
+                 "duration_s": 1000},
+            ),
+        )  # fmt: skip
+        labels = {"group": "cms", "entry": "E1"}
+        await eventually(lambda: metric(runtime, "aglidein_glidein_seconds_total", **labels) > 0)
+        assert metric(runtime, "aglidein_glidein_seconds_total", **labels) == 1000
+
+        ends = [JobEnd(20, 0, None, 9), JobEnd(21, 0, 0, None)]
+        runtime.roster.record_ends(ends, END_EPOCH)
+        server.logs.accounting.queue_ends(ends)
+        # the log service settles them within a second or so: only "killed" is new
+        await eventually(
+            lambda: metric(runtime, "aglidein_glidein_seconds_total", **labels) == 2000
+        )
+        assert metric(runtime, "aglidein_user_job_seconds_total", **labels) == 300
+        assert metric(runtime, "aglidein_glidein_badput_seconds_total", **labels) == 1000 + 700
+        # its glidein.end arriving late (a retried post) is not counted a second time
+        await post(
+            server,
+            "killed",
+            lines(
+                {"seq": 1, "event": "glidein.end", "exit_code": 13, "reason": "signalled",
+                 "duration_s": 1000},
+            ),
+        )  # fmt: skip
+        await eventually(lambda: server.logs.store.ended_glideins(["killed"]) == {"killed"})
+        await anyio.sleep(0.2)
+        assert metric(runtime, "aglidein_glidein_seconds_total", **labels) == 2000
+        status = (await get(server, "/api/v1/status")).json()
+        (row,) = status["accounting"]
+        assert (row["glidein_hours"], row["badput_hours"]) == (
+            round(2000 / 3600, 4),
+            round(1700 / 3600, 4),
+        )

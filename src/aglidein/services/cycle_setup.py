@@ -9,6 +9,7 @@ from aglidein.clock import Clock, wall_clock
 from aglidein.condor import open_pool
 from aglidein.condor.api import Pool
 from aglidein.condor.bindings import BindingsPool
+from aglidein.condor.userlog import JobEnd
 from aglidein.config import Config, EntryConfig
 from aglidein.core.model import CredentialState
 from aglidein.core.policy import decide
@@ -73,13 +74,15 @@ def build_cycle(
     tokens: TokenWriter | None = None,
     reported: Reported | None = None,
     ingest: IngestRecords | None = None,
+    on_ends: Callable[[list[JobEnd]], None] | None = None,
 ) -> tuple[CycleService, list[ApiRoute]]:
     """The cycle service, its operator and downtime routes, with production parts by default.
 
     `reported` (async, the ids of glideins that posted log records) lets entry health
     tell a glidein that logs but runs no startd from one that never reported. With
     `ingest` too (async, stores a batch of records for a glidein and entry), glideins
-    that end without a record get their stderr stored as records.
+    that end without a record get their stderr stored as records. `on_ends` is told
+    every glidein end read from the user logs (after the roster), for the accounting.
     """
     pool = pool or pool_for(runtime)
     state_dir = runtime.state_dir
@@ -101,7 +104,7 @@ def build_cycle(
             state_dir / "glideins",
             runtime.state,
             runtime.metrics,
-            lambda ends: runtime.roster.record_ends(ends, runtime.clock.now()),
+            lambda ends: _ended(runtime, ends, on_ends),
             group_of=runtime.roster.group_of_job,
         ),
         credentials=credentials,
@@ -114,3 +117,11 @@ def build_cycle(
         else None,
     )
     return cycle, [*operator_routes(cycle), *downtime_routes(runtime)]
+
+
+def _ended(
+    runtime: Runtime, ends: list[JobEnd], on_ends: Callable[[list[JobEnd]], None] | None
+) -> None:
+    runtime.roster.record_ends(ends, runtime.clock.now())
+    if on_ends is not None:
+        on_ends(ends)

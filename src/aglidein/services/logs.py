@@ -75,7 +75,7 @@ class LogService:
     def __init__(self, runtime: Runtime, closer: StreamCloser | None = None) -> None:
         self.runtime = runtime
         self.closer = closer or StreamCloser()
-        self.accounting = Accounting(runtime)
+        self.accounting = Accounting(runtime, lambda: self.store)
         self.store = SqliteLogStore(
             runtime.state_dir / DB_FILE,
             self._settings,
@@ -119,10 +119,17 @@ class LogService:
                 stats = self.store.stats()
                 metrics.log_store_bytes.set(stats.size_bytes)
                 metrics.log_index_lag.set(stats.index_lag_s)
+                await self._settle_accounting()
                 with anyio.move_on_after(1.0):
                     await self._stop.wait()
             self.closer.stopping.set()
             await self.store.stop()
+
+    async def _settle_accounting(self) -> None:
+        try:
+            await self.accounting.settle_queue_ends()
+        except StoreError as exc:  # the store is failing: the ends are counted from records
+            log.warning("accounting.queue_ends_failed", error=str(exc))
 
     async def stop(self) -> None:
         """Close the store after queued batches are committed."""

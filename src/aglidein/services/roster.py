@@ -75,10 +75,14 @@ class GlideinRoster:
         """One glidein, or None when the roster does not know it."""
         return self._glideins.get(glidein)
 
+    def of_job(self, end: JobEnd) -> RosterGlidein | None:
+        """The glidein that is factory job `end.cluster.end.proc`, when known."""
+        name = self._by_job.get((end.cluster, end.proc))
+        return self._glideins.get(name) if name is not None else None
+
     def group_of_job(self, end: JobEnd) -> str | None:
         """The group of the glidein that is factory job `end.cluster.end.proc`."""
-        name = self._by_job.get((end.cluster, end.proc))
-        known = self._glideins.get(name) if name is not None else None
+        known = self.of_job(end)
         return known.group if known is not None else None
 
     def group_of(self, glidein: str) -> str | None:

@@ -193,6 +193,10 @@ class LogStore(Protocol):
         """Ids of every glidein that has posted records, without blocking."""
         ...
 
+    def ended_glideins(self, names: list[str]) -> set[str]:
+        """Which of these glideins posted their end, without blocking."""
+        ...
+
     def changes(self) -> anyio.Event:
         """An event set once records committed after this call can be read (live tails
         take it before searching, then wait on it)."""

@@ -250,6 +250,14 @@ class SqliteLogStore:
         writer = self._writer
         return set(writer.glideins) if writer is not None else set()
 
+    def ended_glideins(self, names: list[str]) -> set[str]:
+        """Which of these glideins posted their end (glidein.end), without blocking."""
+        writer = self._writer
+        if writer is None:
+            return set()
+        known = writer.glideins
+        return {n for n in names if (state := known.get(n)) is not None and state.ended}
+
     def changes(self) -> anyio.Event:
         """Set after the next commit that stored records."""
         return self.changed
