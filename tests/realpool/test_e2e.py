@@ -147,6 +147,18 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
         }
         assert by_reason["ok"] >= len(glideins), by_reason
         assert by_reason["other"] == 0, by_reason
+        # per-group accounting: the glideins' wall time, the 4 user jobs' 10 s each, and
+        # the rest (startup, GLIDEIN_Max_Idle) as badput, under the group that asked
+        status = factory.get("/api/v1/status")
+        (row,) = [r for r in status["accounting"] if r["entry"] == "SITE_A"]
+        assert row["group"] != "unknown", row
+        assert row["job_hours"] * 3600 >= 4 * 9, row
+        assert row["glidein_hours"] > row["job_hours"], row
+        assert row["badput_hours"] > 0, row
+        assert row["validation_failures"] == 0, row
+        assert factory.metric(
+            "aglidein_user_job_seconds_total", group=row["group"], entry="SITE_A"
+        ) == pytest.approx(row["job_hours"] * 3600, abs=1)
     finally:
         factory.cleanup(realpool)
 
