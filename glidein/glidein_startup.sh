@@ -292,6 +292,8 @@ glidein_setup() {
     . "$G_HOME/lib/attrs.sh"
     # shellcheck source=SCRIPTDIR/lib/condor.sh
     . "$G_HOME/lib/condor.sh"
+    # shellcheck source=SCRIPTDIR/lib/jobs.sh
+    . "$G_HOME/lib/jobs.sh"
     # shellcheck source=SCRIPTDIR/lib/run.sh
     . "$G_HOME/lib/run.sh"
     cd "$G_WORK" || exit "$EXIT_BAD_ARGUMENTS"

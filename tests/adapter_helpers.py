@@ -144,6 +144,11 @@ def make_runtime(config: Config, clock: Any, state_path: Path | None = None) -> 
 
 
 def metric(runtime: Any, name: str, **labels: str) -> float:
-    """A sample's value from the runtime's registry (0 when absent)."""
-    value = runtime.metrics.registry.get_sample_value(name, labels)
-    return float(value or 0.0)
+    """The sum of the samples whose labels include `labels` (0 when none): naming
+    fewer labels than the metric has adds up over the others (e.g. every group)."""
+    total = 0.0
+    for family in runtime.metrics.registry.collect():
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                total += sample.value
+    return total

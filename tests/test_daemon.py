@@ -23,7 +23,9 @@ def test_ready_with_unreachable_pool_serves_health_and_status(daemon: RunningDae
         "credentials",
         "config",
         "downtimes",
+        "accounting",
     }
+    assert status["accounting"] == []  # nothing has ended yet
     assert set(status["factory"]) == {"name", "version", "started", "cycle"}
     assert set(status["factory"]["cycle"]) == {"number", "started", "duration_s"}
     assert status["factory"]["name"] == "test-factory"

@@ -153,6 +153,8 @@ condor_write_config() {
         printf 'LOCAL_DIR = %s\n' "$CONDOR_LOCAL"
         printf 'LOG = $(LOCAL_DIR)/log\nSPOOL = $(LOCAL_DIR)/spool\n'
         printf 'EXECUTE = $(LOCAL_DIR)/execute\nLOCK = $(LOCAL_DIR)/lock\nRUN = $(LOCAL_DIR)/run\n'
+        # Each job's ad when it leaves the slot: the pilot's job.end records (lib/jobs.sh).
+        printf 'STARTD_HISTORY = $(LOG)/startd_history\n'
         printf 'DAEMON_LIST = MASTER, STARTD\n'
         printf 'MASTER_NAME = glidein_%s\nSTARTD_NAME = glidein_%s\n' "${G_ID//[^A-Za-z0-9_-]/_}" "${G_ID//[^A-Za-z0-9_-]/_}"
         printf 'CONDOR_HOST = %s\nCOLLECTOR_HOST = %s\n' "$host" "$G_COLLECTOR"

@@ -93,9 +93,16 @@ workload_tick() {
 }
 
 _condor_poll=0
+_jobs_poll=0
+_jobs_every=20
 _blackhole_stop=0
 condor_tick() {
     heartbeat
+    if ((NOW - _jobs_poll >= _jobs_every)); then
+        _jobs_poll=$NOW
+        jobs_running_poll
+        jobs_history_poll "$CONDOR_LOCAL/log/startd_history"
+    fi
     if ((NOW - _condor_poll >= ${GLIDEIN_CONDOR_POLL_SECONDS:-120})); then
         _condor_poll=$NOW
         condor_check_blackhole
@@ -140,6 +147,9 @@ run_workload() {
 }
 
 run_condor() {
+    # how often the startd's user jobs are looked at: the environment, else the entry attr
+    to_int "${GLIDEIN_JOBS_POLL_SECONDS:-$(attr_get GLIDEIN_JOBS_POLL_SECONDS 20)}" 20
+    _jobs_every=$INT
     condor_write_config "$G_WORK/condor_config" ||
         finish "$EXIT_CONDOR_FAILED" detail="cannot write the condor config"
     log_event info condor.configured condor_dir="$CONDOR_DIR" \
@@ -156,6 +166,7 @@ run_condor() {
     now_epoch
     banner "Condor ended with status $CHILD_STATUS after $((NOW - started)) s"
     condor_check_blackhole
+    jobs_history_poll "$CONDOR_LOCAL/log/startd_history"
     condor_summarize_logs
     log_event info condor.ended exit_status:="$CHILD_STATUS" duration_s:="$((NOW - started))"
     ((CONDOR_BLACKHOLE)) && finish "$EXIT_BLACK_HOLE"

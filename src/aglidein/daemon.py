@@ -124,6 +124,7 @@ def default_services(runtime: Runtime) -> Subsystems:
         reported=logs.reported,
         ingest=lambda glidein, entry, batch: logs.store.ingest(glidein, entry, batch),
         history=history,
+        on_ends=logs.accounting.queue_ends,
     )
     return Subsystems(
         stores=[logs, history],

@@ -17,6 +17,7 @@ import structlog
 from aglidein import __version__
 from aglidein.clock import Clock
 from aglidein.config import Config, LoadedConfig, load_config
+from aglidein.core.accounting import AccountingTotals
 from aglidein.errors import AglideinError, ConfigError
 from aglidein.services.metrics import Metrics
 from aglidein.services.roster import GlideinRoster
@@ -318,6 +319,7 @@ class StatusBoard:
     downtimes: list[dict[str, Any]] = field(default_factory=list)  # not over yet
     pool: dict[str, PoolSourceStatus] = field(default_factory=dict)  # collector, factory_schedd
     ready: bool = False
+    accounting: AccountingTotals | None = None  # per (group, entry), services.accounting
 
     def as_json(self) -> dict[str, Any]:
         """The status document."""
@@ -366,6 +368,7 @@ class StatusBoard:
                 for c in sorted(self.credentials.values(), key=lambda c: c.name)
             ],
             "downtimes": list(self.downtimes),
+            "accounting": _accounting_rows(self.accounting),
         }
 
     def sync_entries(self, config: Config) -> None:
@@ -375,6 +378,24 @@ class StatusBoard:
             self.entries[name] = EntryStatus(name=name)
         for name in set(self.entries) - names:
             del self.entries[name]
+
+
+def _accounting_rows(totals: AccountingTotals | None) -> list[dict[str, Any]]:
+    """`accounting`: one row per (group, entry) with hours since `since` (DESIGN §8)."""
+    if totals is None:
+        return []
+    return [
+        {
+            "group": row.group,
+            "entry": row.entry,
+            "glidein_hours": round(row.glidein_seconds / 3600, 4),
+            "job_hours": round(row.job_seconds / 3600, 4),
+            "badput_hours": round(row.badput_seconds / 3600, 4),
+            "validation_failures": row.validation_failures,
+            "since": _iso(row.since),
+        }
+        for row in totals.rows()
+    ]
 
 
 def _iso(ts: float | None) -> str | None:

@@ -11,7 +11,14 @@ from rich.text import Text
 
 from aglidein.statuscheck import pool_table
 
-__all__ = ["config_drift", "cut_text", "entry_rows", "explained", "status_renderable"]
+__all__ = [
+    "accounting_table",
+    "config_drift",
+    "cut_text",
+    "entry_rows",
+    "explained",
+    "status_renderable",
+]
 
 _HEALTH_STYLE = {"ok": "green", "backoff": "bold red", "disabled": "dim", "draining": "yellow"}
 _DOWNTIME_STYLE = "yellow"
@@ -181,32 +188,75 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
     pool = pool_table(status)
     if pool is not None:
         parts.append(pool)
-    schedds = status.get("schedds", [])
-    if schedds:
-        table = Table(title="schedds", header_style="bold")
-        for column in ("schedd", "group", "ok", "stale cycles", "last error"):
-            table.add_column(column)
-        for s in schedds:
-            table.add_row(
-                s["name"],
-                s["group"],
-                Text("yes", style="green") if s["ok"] else Text("no", style="red"),
-                str(s.get("stale_cycles", 0)),
-                s.get("last_error") or "",
-            )
-        parts.append(table)
-    credentials = status.get("credentials", [])
-    if credentials:
-        table = Table(title="credentials", header_style="bold")
-        for column in ("credential", "type", "expires", "last renewal", "last error"):
-            table.add_column(column)
-        for c in credentials:
-            table.add_row(
-                c["name"],
-                c["type"],
-                c.get("expires") or "",
-                c.get("last_renewal") or "",
-                c.get("last_error") or "",
-            )
-        parts.append(table)
+    for table in (_schedds_table(status), _credentials_table(status), accounting_table(status)):
+        if table is not None:
+            parts.append(table)
     return Group(*parts)
+
+
+def _schedds_table(status: Mapping[str, Any]) -> Table | None:
+    schedds = status.get("schedds", [])
+    if not schedds:
+        return None
+    table = Table(title="schedds", header_style="bold")
+    for column in ("schedd", "group", "ok", "stale cycles", "last error"):
+        table.add_column(column)
+    for s in schedds:
+        table.add_row(
+            s["name"],
+            s["group"],
+            Text("yes", style="green") if s["ok"] else Text("no", style="red"),
+            str(s.get("stale_cycles", 0)),
+            s.get("last_error") or "",
+        )
+    return table
+
+
+def _credentials_table(status: Mapping[str, Any]) -> Table | None:
+    credentials = status.get("credentials", [])
+    if not credentials:
+        return None
+    table = Table(title="credentials", header_style="bold")
+    for column in ("credential", "type", "expires", "last renewal", "last error"):
+        table.add_column(column)
+    for c in credentials:
+        table.add_row(
+            c["name"],
+            c["type"],
+            c.get("expires") or "",
+            c.get("last_renewal") or "",
+            c.get("last_error") or "",
+        )
+    return table
+
+
+def accounting_table(status: Mapping[str, Any]) -> Table | None:
+    """Per-group accounting (`accounting` rows): hours by (group, entry); None when empty."""
+    rows = status.get("accounting") or []
+    if not rows:
+        return None
+    since = min(str(r.get("since") or "") for r in rows)
+    table = Table(title=f"accounting since {since}", header_style="bold")
+    for column, justify in (
+        ("group", "left"),
+        ("entry", "left"),
+        ("glidein h", "right"),
+        ("job h", "right"),
+        ("badput h", "right"),
+        ("badput %", "right"),
+        ("validation failures", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for r in rows:
+        wall = float(r.get("glidein_hours") or 0.0)
+        badput = float(r.get("badput_hours") or 0.0)
+        table.add_row(
+            str(r.get("group", "")),
+            str(r.get("entry", "")),
+            f"{wall:.2f}",
+            f"{float(r.get('job_hours') or 0.0):.2f}",
+            f"{badput:.2f}",
+            f"{100 * badput / wall:.0f}" if wall > 0 else "",
+            str(r.get("validation_failures", 0)),
+        )
+    return table

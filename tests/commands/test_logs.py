@@ -88,3 +88,67 @@ async def test_tail_follows_new_records(tmp_path: Path, capsys: pytest.CaptureFi
             await eventually(has_both)
             await server.logs.closer.stop()  # ends the stream, so the command returns
         assert [json.loads(line)["seq"] for line in seen] == [29, 30, 31]
+
+
+async def test_search_by_job_names_the_glidein_then_prints_its_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with log_server(tmp_path) as server:
+        end = (
+            b'{"seq":5,"ts":"2026-01-01T00:10:00Z","level":"info","event":"job.end",'
+            b'"job":"1234.0@submit.example.org","owner":"alice","start_time":1767225600,'
+            b'"end_time":1767226200,"exit_code":0}'
+        )
+        await post(server, "g1", ndjson(range(2)) + b"\n" + end)
+        await post(server, "g2", ndjson(range(3)))
+        argv = ("logs", "search", "--url", server.url, "--job")
+        assert await run_cli(*argv, "1234.0@submit.example.org") == 0
+        out = [
+            line
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("2026-01-01", "#"))
+        ]
+        assert out[0] == (
+            "# 1234.0@submit.example.org ran on glidein g1 (entry E1): owner alice,"
+            " 2026-01-01T00:00:00.000Z → 2026-01-01T00:10:00.000Z, exit 0"
+        )
+        records = [line for line in out if line.startswith("2026-01-01")]
+        assert len(records) == 3
+        assert all(" g1 " in line for line in records)
+        assert await run_cli(*argv, "1234", "--json") == 0
+        assert {json.loads(line)["glidein"] for line in output(capsys)} == {"g1"}
+        assert await run_cli(*argv, "99.0") == 0
+        assert "# no glidein has recorded user job 99.0" in capsys.readouterr().out
+        assert await run_cli(*argv, "not-a-job") == 1
+        assert "Cluster.Proc@schedd" in capsys.readouterr().err
+
+
+def test_status_shows_the_accounting_table() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from aglidein.statusview import status_renderable
+
+    document = {
+        "factory": {"name": "f"},
+        "entries": [],
+        "accounting": [
+            {
+                "group": "cms",
+                "entry": "CE1",
+                "glidein_hours": 10.0,
+                "job_hours": 7.5,
+                "badput_hours": 2.5,
+                "validation_failures": 3,
+                "since": "2026-12-07T04:00:00Z",
+            }
+        ],
+    }
+    out = StringIO()
+    Console(file=out, width=200).print(status_renderable(document))
+    text = out.getvalue()
+    assert "accounting since 2026-12-07T04:00:00Z" in text
+    row = next(line for line in text.splitlines() if "cms" in line)
+    for cell in ("CE1", "10.00", "7.50", "2.50", "25", "3"):
+        assert cell in row

@@ -209,3 +209,19 @@ def test_whole_batch_check_agrees_with_the_line_by_line_one(
     with patch.object(records, "_parse_clean", lambda *args: None):
         slow = parse(body, max_fields=max_fields)
     assert parse(body, max_fields=max_fields) == slow
+
+
+def test_job_records_as_the_pilot_writes_them_are_plain_valid_records() -> None:
+    from aglidein.core.records import JOB_EVENTS, JOB_FIELDS
+
+    line = (
+        b'{"seq":7,"ts":"2026-01-01T00:10:00.123Z","level":"warning","event":"job.end",'
+        b'"job":"1234.0@submit.example.org","owner":"alice","end_time":1767226200,'
+        b'"exit_signal":9,"start_time":1767225600,"duration_s":600,'
+        b'"msg":"user job 1234.0@submit.example.org of alice ended"}'
+    )
+    batch = parse_batch(line, max_fields=60, max_bytes=15000)
+    assert batch.errors == []
+    assert batch.events == ["job.end"]
+    assert "job.end" in JOB_EVENTS
+    assert all(name.encode() in line or name == "exit_code" for name in JOB_FIELDS)

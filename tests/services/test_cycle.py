@@ -259,6 +259,10 @@ async def test_a_day_of_cycles_keeps_limits_health_and_handles_holds(tmp_path: P
     ]
     assert held == []
     assert metric(factory.runtime, "aglidein_glidein_exits_total", entry="A", reason="ok") > 0
+    # the exits carry the group the glidein served (the roster knew every one)
+    assert metric(
+        factory.runtime, "aglidein_glidein_exits_total", group="main", entry="A", reason="ok"
+    ) == metric(factory.runtime, "aglidein_glidein_exits_total", entry="A", reason="ok")
     factory.close()
 
 

@@ -93,7 +93,10 @@ async def demo_daemon(
 
     def with_accounting(board: StatusBoard) -> dict[str, Any]:
         document = plain(board)
-        if served.accounting is not None:  # what the accounting work adds to the status
+        # first a status without accounting (columns omitted), then with chosen rows
+        if served.accounting is None:
+            document.pop("accounting", None)
+        else:
             document["accounting"] = served.accounting
         return document
 

@@ -1,4 +1,7 @@
-"""`aglidein logs search [filters] [--json]` and `aglidein logs tail --glidein ID [-f]`."""
+"""`aglidein logs search [filters] [--json]` and `aglidein logs tail --glidein ID [-f]`.
+
+`logs search --job 1234.0@schedd` prints the records of the glidein(s) that ran that user
+job (from the pilot's job.start / job.end records), their user jobs first."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import orjson
 from aglidein.client import DaemonClient, add_client_arguments, client_from_args
 from aglidein.errors import AglideinError
 
-__all__ = ["format_record", "register"]
+__all__ = ["format_job_run", "format_record", "register"]
 
 CORE = ("glidein", "entry", "seq", "ts", "level", "event", "msg")
 
@@ -27,6 +30,10 @@ def register(subparsers: Any) -> None:
     add_client_arguments(search)
     search.add_argument("--glidein", help="only this glidein")
     search.add_argument("--entry", help="only glideins of this entry")
+    search.add_argument(
+        "--job",
+        help="the glideins that ran this user job: 1234.0@schedd, 1234.0 (any schedd) or 1234",
+    )
     search.add_argument("--level", help="only these levels, e.g. error,critical")
     search.add_argument("--event", help="only this event, e.g. validate.cvmfs")
     search.add_argument("--q", help="full-text terms that must all appear in msg")
@@ -59,6 +66,21 @@ def format_record(record: dict[str, Any]) -> str:
     return " ".join(p for p in parts if p) + (f"  {fields}" if fields else "")
 
 
+def format_job_run(run: dict[str, Any]) -> str:
+    """One `job_runs` row as a comment line: the job, where it ran, when, how it ended."""
+    if run.get("exit_signal") is not None:
+        ended = f"signal {run['exit_signal']}"
+    elif run.get("exit_code") is not None:
+        ended = f"exit {run['exit_code']}"
+    else:
+        ended = "running" if run.get("end") is None else "ended"
+    return (
+        f"# {run.get('job')} ran on glidein {run.get('glidein')} (entry {run.get('entry')}):"
+        f" owner {run.get('owner') or '?'}, {run.get('start') or '?'} → {run.get('end') or '…'},"
+        f" {ended}"
+    )
+
+
 def _emit(record: dict[str, Any], as_json: bool) -> None:
     if as_json:
         sys.stdout.write(orjson.dumps(record).decode() + "\n")
@@ -72,13 +94,19 @@ def search_logs(args: argparse.Namespace) -> int:
         raise AglideinError("--limit must be in 1..10000")
     params = {
         key: value
-        for key in ("glidein", "entry", "level", "event", "q", "since", "until")
+        for key in ("glidein", "entry", "job", "level", "event", "q", "since", "until")
         if (value := getattr(args, key)) is not None
     }
     params["limit"] = str(args.limit)
     if args.newest_first:
         params["order"] = "desc"
     body = client_from_args(args).request("GET", "/api/v1/logs", params=params)
+    if args.job is not None and not args.json:
+        runs = body.get("job_runs") or []
+        for run in runs:
+            print(format_job_run(run))
+        if not runs:
+            print(f"# no glidein has recorded user job {args.job}")
     for record in body["records"]:
         _emit(record, args.json)
     if body.get("index_lag_s", 0) > 5 and args.q:

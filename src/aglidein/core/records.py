@@ -20,6 +20,8 @@ import orjson
 __all__ = [
     "CORE_KEYS",
     "END_EVENTS",
+    "JOB_EVENTS",
+    "JOB_FIELDS",
     "LEVELS",
     "LEVEL_BITS",
     "RENAMED_KEYS",
@@ -38,6 +40,12 @@ CORE_KEYS = frozenset({"seq", "ts", "level", "event", "msg"})
 # §8) and its `entry` is kept as `record_entry`, so neither can pose as the identity.
 RENAMED_KEYS = {"entry": "record_entry"}
 END_EVENTS = frozenset({"glidein.exit", "glidein.end"})
+# The user jobs a glidein's startd ran (glidein/lib/jobs.sh): `job` (Cluster.Proc@schedd),
+# `owner`, `start_time`, and on job.end `end_time`, `duration_s`, `exit_code` or
+# `exit_signal` (epoch seconds, integers). Ordinary records to the schema; the store
+# indexes them by job (store.userjobs).
+JOB_EVENTS = frozenset({"job.start", "job.end"})
+JOB_FIELDS = ("job", "owner", "start_time", "end_time", "duration_s", "exit_code", "exit_signal")
 SEQ_LIMIT = 1 << 63
 EVENT_MAX = 128
 

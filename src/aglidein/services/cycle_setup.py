@@ -78,6 +78,7 @@ def build_cycle(
     reported: Reported | None = None,
     ingest: IngestRecords | None = None,
     history: HistoryStore | None = None,
+    on_ends: Callable[[list[JobEnd]], None] | None = None,
 ) -> tuple[CycleService, list[ApiRoute]]:
     """The cycle service, its operator and downtime routes, with production parts by default.
 
@@ -85,7 +86,8 @@ def build_cycle(
     tell a glidein that logs but runs no startd from one that never reported. With
     `ingest` too (async, stores a batch of records for a glidein and entry), glideins
     that end without a record get their stderr stored as records. With `history` (a
-    service the caller runs), each cycle is recorded and the status pages are served.
+    service the caller runs), each cycle is recorded and the status pages are served. `on_ends` is told
+    every glidein end read from the user logs (after the roster), for the accounting.
     """
     pool = pool or pool_for(runtime)
     state_dir = runtime.state_dir
@@ -95,6 +97,8 @@ def build_cycle(
         runtime.roster.record_ends(ends, runtime.clock.now())
         if recorder is not None:  # after the roster: it finds each glidein's group there
             recorder.note_ends(ends)
+        if on_ends is not None:
+            on_ends(ends)
 
     provisioner = Provisioner(
         runtime.config,
@@ -115,6 +119,7 @@ def build_cycle(
             runtime.state,
             runtime.metrics,
             ended,
+            group_of=runtime.roster.group_of_job,
         ),
         credentials=credentials,
         reported=reported,

@@ -4,7 +4,9 @@ Completed grid jobs leave the factory schedd's queue, so their exit codes are re
 the `log =` file of each entry (`state_dir/glideins/<entry>/glideins.log`), from where
 the last scan stopped; offsets are kept in the state DB so a restart does not count an
 exit twice. Each end (terminated, or aborted: reason `removed`) becomes
-`aglidein_glidein_exits_total{entry,reason}`.
+`aglidein_glidein_exits_total{group,entry,reason}`; the group is the glidein's
+`AglideinGroup` as the roster knew it (`unknown` for a glidein this daemon never saw on
+the queue, e.g. one that ended while it was down).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = ["USERLOG_NAME", "ExitWatcher"]
 
 log = structlog.get_logger()
 USERLOG_NAME = "glideins.log"
+UNKNOWN_GROUP = "unknown"
 _OFFSETS_KEY = "userlog_offsets"
 
 
@@ -37,8 +40,10 @@ class ExitWatcher:
         state: StateDB,
         metrics: Metrics,
         on_ends: Callable[[list[JobEnd]], None] | None = None,
+        group_of: Callable[[JobEnd], str | None] | None = None,
     ) -> None:
         self._root = glideins_dir
+        self._group_of = group_of  # the group a glidein served (the roster)
         self._on_ends = on_ends  # told every end read (the glidein roster)
         self._state = state
         self._metrics = metrics
@@ -57,8 +62,14 @@ class ExitWatcher:
             if self._on_ends is not None:
                 self._on_ends(ends)
             reasons = Counter(exit_reason(e.exit_code, e.signal, removed=e.removed) for e in ends)
-            for reason, count in reasons.items():
-                self._metrics.glidein_exits.labels(entry=entry, reason=reason).inc(count)
+            by_group = Counter(
+                (self._group(e), exit_reason(e.exit_code, e.signal, removed=e.removed))
+                for e in ends
+            )
+            for (group, reason), count in by_group.items():
+                self._metrics.glidein_exits.labels(group=group, entry=entry, reason=reason).inc(
+                    count
+                )
             if reasons:
                 out[entry] = reasons
                 log.info("glidein.exits", entry=entry, **dict(reasons))
@@ -66,6 +77,10 @@ class ExitWatcher:
             self._offsets = offsets
             await self._state.put_json(_OFFSETS_KEY, offsets)
         return out
+
+    def _group(self, end: JobEnd) -> str:
+        group = self._group_of(end) if self._group_of is not None else None
+        return group or UNKNOWN_GROUP
 
     def _read(self, entries: list[str], offsets: dict[str, int]) -> dict[str, list[JobEnd]]:
         found: dict[str, list[JobEnd]] = {}

@@ -21,8 +21,10 @@ from aglidein.config import LogsConfig
 from aglidein.errors import StoreError
 from aglidein.runtime import Runtime
 from aglidein.services import glidein_list
+from aglidein.services.accounting import Accounting
 from aglidein.services.auth import Access
 from aglidein.services.glidein_list import glidein_page, parse_glidein_query
+from aglidein.services.glidein_view import GlideinView
 from aglidein.services.http import ApiRoute, json_response
 from aglidein.services.logs_ingest import Ingest, RateLimiter, TokenVerifier
 from aglidein.services.logs_query import (
@@ -30,11 +32,13 @@ from aglidein.services.logs_query import (
     LOG_PARAMETERS,
     STREAM_PARAMETERS,
     BadQuery,
+    format_ts,
     parse_log_query,
 )
 from aglidein.services.logs_tail import TailHub
 from aglidein.store.api import Cursor, LogQuery
 from aglidein.store.sqlite import DB_FILE, SqliteLogStore
+from aglidein.store.userjobs import user_job_json
 
 __all__ = ["LogService", "StreamCloser"]
 
@@ -71,8 +75,18 @@ class LogService:
     def __init__(self, runtime: Runtime, closer: StreamCloser | None = None) -> None:
         self.runtime = runtime
         self.closer = closer or StreamCloser()
+        self.accounting = Accounting(runtime, lambda: self.store)
         self.store = SqliteLogStore(
-            runtime.state_dir / DB_FILE, self._settings, now=runtime.clock.now
+            runtime.state_dir / DB_FILE,
+            self._settings,
+            now=runtime.clock.now,
+            on_usage=self.accounting.record,
+        )
+        self.view = GlideinView(
+            runtime.roster,
+            lambda: self.store,
+            lambda: runtime.state_dir / "glideins",
+            lambda: [e.name for e in runtime.config.current.entries],
         )
         self.verifier = TokenVerifier(runtime.state_dir, now=runtime.clock.now)
         self.limiter = RateLimiter(self._settings)
@@ -105,10 +119,17 @@ class LogService:
                 stats = self.store.stats()
                 metrics.log_store_bytes.set(stats.size_bytes)
                 metrics.log_index_lag.set(stats.index_lag_s)
+                await self._settle_accounting()
                 with anyio.move_on_after(1.0):
                     await self._stop.wait()
             self.closer.stopping.set()
             await self.store.stop()
+
+    async def _settle_accounting(self) -> None:
+        try:
+            await self.accounting.settle_queue_ends()
+        except StoreError as exc:  # the store is failing: the ends are counted from records
+            log.warning("accounting.queue_ends_failed", error=str(exc))
 
     async def stop(self) -> None:
         """Close the store after queued batches are committed."""
@@ -164,6 +185,7 @@ class LogService:
                     "responses": _responses(GLIDEINS_SCHEMA),
                 },
             ),
+            *self.view.routes(),
         ]
 
     async def search(self, request: Request) -> Response:
@@ -171,18 +193,23 @@ class LogService:
         try:
             query = parse_log_query(request.query_params, self.runtime.clock.now())
             page = await self.store.search(query)
+            runs = await self.store.job_runs(query.job) if query.job is not None else None
         except BadQuery as exc:
             return json_response({"error": str(exc)}, 400)
         except StoreError as exc:
             return json_response({"error": str(exc)}, 503, headers={"Retry-After": "5"})
-        return json_response(
-            {
-                "records": page.records,
-                "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
-                "end_cursor": page.end_cursor.encode(),
-                "index_lag_s": round(page.index_lag_s, 3),
-            }
-        )
+        body: dict[str, Any] = {
+            "records": page.records,
+            "next_cursor": page.next_cursor.encode() if page.next_cursor else None,
+            "end_cursor": page.end_cursor.encode(),
+            "index_lag_s": round(page.index_lag_s, 3),
+        }
+        if runs is not None:  # with `job`: which glideins ran it
+            body["job_runs"] = [
+                {"glidein": r.glidein, "entry": r.entry, **user_job_json(r.job, format_ts)}
+                for r in runs
+            ]
+        return json_response(body)
 
     async def glideins(self, request: Request) -> Response:
         """`GET /api/v1/glideins`: the roster's glideins, then those known from logs."""
@@ -289,6 +316,12 @@ SEARCH_SCHEMA = {
         "next_cursor": {"type": "string", "nullable": True},
         "end_cursor": {"type": "string"},
         "index_lag_s": {"type": "number"},
+        "job_runs": {
+            "type": "array",
+            "description": "with job=: each glidein that ran a matching user job, and the job "
+            "(glidein, entry, job, owner, start, end, exit_code, exit_signal)",
+            "items": {"type": "object"},
+        },
     },
     "required": ["records", "next_cursor", "end_cursor", "index_lag_s"],
 }

@@ -11,6 +11,7 @@ from starlette.datastructures import QueryParams
 
 from aglidein.core.records import LEVELS, parse_ts
 from aglidein.store.api import Cursor, GlideinSummary, LogQuery
+from aglidein.store.userjobs import parse_job_ref
 from aglidein.units import parse_duration
 
 __all__ = [
@@ -105,8 +106,18 @@ def parse_log_query(params: QueryParams, now: float, *, stream: bool = False) ->
     order = params.get("order", "asc")
     if order not in ("asc", "desc"):
         raise BadQuery("order must be asc or desc")
+    job_text = _text(params, "job")
+    job = None
+    if job_text is not None:
+        if stream:
+            raise BadQuery("job is not a live-tail filter: follow the glidein it names")
+        try:
+            job = parse_job_ref(job_text)
+        except ValueError as exc:
+            raise BadQuery(str(exc)) from None
     query = LogQuery(
         glidein=_text(params, "glidein"),
+        job=job,
         entry=_text(params, "entry"),
         levels=frozenset(levels),
         event=_text(params, "event"),
@@ -174,6 +185,12 @@ _CURSOR = _param(
 )
 LOG_PARAMETERS = [
     *_FILTERS,
+    _param(
+        "job",
+        "the records of the glideins that ran this user job: Cluster.Proc@schedd, "
+        "Cluster.Proc (any schedd) or Cluster",
+        {"type": "string", "maxLength": 300},
+    ),
     _param("limit", "records per page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
     _CURSOR,
     _param(

@@ -25,8 +25,17 @@ class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
         self.build_info = Info("aglidein_build", "aglidein version", registry=r)
+        self._daemon(r)
+        self._cycle(r)
+        self._demand(r)
+        self._glideins(r)
+        self._credentials(r)
+        self._logs(r)
+        self._http(r)
+        self._accounting(r)
 
-        # daemon
+    def _daemon(self, r: CollectorRegistry) -> None:
+        """The daemon itself: loop lag, reloads, start time, readiness."""
         self.event_loop_lag = Histogram(
             "aglidein_event_loop_lag_seconds",
             "How late the event loop ran a timer that should have fired at once",
@@ -48,7 +57,8 @@ class Metrics:
             "aglidein_services_ready", "1 when every service has started", registry=r
         )
 
-        # cycle and polling
+    def _cycle(self, r: CollectorRegistry) -> None:
+        """The decision cycle and the pool polls."""
         self.cycles = Counter(
             "aglidein_cycles_total", "Decision cycles run", ["result"], registry=r
         )
@@ -92,7 +102,8 @@ class Metrics:
             registry=r,
         )
 
-        # demand and decisions
+    def _demand(self, r: CollectorRegistry) -> None:
+        """Demand and the decisions taken on it, by (group, entry)."""
         self.idle_jobs = Gauge(
             "aglidein_idle_jobs", "Idle jobs matching an entry", ["group", "entry"], registry=r
         )
@@ -127,7 +138,8 @@ class Metrics:
             registry=r,
         )
 
-        # glideins
+    def _glideins(self, r: CollectorRegistry) -> None:
+        """Glideins: states, submissions, removals, exits, entry health."""
         self.glideins = Gauge(
             "aglidein_glideins", "Glideins by entry and state", ["entry", "state"], registry=r
         )
@@ -146,7 +158,7 @@ class Metrics:
         self.glidein_exits = Counter(
             "aglidein_glidein_exits_total",
             "Glideins that ended, by exit reason",
-            ["entry", "reason"],
+            ["group", "entry", "reason"],
             registry=r,
         )
         self.entry_health = Gauge(
@@ -162,7 +174,8 @@ class Metrics:
             registry=r,
         )
 
-        # credentials
+    def _credentials(self, r: CollectorRegistry) -> None:
+        """Credential expiry and renewals."""
         self.credential_expiry = Gauge(
             "aglidein_credential_expiry_timestamp_seconds",
             "When a credential expires",
@@ -176,7 +189,8 @@ class Metrics:
             registry=r,
         )
 
-        # log service
+    def _logs(self, r: CollectorRegistry) -> None:
+        """The log service and its store."""
         self.log_records = Counter(
             "aglidein_log_records_accepted_total", "Log records stored", registry=r
         )
@@ -209,11 +223,39 @@ class Metrics:
             registry=r,
         )
 
-        # http
+    def _http(self, r: CollectorRegistry) -> None:
+        """HTTP requests."""
         self.http_requests = Counter(
             "aglidein_http_requests_total",
             "HTTP requests by route class and status class",
             ["state", "result"],
+            registry=r,
+        )
+
+    def _accounting(self, r: CollectorRegistry) -> None:
+        """Per-group accounting (issue #18): where glidein time went, by (group, entry)."""
+        self.glidein_seconds = Counter(
+            "aglidein_glidein_seconds_total",
+            "Wall time of glideins that ended (their glidein.end record)",
+            ["group", "entry"],
+            registry=r,
+        )
+        self.user_job_seconds = Counter(
+            "aglidein_user_job_seconds_total",
+            "Run time of user jobs that ended on glideins (their job.end records)",
+            ["group", "entry"],
+            registry=r,
+        )
+        self.glidein_badput_seconds = Counter(
+            "aglidein_glidein_badput_seconds_total",
+            "Glidein wall time with no user job running (ended glideins)",
+            ["group", "entry"],
+            registry=r,
+        )
+        self.glidein_validation_failures = Counter(
+            "aglidein_glidein_validation_failures_total",
+            "Glideins that ended because the node failed validation",
+            ["group", "entry"],
             registry=r,
         )
 

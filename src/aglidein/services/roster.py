@@ -80,6 +80,20 @@ class GlideinRoster:
         name = self._by_job.get((cluster, proc))
         return self._glideins.get(name) if name is not None else None
 
+    def of_job(self, end: JobEnd) -> RosterGlidein | None:
+        """The glidein that is factory job `end.cluster.end.proc`, when known."""
+        return self.by_job(end.cluster, end.proc)
+
+    def group_of_job(self, end: JobEnd) -> str | None:
+        """The group of the glidein that is factory job `end.cluster.end.proc`."""
+        known = self.of_job(end)
+        return known.group if known is not None else None
+
+    def group_of(self, glidein: str) -> str | None:
+        """The group a glidein served, when the roster knows it."""
+        known = self._glideins.get(glidein)
+        return known.group if known is not None else None
+
     def glideins(self) -> list[RosterGlidein]:
         """Every glidein known, by factory job id."""
         return sorted(self._glideins.values(), key=lambda g: (g.cluster, g.proc))

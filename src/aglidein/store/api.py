@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import anyio
 
 from aglidein.core.records import ParsedBatch
+from aglidein.store.userjobs import JobRef, JobRun, UserJob
 
 __all__ = [
     "MAX_CURSOR_BATCH",
@@ -20,6 +21,7 @@ __all__ = [
     "GlideinDetail",
     "GlideinPage",
     "GlideinSummary",
+    "GlideinUsage",
     "IngestResult",
     "LogPage",
     "LogQuery",
@@ -65,11 +67,30 @@ class IngestResult:
     duplicates: int
 
 
+@dataclass(frozen=True, slots=True)
+class GlideinUsage:
+    """What newly stored records said about a glidein's time (per-group accounting).
+
+    `job_seconds` sums the user jobs that ended (job.end); a glidein.end adds the
+    glidein's wall time, the part of it some user job was running (`busy_seconds`,
+    overlapping jobs counted once) and whether it ended failing validation."""
+
+    glidein: str
+    entry: str
+    job_seconds: float = 0.0
+    glidein_seconds: float = 0.0
+    busy_seconds: float = 0.0
+    ended: bool = False
+    validation_failed: bool = False
+
+
 @dataclass(frozen=True)
 class LogQuery:
-    """Search filters (DESIGN §8). `levels` is a set of level names; `q` full text."""
+    """Search filters (DESIGN §8). `levels` is a set of level names; `q` full text;
+    `job` the glideins that ran a user job (`Cluster[.Proc][@schedd]`)."""
 
     glidein: str | None = None
+    job: JobRef | None = None
     entry: str | None = None
     levels: frozenset[str] = frozenset()
     event: str | None = None
@@ -156,12 +177,24 @@ class LogStore(Protocol):
         """Summary and last record of each of these glideins that posted (others absent)."""
         ...
 
+    async def job_runs(self, ref: JobRef) -> list[JobRun]:
+        """Which glideins ran the user jobs matching `ref`."""
+        ...
+
+    async def user_jobs(self, glidein: str) -> list[UserJob] | None:
+        """The user jobs a glidein's records name; None when it never posted."""
+        ...
+
     def stats(self) -> StoreStats:
         """Size, index lag and health, without blocking."""
         ...
 
     def posted_glideins(self) -> set[str]:
         """Ids of every glidein that has posted records, without blocking."""
+        ...
+
+    def ended_glideins(self, names: list[str]) -> set[str]:
+        """Which of these glideins posted their end, without blocking."""
         ...
 
     def changes(self) -> anyio.Event:

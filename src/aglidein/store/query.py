@@ -24,10 +24,12 @@ from aglidein.store.api import (
     LogQuery,
 )
 from aglidein.store.indexer import LINE_BITS
+from aglidein.store.userjobs import UserJob, glidein_jobs, job_filter_sql
 
 __all__ = [
     "fts_query",
     "glidein_details",
+    "glidein_user_jobs",
     "list_glideins",
     "query_terms",
     "record_matches",
@@ -122,6 +124,10 @@ def _batch_filters(query: LogQuery) -> tuple[list[str], list[Any]]:
     if query.glidein is not None:
         where.append("b.glidein_id = (SELECT id FROM glideins WHERE name = ?)")
         params.append(query.glidein)
+    if query.job is not None:
+        sql, job_params = job_filter_sql(query.job)
+        where.append(sql)
+        params.extend(job_params)
     if query.entry is not None:
         where.append("g.entry = ?")
         params.append(query.entry)
@@ -299,3 +305,9 @@ def _log_state(ended: bool, quiet_s: float) -> str:
     if ended:
         return "ended"
     return "silent" if quiet_s > SILENT_AFTER_S else "active"
+
+
+def glidein_user_jobs(conn: sqlite3.Connection, name: str) -> list[UserJob] | None:
+    """The user jobs a glidein's records name; None when it never posted."""
+    row = conn.execute("SELECT id FROM glideins WHERE name = ?", (name,)).fetchone()
+    return None if row is None else glidein_jobs(conn, int(row[0]))

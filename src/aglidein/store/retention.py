@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from aglidein.store.userjobs import delete_glidein_jobs
+
 if TYPE_CHECKING:
     from aglidein.store.writer import Writer
 
@@ -109,6 +111,7 @@ def _delete_glidein(writer: Writer, name: str) -> int:
         if not rows:
             break
         deleted += delete_batches(writer, rows)
+    delete_glidein_jobs(writer.conn, state.id)
     writer.conn.execute("DELETE FROM glideins WHERE id = ?", (state.id,))
     del writer.glideins[name]
     return deleted

@@ -5,7 +5,10 @@ Layout (why): records are stored a batch at a time — one `batches` row of meta
 accepted NDJSON lines — so ingest costs two B-tree inserts per batch, not several per
 record. Exactly-once on (glidein, seq) uses the glidein's seen ranges (`glideins.seen`,
 updated in the same transaction). `batch_fts` indexes the messages of each batch as one
-document, filled by the writer in the background.
+document, filled by the writer in the background. `user_jobs` maps the user jobs the
+pilots recorded to their glidein (a row per glidein and job, written with the batch).
+Each migration runs once, in order, in its own transaction (`PRAGMA user_version`), so
+a store written by an older aglidein opens and gains the newer tables.
 """
 
 from __future__ import annotations
@@ -51,6 +54,23 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
     INSERT INTO meta VALUES ('fts_indexed', 0);
+    """,
+    # 2: which glidein ran which user job (the pilot's job.start / job.end records).
+    """
+    CREATE TABLE user_jobs (
+        glidein_id INTEGER NOT NULL,
+        job TEXT NOT NULL,
+        cluster INTEGER NOT NULL,
+        proc INTEGER NOT NULL,
+        schedd TEXT NOT NULL,
+        owner TEXT,
+        start_ts REAL,
+        end_ts REAL,
+        exit_code INTEGER,
+        exit_signal INTEGER,
+        PRIMARY KEY (glidein_id, job)
+    );
+    CREATE INDEX user_jobs_cluster ON user_jobs (cluster, proc);
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

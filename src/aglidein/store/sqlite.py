@@ -29,15 +29,17 @@ from aglidein.store import retention
 from aglidein.store.api import (
     GlideinDetail,
     GlideinPage,
+    GlideinUsage,
     IngestResult,
     LogPage,
     LogQuery,
     StoreStats,
 )
 from aglidein.store.indexer import Indexer
-from aglidein.store.query import glidein_details, list_glideins, search
+from aglidein.store.query import glidein_details, glidein_user_jobs, list_glideins, search
 from aglidein.store.ranges import SeenSet
 from aglidein.store.schema import migrate
+from aglidein.store.userjobs import JobRef, JobRun, UserJob, job_runs
 from aglidein.store.writer import GlideinState, Job, Writer, store_error
 
 __all__ = ["DB_FILE", "SqliteLogStore"]
@@ -67,8 +69,10 @@ class SqliteLogStore:
         *,
         now: Callable[[], float] = time.time,
         max_page_count: int | None = None,
+        on_usage: Callable[[list[GlideinUsage]], None] | None = None,
     ) -> None:
         self.path = path
+        self._on_usage = on_usage  # told (on the event loop) what new records say of time
         self._settings = settings
         self._now = now
         self._max_page_count = max_page_count
@@ -117,6 +121,7 @@ class SqliteLogStore:
             maintenance=self._maintain,
             now=self._now,
             on_commit=self._committed,
+            on_usage=self._used,
         )
         writer.size_bytes = self._size_bytes
         self._writer = writer
@@ -209,6 +214,14 @@ class SqliteLogStore:
         now = self._now()
         return await self._read(lambda conn: glidein_details(conn, names, now))
 
+    async def user_jobs(self, glidein: str) -> list[UserJob] | None:
+        """The user jobs a glidein ran, as its records say; None when it never posted."""
+        return await self._read(lambda conn: glidein_user_jobs(conn, glidein))
+
+    async def job_runs(self, ref: JobRef) -> list[JobRun]:
+        """Which glideins ran the user jobs matching `ref`."""
+        return await self._read(lambda conn: job_runs(conn, ref))
+
     async def maintain(self) -> None:
         """Run retention now (the writer also runs it every 30 s) and wait for it."""
         writer = self._writer
@@ -236,6 +249,14 @@ class SqliteLogStore:
         taken atomically under the GIL)."""
         writer = self._writer
         return set(writer.glideins) if writer is not None else set()
+
+    def ended_glideins(self, names: list[str]) -> set[str]:
+        """Which of these glideins posted their end (glidein.end), without blocking."""
+        writer = self._writer
+        if writer is None:
+            return set()
+        known = writer.glideins
+        return {n for n in names if (state := known.get(n)) is not None and state.ended}
 
     def changes(self) -> anyio.Event:
         """Set after the next commit that stored records."""
@@ -271,6 +292,16 @@ class SqliteLogStore:
         if loop is not None:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._wake)
+
+    def _used(self, usage: list[GlideinUsage]) -> None:
+        loop, listener = self._loop, self._on_usage
+        if listener is None:
+            return
+        if loop is None:  # opened without `run` (tests, tools): tell at once
+            listener(usage)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(listener, usage)
 
     def _wake(self) -> None:
         event, self.changed = self.changed, anyio.Event()

@@ -23,10 +23,11 @@ import structlog
 
 from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
 from aglidein.errors import StoreError, StoreFull
-from aglidein.store.api import IngestResult
+from aglidein.store.api import GlideinUsage, IngestResult
 from aglidein.store.indexer import Indexer, Pending
 from aglidein.store.ranges import SeenSet
 from aglidein.store.retention import used_bytes
+from aglidein.store.usage import USAGE_EVENTS, UsageNotes
 
 __all__ = ["GlideinState", "Job", "Writer", "store_error"]
 
@@ -110,6 +111,7 @@ class Writer:
     last_committed: int = 0
     last_error: str | None = None
     on_commit: Callable[[int], None] = lambda batch_id: None
+    on_usage: Callable[[list[GlideinUsage]], None] = lambda usage: None
     _sync_mode: str = ""
     _glidein_seq: int = 0
     size_bytes: int = 0
@@ -191,14 +193,16 @@ class Writer:
         undo: dict[str, GlideinState | None] = {}
         first_batch = self.next_batch
         pending: list[Pending] = []
+        notes = UsageNotes()
         try:
-            batch_rows, data_rows = self._prepare(group, undo, pending)
+            batch_rows, data_rows = self._prepare(group, undo, pending, notes)
             self._apply_sync()
             self.conn.execute("BEGIN")
             self.conn.executemany(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_rows
             )
             self.conn.executemany("INSERT INTO batch_data VALUES (?, ?)", data_rows)
+            usage = notes.write(self.conn)
             self.conn.executemany(
                 "INSERT OR REPLACE INTO glideins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [self.glideins[name].row() for name in undo],
@@ -227,9 +231,15 @@ class Writer:
         self.settle(group, None)
         if batch_rows:
             self.on_commit(self.last_committed)
+        if usage:
+            self.on_usage(usage)
 
     def _prepare(
-        self, group: list[Job], undo: dict[str, GlideinState | None], pending: list[Pending]
+        self,
+        group: list[Job],
+        undo: dict[str, GlideinState | None],
+        pending: list[Pending],
+        notes: UsageNotes,
     ) -> tuple[list[tuple[object, ...]], list[tuple[int, bytes]]]:
         """Deduplicate each job and build the rows to insert (memory changes go in undo)."""
         batch_rows: list[tuple[object, ...]] = []
@@ -244,7 +254,7 @@ class Writer:
                 continue
             batch_id = self.next_batch
             self.next_batch += 1
-            row, data, msgs = self._batch_row(batch_id, state, job.batch, new, received)
+            row, data, msgs = self._batch_row(batch_id, state, job.batch, new, received, notes)
             batch_rows.append(row)
             data_rows.append((batch_id, data))
             pending.append(Pending(batch_id, received, msgs))
@@ -278,6 +288,7 @@ class Writer:
         batch: ParsedBatch,
         new: range | list[int],
         received: float,
+        notes: UsageNotes,
     ) -> tuple[tuple[object, ...], bytes, list[str]]:
         seqs, tss, levels, events, lines, msgs = (
             batch.seqs,
@@ -317,6 +328,8 @@ class Writer:
                     state.last_error = chosen_msgs[i] or chosen_events[i]
         if not state.ended and not event_set.isdisjoint(END_EVENTS):
             state.ended = True
+        if not event_set.isdisjoint(USAGE_EVENTS):  # user jobs, a glidein's end: rare
+            notes.note(state.id, state.name, state.entry, chosen_events, chosen_lines)
         row = (
             batch_id,
             state.id,

@@ -1,6 +1,7 @@
 // aglidein log viewer: plain JavaScript, no build step, no framework.
 // Reads /api/v1/logs, /api/v1/glideins and follows one glidein over
 // /api/v1/logs/stream (Server-Sent Events) with the session cookie.
+// Every filter, and the glidein followed, is in the page's URL (deep links).
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
@@ -60,12 +61,12 @@ function utcToLocal(value) {
     `T${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
 }
 
-const URL_FILTERS = ["q", "entry", "glidein", "level", "event", "since", "until"];
+const URL_FILTERS = ["q", "entry", "glidein", "job", "level", "event", "since", "until"];
 
 function applyUrl() {
   // Every filter (and the glidein followed) lives in the URL: a link opens the same view.
   const params = new URLSearchParams(window.location.search);
-  for (const key of ["q", "entry", "glidein", "event"]) $(`#${key}`).value = params.get(key) || "";
+  for (const key of ["q", "entry", "glidein", "job", "event"]) $(`#${key}`).value = params.get(key) || "";
   const level = params.get("level") || "";
   $("#level").value = [...$("#level").options].some((o) => o.value === level) ? level : "";
   $("#since").value = utcToLocal(params.get("since"));
@@ -88,6 +89,7 @@ function formParams() {
     q: $("#q").value.trim(),
     entry: $("#entry").value.trim(),
     glidein: $("#glidein").value.trim(),
+    job: $("#job").value.trim(),
     level: $("#level").value,
     event: $("#event").value.trim(),
     since: localToUtc($("#since").value),
@@ -133,9 +135,45 @@ async function search(more) {
     state.nextCursor = page.next_cursor;
     $("#more").hidden = !page.next_cursor;
     const lag = page.index_lag_s > 1 && params.q ? ` (full-text index ${page.index_lag_s.toFixed(1)} s behind)` : "";
-    setStatus(`${body.children.length} records${page.next_cursor ? " so far" : ""}${lag}`);
+    setStatus(`${body.children.length} records${page.next_cursor ? " so far" : ""}${lag}${jobRunsText(page)}`);
   } catch (error) {
     setStatus(String(error.message || error), true);
+  }
+}
+
+function jobRunsText(page) {
+  // With a user-job filter: which glideins ran it.
+  if (!page.job_runs) return "";
+  if (!page.job_runs.length) return " — no glidein has recorded this user job";
+  return " — " + page.job_runs.map((r) => `${r.job} ran on ${r.glidein}`).join("; ");
+}
+
+function fileLink(href, label) {
+  return el("a", { class: "file-link", href, target: "_blank", rel: "noopener" }, label);
+}
+
+async function loadGlideinView(name) {
+  // The glidein's user jobs and its output files, beside its live records.
+  $("#follow-files").replaceChildren();
+  $("#follow-jobs tbody").replaceChildren();
+  $("#follow-jobs").hidden = true;
+  try {
+    const view = await api(`/api/v1/glideins/${encodeURIComponent(name)}`);
+    if (state.following !== name) return;
+    const links = [];
+    if (view.files.out) links.push(fileLink(view.files.out, "stdout (.out)"));
+    if (view.files.err) links.push(fileLink(view.files.err, "stderr (.err)"));
+    $("#follow-files").replaceChildren(...(links.length
+      ? links.flatMap((link, i) => (i ? [" · ", link] : [link]))
+      : ["no output files on the factory (not written yet, or expired)"]));
+    const rows = view.user_jobs.map((j) => el("tr", { "data-job": j.job },
+      el("td", {}, j.job), el("td", {}, j.owner ?? ""), el("td", {}, j.start ?? ""),
+      el("td", {}, j.end ?? "running"),
+      el("td", {}, j.exit_signal !== null ? `signal ${j.exit_signal}` : (j.exit_code ?? ""))));
+    $("#follow-jobs tbody").replaceChildren(...rows);
+    $("#follow-jobs").hidden = rows.length === 0;
+  } catch (error) {
+    $("#follow-files").textContent = String(error.message || error);
   }
 }
 
@@ -215,6 +253,7 @@ async function follow(name) {
   $("#follow-state").textContent = "loading";
   $("#follow-state").className = "badge";
   writeUrl();
+  loadGlideinView(name);
   try {
     const page = await api("/api/v1/logs", { glidein: name, order: "desc", limit: 500 });
     if (state.following !== name) return;
@@ -241,9 +280,11 @@ async function follow(name) {
 function unfollow() {
   if (state.source) state.source.close();
   state.source = null;
+  const was = state.following;
   state.following = null;
   $("main").classList.remove("following");
   $("#follow-panel").hidden = true;
+  if (was) writeUrl();
 }
 
 function stopFollowing() {
