@@ -28,7 +28,15 @@ from typing import Any, TypeVar
 
 from aglidein.condor.personal.release import CondorRelease
 
-__all__ = ["PoolError", "PoolInstance", "PoolSpec", "free_port", "wait_until"]
+__all__ = [
+    "PoolError",
+    "PoolInstance",
+    "PoolSpec",
+    "free_port",
+    "kill_leftovers",
+    "pids_of",
+    "wait_until",
+]
 
 T = TypeVar("T")
 HOST = "127.0.0.1"
@@ -389,7 +397,7 @@ def _chown_tree(root: Path, user: str) -> None:
         os.chown(path, uid, gid)
 
 
-def _pids_of(base: Path) -> list[int]:
+def pids_of(base: Path) -> list[int]:
     """Processes that belong to the instance under `base`: CONDOR_CONFIG below it in their
     environment, or their working directory below it (job sandboxes)."""
     marker = f"CONDOR_CONFIG={base}/".encode()
@@ -409,7 +417,7 @@ def _pids_of(base: Path) -> list[int]:
 
 def kill_leftovers(base: Path) -> list[int]:
     """SIGKILL every process of the instance under `base` (by pid); the pids killed."""
-    pids = _pids_of(base)
+    pids = pids_of(base)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

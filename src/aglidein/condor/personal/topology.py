@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aglidein.condor.personal.instance import PoolInstance, PoolSpec, kill_leftovers
@@ -34,6 +34,7 @@ class Topology:
     base: Path
     vo: PoolInstance
     site: PoolInstance
+    stopped: bool = field(default=False, init=False)
 
     @property
     def grid_resource(self) -> str:
@@ -45,8 +46,12 @@ class Topology:
         """The site as an aglidein `gridtype: condor` entry's `gatekeeper`."""
         return f"{self.site.schedd_name} {self.site.collector}"
 
-    def stop(self) -> None:
-        """Stop both instances (idempotent), then remove the directory."""
+    def stop(self, *, keep: bool | None = None) -> None:
+        """Stop both instances (idempotent), then remove the directory unless `keep`
+        (default: AGLIDEIN_KEEP_POOL set). A kept directory loses its `owner.pid`, so no
+        later `sweep_stale` removes it: its logs stay until removed by hand."""
+        if self.stopped:  # the caller's stop, then atexit's
+            return
         for instance in (self.site, self.vo):
             with contextlib.suppress(Exception):
                 instance.request_stop()
@@ -54,15 +59,22 @@ class Topology:
             with contextlib.suppress(Exception):
                 instance.stop()
         kill_leftovers(self.base)
-        if not os.environ.get("AGLIDEIN_KEEP_POOL"):
+        if keep is None:
+            keep = bool(os.environ.get("AGLIDEIN_KEEP_POOL"))
+        if keep:
+            (self.base / "owner.pid").unlink(missing_ok=True)
+        else:
             shutil.rmtree(self.base, ignore_errors=True)
+        self.stopped = True
 
 
-def start_topology(release: CondorRelease, *, timeout: float = 120) -> Topology:
+def start_topology(
+    release: CondorRelease, *, timeout: float = 120, keep: bool | None = None
+) -> Topology:
     """Start the VO pool and the site under a fresh /tmp/agp-* directory and wait for both.
 
     On any failure everything started is stopped before the error propagates; an atexit
-    hook stops the topology too if the caller never does."""
+    hook stops the topology too if the caller never does. `keep`: as `Topology.stop`."""
     sweep_stale()
     base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX, dir="/tmp"))
     base.chmod(0o755)
@@ -89,7 +101,7 @@ def start_topology(release: CondorRelease, *, timeout: float = 120) -> Topology:
         vo.wait_ready(timeout)
         site.wait_ready(timeout)
     except BaseException:
-        topology.stop()
+        topology.stop(keep=keep)
         raise
     return topology
 
