@@ -126,7 +126,7 @@ class _Watcher:
         self.seen = RealSeen()
         self.started = anyio.current_time()
         self.elapsed = 0.0
-        self.interrupted = False
+        self.reached = False  # the duration passed (else Ctrl-C, SIGTERM or an error)
 
     async def run(self) -> None:
         await self.daemon.ready.wait()
@@ -151,7 +151,6 @@ class _Watcher:
         while True:
             self.elapsed = anyio.current_time() - self.started
             if not runtime.status.ready:  # the daemon is draining (Ctrl-C, SIGTERM)
-                self.interrupted = True
                 return
             self.seen.submitted = submitted_by_entry(self.daemon.metrics)
             self.seen.exits = exits_by_reason(self.daemon.metrics)
@@ -162,6 +161,7 @@ class _Watcher:
             status = runtime.status.as_json()
             show(self._renderable(status) if self.live else (self.elapsed, status, self.seen))
             if self.duration is not None and self.elapsed >= self.duration:
+                self.reached = True
                 self.daemon.request_stop()
                 return
             await anyio.sleep(_TICK)
@@ -299,5 +299,5 @@ async def run_real_demo(
         daemon_status=status,
         elapsed=watcher.elapsed,
         cycles=cycles,
-        interrupted=watcher.interrupted,
+        interrupted=not watcher.reached,
     )
