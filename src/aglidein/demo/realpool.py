@@ -11,6 +11,7 @@ negotiator matches the user jobs to it.
 from __future__ import annotations
 
 import re
+import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,8 @@ def find_condor(tarball: Path | None) -> tuple[CondorRelease, Path]:
         glidein_tarball = named_tarball(tarball)
     except FileNotFoundError as exc:
         raise NoCondor(f"{exc}; {HOW_TO_GET}") from None
+    except (OSError, tarfile.TarError) as exc:
+        raise NoCondor(f"{tarball or 'the HTCondor tarball'}: cannot unpack: {exc}") from None
     if release is None:
         raise NoCondor(HOW_TO_GET)
     if glidein_tarball is None:

@@ -138,7 +138,10 @@ def unpack(tarball: Path, cache: Path) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
     try:
         with tarfile.open(tarball) as tar:
-            tar.extractall(staging, filter="tar")
+            if hasattr(tarfile, "tar_filter"):  # Python >= 3.11.4
+                tar.extractall(staging, filter="tar")
+            else:  # pragma: no cover - older 3.11 (e.g. Debian 12's 3.11.2)
+                tar.extractall(staging)  # a release tarball the operator named
         (top,) = [p for p in staging.iterdir() if p.is_dir()] or [staging]
         top.chmod(0o755)
         try:
