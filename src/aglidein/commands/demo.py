@@ -45,11 +45,14 @@ def register(subparsers: Any) -> None:
     """Add demo."""
     demo = subparsers.add_parser(
         "demo",
-        help="run the factory on a simulated pool, with real local pilots",
+        help="run the factory on a simulated pool, with real local pilots "
+        "(--real-pool: on real HTCondor daemons)",
         description=(
             "Run the daemon with conf/demo.yaml on its simulated pool (8 entries, 3 demand "
             "groups), the clock sped up; show a live status table; at the end print a "
-            "summary and exit 0 only if the demo's checks held."
+            "summary and exit 0 only if the demo's checks held. With --real-pool: a VO "
+            "pool and a site of real HTCondor daemons on 127.0.0.1 instead, with user jobs "
+            "running on real glideins."
         ),
     )
     demo.add_argument(
