@@ -106,6 +106,9 @@ class RealOutcome:
     interrupted: bool
 
 
+_Show = Callable[[float, Mapping[str, Any], RealSeen], None]  # elapsed, status, seen
+
+
 class _Watcher:
     """Feeds user jobs, looks at the daemon and the VO schedd, shows the view."""
 
@@ -139,14 +142,15 @@ class _Watcher:
         async with httpx.AsyncClient(base_url=self.setup.base_url, timeout=10) as client:
             if self.live:
                 with live_view(self.console) as live:
-                    await self._loop(runtime, client, lambda r: live.update(r, refresh=True))
-            else:
-                lines = _Lines(self.console)
-                await self._loop(runtime, client, lines.show)
 
-    async def _loop(
-        self, runtime: Runtime, client: httpx.AsyncClient, show: Callable[[Any], None]
-    ) -> None:
+                    def update(elapsed: float, status: Mapping[str, Any], seen: RealSeen) -> None:
+                        live.update(self._renderable(status), refresh=True)
+
+                    await self._loop(runtime, client, update)
+            else:
+                await self._loop(runtime, client, _Lines(self.console).show)
+
+    async def _loop(self, runtime: Runtime, client: httpx.AsyncClient, show: _Show) -> None:
         next_stats = 0.0
         while True:
             self.elapsed = anyio.current_time() - self.started
@@ -158,8 +162,7 @@ class _Watcher:
                 await self.look(client)
                 await self._feed()
                 next_stats = self.elapsed + _STATS_EVERY
-            status = runtime.status.as_json()
-            show(self._renderable(status) if self.live else (self.elapsed, status, self.seen))
+            show(self.elapsed, runtime.status.as_json(), self.seen)
             if self.duration is not None and self.elapsed >= self.duration:
                 self.reached = True
                 self.daemon.request_stop()
@@ -201,8 +204,8 @@ class _Lines:
         self.every = every
         self._next = 0.0
 
-    def show(self, moment: tuple[float, Mapping[str, Any], RealSeen]) -> None:
-        elapsed, status, seen = moment
+    def show(self, elapsed: float, status: Mapping[str, Any], seen: RealSeen) -> None:
+        """Print a line when one is due."""
         if elapsed < self._next:
             return
         self._next = elapsed + self.every

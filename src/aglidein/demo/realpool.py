@@ -184,7 +184,7 @@ class UserJobs:
         cluster, procs = self.vo.submit(
             {
                 "executable": "/bin/sh",
-                "arguments": f"\"-c 'echo user job on $(hostname); sleep {self.seconds}'\"",
+                "arguments": f"\"-c 'echo a user job on a glidein; sleep {self.seconds}'\"",
                 "+AglideinDemo": f'"{FACTORY_NAME}"',
                 "+DESIRED_Sites": f'"{",".join(ENTRIES)}"',
                 "requirements": "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites)"
