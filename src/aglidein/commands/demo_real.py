@@ -52,16 +52,15 @@ def run_real_demo_command(args: argparse.Namespace) -> int:
         highlight=False,
         markup=False,
     )
-    with _sigterm_interrupts():
+    with _sigterm_interrupts():  # the daemon handles SIGTERM itself while it runs
         topology = start_topology(release, keep=args.keep)
-    try:
-        with _sigterm_interrupts():
+        try:
             setup = prepare_real(topology, glidein_tarball, args.port, root=root)
-        with _condor_env(topology), _log_to(topology.base / "aglidein.log", args.log_level):
-            outcome = _run(setup, args.duration, live, console)
-    except BaseException:
-        _stop(console, topology, args.keep)
-        raise
+            with _condor_env(topology), _log_to(topology.base / "aglidein.log", args.log_level):
+                outcome = _run(setup, args.duration, live, console)
+        except BaseException:
+            _stop(console, topology, args.keep)
+            raise
     _stop(console, topology, args.keep, quiet=True)
     how = "interrupted" if outcome.interrupted else "duration reached"
     for line in real_summary(outcome, how=how):
@@ -110,7 +109,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM as Ctrl-C while the pools start (the daemon handles both once it runs)."""
+    """SIGTERM as Ctrl-C: the pools are stopped on the way out (the daemon handles both
+    signals itself while it runs)."""
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         yield
