@@ -10,7 +10,7 @@ TEST_TOOLS := promtool chromium systemd-analyze curl gzip tar git
 DEMO_TOOLS := curl gzip tar
 BENCH_TOOLS := wrk curl
 
-.PHONY: demo test deps demo-deps lint types pytest shell bats bench clean
+.PHONY: demo demo-real test deps demo-deps lint types pytest shell bats bench clean
 
 # What is missing gets installed (apt-get, as root on Debian/Ubuntu) or named in one line;
 # nothing happens when all is there. `make deps` covers the tests and the benchmarks.
@@ -30,6 +30,12 @@ $(STAMP): pyproject.toml
 # (e.g. make demo DEMO_ARGS="--port 8081 --duration 2m").
 demo: demo-deps $(STAMP)
 	$(BIN)/aglidein demo $(DEMO_ARGS)
+
+# The same on real HTCondor daemons (a VO pool and a site on 127.0.0.1): needs
+# condor_master on PATH or an HTCondor tarball
+# (e.g. make demo-real DEMO_ARGS="--condor-tarball /path/to/htcondor-25.13.2-*.tar.gz --duration 3m").
+demo-real: demo-deps $(STAMP)
+	$(BIN)/aglidein demo --real-pool $(DEMO_ARGS)
 
 test: deps $(STAMP) lint types pytest shell bats
 

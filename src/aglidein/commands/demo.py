@@ -2,7 +2,8 @@
 
 Runs `conf/demo.yaml` on its scenario with a clock faster than the wall clock, shows a
 live status table (or progress lines), and at the end prints a summary; exit 0 only if
-the demo's own checks held (DESIGN §12).
+the demo's own checks held (DESIGN §12). `--real-pool` runs it on real HTCondor daemons
+instead (`aglidein.commands.demo_real`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from aglidein.logs import LogLevel
 from aglidein.state import StateDirLock
 from aglidein.units import parse_duration
 
-__all__ = ["register"]
+__all__ = ["log_to", "register"]
 
 DEFAULT_SPEED = 30.0
 
@@ -44,11 +45,14 @@ def register(subparsers: Any) -> None:
     """Add demo."""
     demo = subparsers.add_parser(
         "demo",
-        help="run the factory on a simulated pool, with real local pilots",
+        help="run the factory on a simulated pool, with real local pilots "
+        "(--real-pool: on real HTCondor daemons)",
         description=(
             "Run the daemon with conf/demo.yaml on its simulated pool (8 entries, 3 demand "
             "groups), the clock sped up; show a live status table; at the end print a "
-            "summary and exit 0 only if the demo's checks held."
+            "summary and exit 0 only if the demo's checks held. With --real-pool: a VO "
+            "pool and a site of real HTCondor daemons on 127.0.0.1 instead, with user jobs "
+            "running on real glideins."
         ),
     )
     demo.add_argument(
@@ -76,6 +80,25 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_SPEED,
         help=f"simulated seconds per wall-clock second ({DEFAULT_SPEED:g})",
     )
+    real = demo.add_argument_group("real HTCondor (--real-pool)")
+    real.add_argument(
+        "--real-pool",
+        action="store_true",
+        help="start a VO pool and a site of real HTCondor daemons on 127.0.0.1 and run the "
+        "factory on them, with user jobs on real glideins (needs HTCondor)",
+    )
+    real.add_argument(
+        "--condor-tarball",
+        type=Path,
+        default=None,
+        help="an HTCondor release tarball: the daemons run from it unless condor_master is "
+        "on PATH, and the glideins unpack it at the site (default: $AGLIDEIN_CONDOR_TARBALL)",
+    )
+    real.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the pools' directory (configs, daemon logs, aglidein.log) after the demo",
+    )
     demo.set_defaults(func=run_demo_command)
 
 
@@ -91,6 +114,12 @@ def _duration(text: str) -> float:
 
 def run_demo_command(args: argparse.Namespace) -> int:
     """Prepare, run, summarise; 0 only if every check held."""
+    if args.real_pool:
+        from aglidein.commands.demo_real import run_real_demo_command
+
+        return run_real_demo_command(args)
+    if args.condor_tarball is not None or args.keep:
+        raise AglideinError("--condor-tarball and --keep go with --real-pool")
     if args.speed <= 0:
         raise AglideinError("--speed must be > 0")
     check_port(args.port)
@@ -101,7 +130,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
         live = not args.no_tty and console.is_terminal
         options = DemoOptions(duration=args.duration, live=live, speed=args.speed)
         os.environ.update(pilot_environment(setup.state_dir))  # local pilots inherit it
-        with _log_to(setup.state_dir / "aglidein.log", args.log_level or "info"):
+        with log_to(setup.state_dir / "aglidein.log", args.log_level or "info"):
             outcome = _run(setup, options, console, lock)
         how = "interrupted" if outcome.interrupted else "duration reached"
         for line in summary(
@@ -147,7 +176,7 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
 
 
 @contextmanager
-def _log_to(path: Path, level: LogLevel) -> Iterator[None]:
+def log_to(path: Path, level: LogLevel) -> Iterator[None]:
     """The daemon's JSON log goes to a file: the terminal belongs to the view."""
     from aglidein.logs import configure_logging
 

@@ -21,6 +21,7 @@ from aglidein.statusview import entry_rows, status_renderable
 __all__ = [
     "Moment",
     "ProgressLines",
+    "checks_text",
     "intro",
     "live_view",
     "moment_renderable",
@@ -75,8 +76,13 @@ def _span(seconds: float) -> str:
 
 
 def _checks_line(checks: DemoChecks) -> Text:
+    return checks_text(checks.results())
+
+
+def checks_text(results: list[Check]) -> Text:
+    """`checks: ok a · ... b`: each check, green once it held."""
     text = Text("checks: ")
-    for index, check in enumerate(checks.results()):
+    for index, check in enumerate(results):
         if index:
             text.append(" · ")
         text.append("ok " if check.ok else "... ", style="green" if check.ok else "yellow")
