@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 
+import classad2
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aglidein.classads import (
     ERROR,
@@ -16,6 +19,7 @@ from aglidein.classads import (
     iter_json_ads,
     iter_long_ads,
     parse_expr,
+    quote,
 )
 from tests.conftest import FIXTURES
 
@@ -118,3 +122,16 @@ def test_long_format_dump() -> None:
     assert len(ads) == 13
     assert ads[0]["DESIRED_Sites"] == "Site_Name1"
     assert ads[0]["JobStatus"] == 1
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0")))
+def test_quote_escapes_as_htcondor_does(text: str) -> None:
+    assert quote(text) == classad2.quote(text)
+    assert parse_expr(quote(text)).evaluate() == text
+
+
+def test_quote_escapes_controls_and_non_ascii_as_htcondor_writes_them() -> None:
+    assert quote('a "b" \\ c') == '"a \\"b\\" \\\\ c"'
+    assert quote("tab\tnl\n\x01\x7fé") == '"tab\\tnl\\n\\001\\177\\303\\251"'
+    with pytest.raises(ValueError, match="NUL"):
+        quote("a\0b")

@@ -175,9 +175,39 @@ def is_true(value: EvalResult) -> bool:
     return False
 
 
+# The escapes HTCondor's unparser writes; other control characters, DEL and every
+# non-ASCII character go out as octal escapes of their UTF-8 bytes (as classad2.quote).
+_STRING_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\a": "\\a",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\v": "\\v",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
 def quote(text: str) -> str:
-    """A Python string as a ClassAd string literal."""
-    return str(classad2.quote(text))
+    """A Python string as a ClassAd string literal, escaped as HTCondor writes it.
+
+    The one quoting function for every constraint and `+Attr` value aglidein builds
+    (tests hold it to classad2.quote). A NUL cannot be in a ClassAd string: ValueError.
+    """
+    if "\0" in text:
+        raise ValueError(f"a ClassAd string cannot hold a NUL character: {text!r}")
+    out = []
+    for char in text:
+        escaped = _STRING_ESCAPES.get(char)
+        if escaped is not None:
+            out.append(escaped)
+        elif " " <= char <= "~":
+            out.append(char)
+        else:
+            out.extend(f"\\{byte:03o}" for byte in char.encode())
+    return '"' + "".join(out) + '"'
 
 
 def ad_from_mapping(values: Mapping[str, AdValue]) -> Any:

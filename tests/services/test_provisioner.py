@@ -378,3 +378,12 @@ async def test_local_glidein_runs_the_real_pilot_in_no_condor_mode(
     (output,) = entry_dir.glob("*.out")
     assert '"event":"glidein.end"' in output.read_text()
     await world.pool.aclose()
+
+
+async def test_recovery_quotes_the_batch_names_in_its_constraint(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    odd = 'batch "with" quotes \\ and a backslash'
+    await world.runtime.state.record_batch(odd, "B", "main", 1, world.clock.now())
+    # the constraint parses (an unquoted name broke it) and finds nothing: the batch failed
+    assert await world.provisioner.recover()
+    assert await world.runtime.state.pending_batches() == []

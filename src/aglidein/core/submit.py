@@ -17,6 +17,7 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from aglidein.classads import quote
 from aglidein.config import Config, EntryConfig, GlideinSettings
 
 __all__ = [
@@ -89,7 +90,7 @@ def condor_value(value: str | int | float | bool) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quote(value)
 
 
 def grid_resource(entry: EntryConfig, ssh_key: str | None = None) -> str | None:

@@ -19,6 +19,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
+from aglidein.classads import quote
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.config import Config, EntryConfig
@@ -111,8 +112,8 @@ class Provisioner:
             self.recovered = True
             return True
         config = self._config()
-        batches = " || ".join(f'AglideinBatch == "{b["batch"]}"' for b in pending)
-        constraint = f'AglideinFactory == "{config.factory.name}" && ({batches})'
+        batches = " || ".join(f"AglideinBatch == {quote(b['batch'])}" for b in pending)
+        constraint = f"AglideinFactory == {quote(config.factory.name)} && ({batches})"
         try:
             ads = await self.factory_schedd().query(constraint, ["AglideinBatch", "ClusterId"])
         except CondorError as exc:
