@@ -10,6 +10,7 @@ from typing import Any
 from aglidein.config import Config
 from aglidein.core.health import effective_state
 from aglidein.core.model import (
+    LIMIT_REASONS,
     DemandSnapshot,
     Downtime,
     EntryHealth,
@@ -21,10 +22,10 @@ from aglidein.core.model import (
 )
 from aglidein.runtime import EntryStatus, PoolSourceStatus, Runtime, ScheddStatus
 from aglidein.services.downtimes import downtime_json
-from aglidein.services.poller import record_plan
+from aglidein.services.metrics import Metrics
 from aglidein.services.provisioner import EntryOutcome
 
-__all__ = ["publish_cycle"]
+__all__ = ["publish_cycle", "record_plan"]
 
 _STATES = [s.value for s in GlideinState]
 
@@ -128,3 +129,19 @@ def _decision_row(decision: Any) -> dict[str, Any]:
     row = dataclasses.asdict(decision)
     row["limited_by"] = list(decision.limited_by)
     return row
+
+
+def record_plan(metrics: Metrics, plan: Plan) -> None:
+    """Export a plan's decisions: idle demand, requests, and what limited them."""
+    for d in plan.decisions:
+        labels = {"group": d.group, "entry": d.entry}
+        metrics.idle_jobs.labels(**labels).set(d.matching_jobs)
+        metrics.running_jobs.labels(**labels).set(d.running_jobs)
+        metrics.requested_idle.labels(**labels).set(d.requested_idle)
+        metrics.max_glideins.labels(**labels).set(d.max_glideins)
+        for reason in d.limited_by:
+            metrics.decisions_limited.labels(**labels, reason=reason).inc()
+        for reason in LIMIT_REASONS:
+            metrics.decision_limited_now.labels(**labels, reason=reason).set(
+                1 if reason in d.limited_by else 0
+            )

@@ -27,12 +27,10 @@ from aglidein.core.demand import (
     schedd_projection,
 )
 from aglidein.core.model import (
-    LIMIT_REASONS,
     DemandSnapshot,
     Glidein,
     GlideinCensus,
     GlideinState,
-    Plan,
     ScheddDemand,
     Slot,
 )
@@ -47,7 +45,7 @@ from aglidein.services.poller_ads import (
     slots_from_ads,
 )
 
-__all__ = ["COLLECTOR_SCHEDDS", "Poller", "SourceFailure", "demand_constraint", "record_plan"]
+__all__ = ["COLLECTOR_SCHEDDS", "Poller", "SourceFailure", "demand_constraint"]
 
 log = structlog.get_logger()
 
@@ -307,19 +305,3 @@ class Poller:
                 self._metrics.glideins.labels(entry=entry.name, state=state.value).set(
                     counts.get((entry.name, state), 0)
                 )
-
-
-def record_plan(metrics: Metrics, plan: Plan) -> None:
-    """Export a plan's decisions: idle demand, requests, and what limited them."""
-    for d in plan.decisions:
-        labels = {"group": d.group, "entry": d.entry}
-        metrics.idle_jobs.labels(**labels).set(d.matching_jobs)
-        metrics.running_jobs.labels(**labels).set(d.running_jobs)
-        metrics.requested_idle.labels(**labels).set(d.requested_idle)
-        metrics.max_glideins.labels(**labels).set(d.max_glideins)
-        for reason in d.limited_by:
-            metrics.decisions_limited.labels(**labels, reason=reason).inc()
-        for reason in LIMIT_REASONS:
-            metrics.decision_limited_now.labels(**labels, reason=reason).set(
-                1 if reason in d.limited_by else 0
-            )
