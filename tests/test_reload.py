@@ -55,7 +55,7 @@ async def test_a_key_that_needs_a_restart_is_refused_and_counted(
         assert daemon.runtime is not None
         holder = daemon.runtime.config
         path = tmp_path / "aglidein.yaml"
-        before = holder.current
+        before = holder()
         text = path.read_text()
         listen = before.http.listen[0]
         path.write_text(
@@ -67,7 +67,7 @@ async def test_a_key_that_needs_a_restart_is_refused_and_counted(
         assert not result.ok
         assert result.restart_keys == ("http.listen",)
         assert any("http.listen" in e and "restart" in e for e in result.errors)
-        assert holder.current is before  # nothing applied, not even shutdown_grace
+        assert holder() is before  # nothing applied, not even shutdown_grace
         assert failures(daemon) == 1
         path.write_text(text.replace("factory:\n  name: test-factory", "factory:\n  name: other"))
         result = await holder.reload(daemon.metrics)
@@ -77,7 +77,7 @@ async def test_a_key_that_needs_a_restart_is_refused_and_counted(
         path.write_text(text.replace(state_dir, state_dir + "-moved"))
         result = await holder.reload(daemon.metrics)
         assert result.restart_keys == ("factory.state_dir",)
-        assert holder.current is before
+        assert holder() is before
         assert failures(daemon) == 3
 
 
@@ -94,7 +94,7 @@ async def test_a_token_file_that_cannot_be_read_refuses_the_reload(
         bad = token_file(tmp_path, "bad.token", 0o644)
         if problem == "missing":
             bad.unlink()
-        listen = holder.current.http.listen[0]
+        listen = holder().http.listen[0]
         path.write_text(
             text.replace(f'listen: ["{listen}"]', f'listen: ["{listen}"]\n  read_token_file: {bad}')
         )
@@ -102,7 +102,7 @@ async def test_a_token_file_that_cannot_be_read_refuses_the_reload(
             result = await holder.reload(daemon.metrics)
         assert not result.ok
         assert str(bad) in result.errors[0]
-        assert holder.current.http.read_token_file is None  # the live config did not move
+        assert holder().http.read_token_file is None  # the live config did not move
         assert failures(daemon) == 1
         assert any(e["event"] == "config.reload_refused" for e in logs)
         async with httpx.AsyncClient() as client:  # still open to localhost: no token in force
@@ -124,7 +124,7 @@ async def test_cli_reload_of_a_bad_file_reaches_the_daemon_and_status_shows_drif
     async with running(tmp_path, signing_key) as daemon:
         assert daemon.runtime is not None
         path = tmp_path / "aglidein.yaml"
-        listen = daemon.runtime.config.current.http.listen[0]
+        listen = daemon.runtime.config().http.listen[0]
         status = await anyio.to_thread.run_sync(daemon.runtime.config.file_state)
         assert status["file_matches"] is True
         good = path.read_text()

@@ -185,7 +185,7 @@ class Daemon:
         self.metrics.up_since.set(time.time())
 
         async def _sync_status(old: object, new: object) -> None:
-            status.sync_entries(holder.current)
+            status.sync_entries(holder())
 
         holder.on_reload(_sync_status)
         monitor = LoopMonitor(
@@ -216,12 +216,12 @@ class Daemon:
             self.ready.set()
             self.metrics.services_ready.set(1)
             self.notifier.send(READY=1, STATUS=self._status_line(runtime))
-            log.info("daemon.ready", factory=runtime.config.current.factory.name, pid=os.getpid())
+            log.info("daemon.ready", factory=runtime.config().factory.name, pid=os.getpid())
             tg.start_soon(self._status_updates, runtime)
             await self._stop_requested.wait()
             runtime.status.ready = False
             self.metrics.services_ready.set(0)
-            grace = runtime.config.current.factory.shutdown_grace
+            grace = runtime.config().factory.shutdown_grace
             log.info("daemon.stopping", grace_s=grace)
             self.notifier.send(STOPPING=1, STATUS="stopping")
             with anyio.move_on_after(grace) as scope:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from aglidein.state import StateDB
 
 __all__ = [
     "ConfigHolder",
+    "ConfigSource",
     "CredentialStatus",
     "CycleStatus",
     "EntryStatus",
@@ -80,6 +81,11 @@ class ReloadResult:
         }
 
 
+# How every service reads the config: a getter it calls each time it needs the config,
+# so that a reload reaches it. The daemon hands out its ConfigHolder (`runtime.config`);
+# tests hand `lambda: config`.
+ConfigSource = Callable[[], Config]
+
 ReloadHook = Callable[[Config, Config], Awaitable[None]]
 # A check of a new config before it is swapped in (reads token files, TLS keys, ...);
 # it raises AglideinError, OSError or ValueError saying why the config cannot apply.
@@ -106,12 +112,8 @@ class ConfigHolder:
         self._lock = anyio.Lock()
         self.last_reload: tuple[float, ReloadResult] | None = None
 
-    @property
-    def current(self) -> Config:
-        """The config in force."""
-        return self._loaded.config
-
     def __call__(self) -> Config:
+        """The config in force (call it each time: a reload swaps it)."""
         return self._loaded.config
 
     @property
@@ -397,10 +399,9 @@ class Runtime:
     clock: Clock
     state: StateDB
     status: StatusBoard
-    extras: Mapping[str, Any] = field(default_factory=dict)
     roster: GlideinRoster = field(default_factory=GlideinRoster)  # the glidein list
 
     @property
     def state_dir(self) -> Path:
         """`factory.state_dir` of the config in force."""
-        return Path(self.config.current.factory.state_dir)
+        return Path(self.config().factory.state_dir)

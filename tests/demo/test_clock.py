@@ -46,7 +46,7 @@ def test_a_log_token_minted_by_an_operator_is_accepted_while_the_demo_runs(
 def test_glidein_log_tokens_are_minted_on_the_wall_clock(tmp_path: Path) -> None:
     runtime, wall = _fast_runtime(tmp_path)
     try:
-        config = runtime.config.current
+        config = runtime.config()
         write = token_writer(runtime.state_dir, wall)
         directory = tmp_path / "tokens"
         directory.mkdir()

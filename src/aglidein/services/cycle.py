@@ -159,7 +159,7 @@ class CycleService:
             except Exception as exc:  # a broken cycle must not stop the next one
                 self.runtime.metrics.cycles.labels(result="failure").inc()
                 log.exception("cycle.failed", cycle=self.cycle, error=str(exc))
-            wait = self.runtime.config.current.factory.cycle - (time.monotonic() - started)
+            wait = self.runtime.config().factory.cycle - (time.monotonic() - started)
             with anyio.move_on_after(max(wait, 0.0)):
                 await self._stop.wait()
 
@@ -177,7 +177,7 @@ class CycleService:
 
     async def _cycle(self) -> Plan:
         runtime = self.runtime
-        config = runtime.config.current
+        config = runtime.config()
         self.cycle += 1
         started = time.monotonic()
         runtime.status.cycle.number = self.cycle
@@ -255,7 +255,7 @@ class CycleService:
     ) -> None:
         """Everything after acting; each step fails alone (see the module docstring)."""
         state = self.runtime.state
-        config = self.runtime.config.current
+        config = self.runtime.config()
         if self.exits is not None:
             await self._step("exit_scan", self.exits.scan(e.name for e in config.entries))
         await self._step("token_prune", self.provisioner.prune_tokens(census))
@@ -331,7 +331,7 @@ class CycleService:
             updated = dataclasses.replace(updated, backoff_until=None, failures=0)
         self.health[entry] = updated
         await self.runtime.state.save_health(updated)
-        config = self.runtime.config.current
+        config = self.runtime.config()
         state = effective_state(config, updated, entry, self.runtime.clock.now())
         status = self.runtime.status.entries.get(entry)
         if status is not None:

@@ -31,7 +31,7 @@ __all__ = ["build_cycle", "pool_for", "token_writer"]
 
 def pool_for(runtime: Runtime) -> Pool:
     """The simulated pool for `pool.simulate`, else the bindings on the live config."""
-    config = runtime.config.current
+    config = runtime.config()
     if config.pool.simulate is not None:
         return open_pool(config, clock=runtime.clock)
     return BindingsPool(runtime.config)
@@ -89,7 +89,7 @@ def build_cycle(
         runtime.state,
         runtime.metrics,
         runtime.clock,
-        kit or PilotKit(state_dir, owner=resolve_job_owner(runtime.config.current)),
+        kit or PilotKit(state_dir, owner=resolve_job_owner(runtime.config())),
         tokens or token_writer(state_dir, wall_clock(runtime.clock)),
     )
     cycle = CycleService(
@@ -106,9 +106,7 @@ def build_cycle(
         credentials=credentials,
         reported=reported,
         pool=pool,
-        outputs=OutputFiles(
-            state_dir / "glideins", ingest, reported, lambda: runtime.config.current.logs
-        )
+        outputs=OutputFiles(state_dir / "glideins", ingest, reported, lambda: runtime.config().logs)
         if ingest is not None and reported is not None
         else None,
     )

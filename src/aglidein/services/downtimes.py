@@ -112,7 +112,7 @@ def _adder(runtime: Runtime) -> Any:
             return json_response({"error": "body must be a JSON object"}, 400)
         now = runtime.clock.now()
         try:
-            entry, group, start, end, comment = _validated(body, runtime.config.current, now)
+            entry, group, start, end, comment = _validated(body, runtime.config(), now)
         except DowntimeError as exc:
             return json_response({"error": str(exc)}, 400)
         downtime = await runtime.state.add_downtime(entry, group, start, end, comment, now)

@@ -193,7 +193,7 @@ class HttpService:
 
     def __init__(self, runtime: Runtime, routes: Sequence[ApiRoute] = ()) -> None:
         self.runtime = runtime
-        self.tokens = TokenSet.from_config(runtime.config.current.http)
+        self.tokens = TokenSet.from_config(runtime.config().http)
         self.sessions = Sessions()
         self.stopping = anyio.Event()  # long-lived responses (SSE) end when set
         self.ready_checks: list[Callable[[], tuple[bool, str]]] = []
@@ -317,7 +317,7 @@ class HttpService:
         return json_response(result.as_json(), 200 if result.ok else 422)
 
     async def _session(self, request: Request) -> Response:
-        if not same_origin(request, self.runtime.config.current.http.public_url):
+        if not same_origin(request, self.runtime.config().http.public_url):
             return json_response({"error": "cross-origin sign-in refused"}, 403)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
@@ -433,7 +433,7 @@ class HttpService:
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Serve until `stop()`."""
-        config = self.runtime.config.current
+        config = self.runtime.config()
         tls = config.http.tls
         cap = min(GuardedHttpProtocol.max_connections, connection_cap())
         protocol: type[GuardedHttpProtocol] = type(

@@ -87,7 +87,7 @@ class LogService:
         return self.store.posted_glideins()
 
     def _settings(self) -> LogsConfig:
-        return self.runtime.config.current.logs
+        return self.runtime.config().logs
 
     # --- Service -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import anyio
@@ -35,6 +35,7 @@ from aglidein.core.model import (
     Slot,
 )
 from aglidein.errors import CondorTimeout
+from aglidein.runtime import ConfigSource
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller_ads import (
     GLIDEIN_PROJECTION,
@@ -92,9 +93,7 @@ class _Results:
 class Poller:
     """Polls the pool once per cycle; keeps last good demand between cycles."""
 
-    def __init__(
-        self, config: Callable[[], Config], pool: Pool, metrics: Metrics, clock: Clock
-    ) -> None:
+    def __init__(self, config: ConfigSource, pool: Pool, metrics: Metrics, clock: Clock) -> None:
         self._config = config
         self._pool = pool
         self._metrics = metrics

@@ -36,6 +36,7 @@ from aglidein.core.model import (
 )
 from aglidein.core.submit import render_submit
 from aglidein.errors import AglideinError, CondorError, CondorTimeout
+from aglidein.runtime import ConfigSource
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.metrics import Metrics
 from aglidein.state import StateDB
@@ -69,7 +70,7 @@ class Provisioner:
 
     def __init__(
         self,
-        config: Callable[[], Config],
+        config: ConfigSource,
         pool: Pool,
         state: StateDB,
         metrics: Metrics,
