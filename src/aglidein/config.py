@@ -32,6 +32,7 @@ from aglidein.config_yaml import format_loc as _format_loc
 from aglidein.config_yaml import line_of as _line_of
 from aglidein.config_yaml import load_yaml as _load_yaml
 from aglidein.errors import ConfigError
+from aglidein.gridtypes import BatchSystem, GridtypeName, gridtype
 from aglidein.units import format_duration, format_size, parse_duration, parse_size
 
 __all__ = [
@@ -282,14 +283,14 @@ class EntryLimits(_Model):
     max_held: NonNegInt = 1_000
 
 
-Gridtype = Literal["condor", "batch", "arc", "local", "unsupported"]
+Gridtype = GridtypeName  # the rules of each: aglidein.gridtypes
 
 
 class EntryConfig(_Model):
     name: Name
     gridtype: Gridtype
     gatekeeper: str | None = None
-    batch_system: Literal["slurm", "pbs", "lsf", "sge", "condor"] | None = None
+    batch_system: BatchSystem | None = None
     auth: AuthConfig | None = None
     attrs: dict[str, AttrScalar] = Field(default_factory=dict)
     limits: EntryLimits = EntryLimits()
@@ -301,19 +302,20 @@ class EntryConfig(_Model):
 
     @model_validator(mode="after")
     def _gridtype_rules(self) -> EntryConfig:
-        if self.gridtype != "local" and not self.gatekeeper:
+        rules = gridtype(self.gridtype)
+        if rules.needs_gatekeeper and not self.gatekeeper:
             raise ValueError(f"gatekeeper is required for gridtype {self.gridtype}")
-        if self.gridtype == "batch":
+        if rules.batch:
             if not self.batch_system:
-                raise ValueError("batch_system is required for gridtype batch")
+                raise ValueError(f"batch_system is required for gridtype {self.gridtype}")
             if self.gatekeeper and "@" not in self.gatekeeper:
-                raise ValueError("gatekeeper of a batch entry is user@host")
+                raise ValueError(f"gatekeeper of a {self.gridtype} entry is user@host")
         elif self.batch_system is not None:
             raise ValueError("batch_system is only for gridtype batch")
-        if self.gridtype not in ("local", "unsupported") and self.auth is None:
+        if rules.needs_auth and self.auth is None:
             raise ValueError(f"auth is required for gridtype {self.gridtype}")
-        if self.gridtype == "unsupported" and self.enabled:
-            raise ValueError("an entry of gridtype unsupported must have enabled: false")
+        if not rules.submittable and self.enabled:
+            raise ValueError(f"an entry of gridtype {self.gridtype} must have enabled: false")
         return self
 
     def effective_submit(self, factory: FactoryConfig) -> SubmitSettings:
