@@ -91,6 +91,7 @@ def delete_batches(writer: RetentionTarget[G], rows: list[tuple[int, int, int, i
     by_id = {g.id: g for g in writer.glideins.values()}
     ids = [(row[0],) for row in rows]
     conn = writer.conn
+    taken: list[tuple[G, int, int]] = []
     conn.execute("BEGIN")
     try:
         indexed = [row[0] for row in rows if row[0] <= writer.fts_indexed]
@@ -109,6 +110,7 @@ def delete_batches(writer: RetentionTarget[G], rows: list[tuple[int, int, int, i
             if state is not None:
                 state.record_count -= n
                 state.bytes -= size
+                taken.append((state, n, size))
                 touched.add(state.name)
         conn.executemany(
             "INSERT OR REPLACE INTO glideins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -117,11 +119,9 @@ def delete_batches(writer: RetentionTarget[G], rows: list[tuple[int, int, int, i
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
-        for _, glidein_id, n, size in rows:
-            state = by_id.get(glidein_id)
-            if state is not None:
-                state.record_count += n
-                state.bytes += size
+        for state, n, size in taken:  # only what was taken off before the failure
+            state.record_count += n
+            state.bytes += size
         raise
     return sum(row[2] for row in rows)
 
