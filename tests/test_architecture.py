@@ -273,6 +273,43 @@ def problems(modules: Mapping[str, Module], rules: Mapping[str, Any]) -> list[st
     return [p for check in checks for p in check(modules, rules)]
 
 
+def mirrored_test(module: str) -> str:
+    """Where a module's tests live: `aglidein.x.y` -> `tests/x/test_y.py`."""
+    parts = module.split(".")[1:]
+    return "/".join(["tests", *parts[:-1], f"test_{parts[-1]}.py"])
+
+
+def mirror_problems(
+    modules: Mapping[str, tuple[str, bool]], tests: set[str], rules: Mapping[str, Any]
+) -> list[str]:
+    """Modules (not packages, not `__main__`) without a test module at the mirrored path
+    and not in `[tests.not_mirrored]`; entries of that list that are stale."""
+    listed: Mapping[str, str] = rules.get("tests", {}).get("not_mirrored", {})
+    out = []
+    for name, (_, is_package) in sorted(modules.items()):
+        if is_package or name.endswith(".__main__"):
+            continue
+        has_test = mirrored_test(name) in tests
+        if not has_test and name not in listed:
+            out.append(
+                f"{name} has no test module: add {mirrored_test(name)}, or list it under"
+                " [tests.not_mirrored] in architecture.toml with where it is tested"
+            )
+        elif has_test and name in listed:
+            out.append(f"{name} has {mirrored_test(name)}: remove it from [tests.not_mirrored]")
+    for name in sorted(set(listed) - set(modules)):
+        out.append(f"[tests.not_mirrored] lists {name}, which is not a module: remove it")
+    for name, reason in sorted(listed.items()):
+        if not reason.strip():
+            out.append(f"[tests.not_mirrored] {name}: say where it is tested or why not")
+    return out
+
+
+def existing_test_modules(root: Path = ROOT) -> set[str]:
+    """The test modules of the repository, as `tests/x/test_y.py` paths."""
+    return {str(p.relative_to(root)) for p in (root / "tests").rglob("test_*.py")}
+
+
 def load_rules(path: Path = LAYERS_FILE) -> dict[str, Any]:
     """architecture.toml, parsed."""
     return tomllib.loads(path.read_text())
@@ -285,6 +322,21 @@ def test_the_source_tree_keeps_its_layers() -> None:
     modules = parse_modules(source_modules())
     assert len(modules) > 50, "the walk found the package"
     assert problems(modules, load_rules()) == []
+
+
+def test_every_module_has_its_tests_at_the_mirrored_path_or_says_where() -> None:
+    assert mirror_problems(source_modules(), existing_test_modules(), load_rules()) == []
+
+
+def test_the_mirror_check_names_what_is_missing_and_what_is_stale() -> None:
+    modules = {"aglidein.a": ("", False), "aglidein.b.c": ("", False), "aglidein.b": ("", True)}
+    rules = {"tests": {"not_mirrored": {"aglidein.a": "in x", "aglidein.gone": "y"}}}
+    assert mirror_problems(modules, {"tests/test_a.py"}, rules) == [
+        "aglidein.a has tests/test_a.py: remove it from [tests.not_mirrored]",
+        "aglidein.b.c has no test module: add tests/b/test_c.py, or list it under"
+        " [tests.not_mirrored] in architecture.toml with where it is tested",
+        "[tests.not_mirrored] lists aglidein.gone, which is not a module: remove it",
+    ]
 
 
 def test_every_layer_is_named_and_core_is_pure_by_rule() -> None:
