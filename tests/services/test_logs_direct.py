@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from aglidein.services.auth import Access
-from aglidein.services.http import SECURITY_HEADERS, ApiRoute, DirectRoutes, RawResponse
+from aglidein.services.http import ApiRoute
+from aglidein.services.http_direct import SECURITY_HEADERS, DirectRoutes, RawResponse
 from tests.services.logs_helpers import LogServer, log_server, ndjson
 
 # The limits are small so that one test reaches 429.
