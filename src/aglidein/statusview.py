@@ -94,17 +94,7 @@ def _downtime_table(downtimes: list[Mapping[str, Any]]) -> Table:
     return table
 
 
-def status_renderable(status: Mapping[str, Any]) -> Group:
-    """A rich renderable: a header line, the entries table, schedds and credentials."""
-    factory = status.get("factory", {})
-    cycle = factory.get("cycle", {})
-    duration = cycle.get("duration_s")
-    header = Text.assemble(
-        (f"{factory.get('name', '?')}", "bold"),
-        f"  aglidein {factory.get('version', '?')}  cycle {cycle.get('number', 0)}",
-        f" ({duration:.2f}s)" if isinstance(duration, int | float) else "",
-        f"  started {factory.get('started', '?')}",
-    )
+def _entries_table(status: Mapping[str, Any]) -> Table:
     entries = Table(title="entries", expand=False, header_style="bold")
     for column, justify in (
         ("entry", "left"),
@@ -140,6 +130,21 @@ def status_renderable(status: Mapping[str, Any]) -> Group:
             str(row["black_hole"]),
             ", ".join(row["limited_by"]),
         )
+    return entries
+
+
+def status_renderable(status: Mapping[str, Any]) -> Group:
+    """A rich renderable: a header line, the entries table, schedds and credentials."""
+    factory = status.get("factory", {})
+    cycle = factory.get("cycle", {})
+    duration = cycle.get("duration_s")
+    header = Text.assemble(
+        (f"{factory.get('name', '?')}", "bold"),
+        f"  aglidein {factory.get('version', '?')}  cycle {cycle.get('number', 0)}",
+        f" ({duration:.2f}s)" if isinstance(duration, int | float) else "",
+        f"  started {factory.get('started', '?')}",
+    )
+    entries = _entries_table(status)
     parts: list[Any] = [header]
     drift = config_drift(status)
     if drift:

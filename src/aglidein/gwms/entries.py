@@ -19,7 +19,7 @@ from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.factory import FactoryEntry
 from aglidein.gwms.match import AttrType
 from aglidein.gwms.report import ImportReport
-from aglidein.gwms.xmlread import XmlNode
+from aglidein.gwms.xmlread import XmlNode, parse_bool
 from aglidein.units import format_duration
 
 __all__ = [
@@ -27,7 +27,6 @@ __all__ = [
     "CredentialIndex",
     "auth_method_for",
     "convert_entry",
-    "parse_bool",
 ]
 
 # GlideinWMS defaults (factory_defaults.xml) for what an entry leaves out.
@@ -62,18 +61,6 @@ class ConvertedEntry:
     disabled_in_gwms: bool
     import_reason: str | None  # why the import disabled it (summary category)
     attr_types: dict[str, AttrType]
-
-
-def parse_bool(text: str | None, default: bool) -> bool | None:
-    """GlideinWMS booleans (`True`/`False`, any case); None when unreadable."""
-    if text is None:
-        return default
-    value = text.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    return None
 
 
 def auth_method_for(gwms_method: str, gridtype: str) -> str | None:

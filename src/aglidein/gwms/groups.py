@@ -11,7 +11,8 @@ from aglidein.gwms.attrs import parse_int
 from aglidein.gwms.dropped import report_frontend_root, report_group_config
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.frontend import FrontendSettings, parse_truth
-from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
+from aglidein.gwms.match import AttrType, translate_match_expr
+from aglidein.gwms.query_expr import and_all, scope_to_target
 from aglidein.gwms.report import ImportReport
 from aglidein.gwms.xmlread import XmlNode
 
