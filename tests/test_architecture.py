@@ -310,6 +310,40 @@ def existing_test_modules(root: Path = ROOT) -> set[str]:
     return {str(p.relative_to(root)) for p in (root / "tests").rglob("test_*.py")}
 
 
+def _functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:
+    """(qualified name, lines) of every function, methods as `Class.name`."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            yield f"{prefix}{node.name}", lines
+            yield from _functions(node, f"{prefix}{node.name}.")
+        elif isinstance(node, ast.ClassDef):
+            yield from _functions(node, f"{prefix}{node.name}.")
+
+
+def size_problems(sources: Mapping[str, tuple[str, bool]], rules: Mapping[str, Any]) -> list[str]:
+    """Modules and functions over the limits of `[size]`, and stale `[size.over]` entries."""
+    size = rules["size"]
+    listed: Mapping[str, str] = size.get("over", {})
+    found: list[tuple[str, str]] = []
+    for name, (text, _) in sorted(sources.items()):
+        lines = len(text.splitlines())
+        if lines > size["max_module_lines"]:
+            found.append((name, f"{name} has {lines} lines (> {size['max_module_lines']})"))
+        for function, length in _functions(ast.parse(text, name)):
+            if length > size["max_function_lines"]:
+                limit = size["max_function_lines"]
+                found.append(
+                    (f"{name}:{function}", f"{name}:{function} has {length} lines (> {limit})")
+                )
+    out = [f"{text}: split it by responsibility" for key, text in found if key not in listed]
+    keys = {key for key, _ in found}
+    out += [
+        f"[size.over] lists {key}, no longer over: remove it" for key in listed if key not in keys
+    ]
+    return out
+
+
 def load_rules(path: Path = LAYERS_FILE) -> dict[str, Any]:
     """architecture.toml, parsed."""
     return tomllib.loads(path.read_text())
@@ -336,6 +370,26 @@ def test_the_mirror_check_names_what_is_missing_and_what_is_stale() -> None:
         "aglidein.b.c has no test module: add tests/b/test_c.py, or list it under"
         " [tests.not_mirrored] in architecture.toml with where it is tested",
         "[tests.not_mirrored] lists aglidein.gone, which is not a module: remove it",
+    ]
+
+
+def test_modules_and_functions_stay_readable_in_one_sitting() -> None:
+    assert size_problems(source_modules(), load_rules()) == []
+
+
+def test_the_size_check_names_what_is_too_long_and_what_is_stale() -> None:
+    long_function = "def f():\n" + "    x = 1\n" * 5 + "class C:\n    def g(self):\n        pass\n"
+    sources = {"aglidein.a": (long_function, False), "aglidein.b": ("x = 1\n" * 10, False)}
+    rules = {
+        "size": {
+            "max_module_lines": 9,
+            "max_function_lines": 3,
+            "over": {"aglidein.b": "being split", "aglidein.c:h": "gone"},
+        }
+    }
+    assert size_problems(sources, rules) == [
+        "aglidein.a:f has 6 lines (> 3): split it by responsibility",
+        "[size.over] lists aglidein.c:h, no longer over: remove it",
     ]
 
 
