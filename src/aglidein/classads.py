@@ -24,6 +24,7 @@ __all__ = [
     "AdValue",
     "Expr",
     "ExprSyntaxError",
+    "ScalarValue",
     "Special",
     "ad_from_json",
     "ad_from_mapping",
@@ -52,6 +53,8 @@ ERROR = Special.ERROR
 # A value as aglidein passes it around: plain Python data, or an unevaluated expression.
 AdValue: TypeAlias = "str | int | float | bool | list[AdValue] | Expr"
 EvalResult: TypeAlias = "str | int | float | bool | list[Any] | dict[str, Any] | Special"
+# A scalar attribute value as the compiler and the demand shapes hold it.
+ScalarValue = str | int | float | bool | None  # None = the attribute is undefined
 
 
 class ExprSyntaxError(ValueError):

@@ -11,8 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aglidein.classads import ERROR, UNDEFINED, Special
-from aglidein.core.model import ScalarValue
+from aglidein.classads import ERROR, UNDEFINED, ScalarValue, Special
 
 __all__ = [
     "Ad",

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from aglidein.classads import ScalarValue
+
 __all__ = [
     "LIMIT_REASONS",
     "CredentialState",
@@ -36,8 +38,6 @@ __all__ = [
     "SlotActivity",
     "SubmitRequest",
 ]
-
-ScalarValue = str | int | float | bool | None  # None = the attribute is undefined
 
 
 class LimitReason(enum.StrEnum):
