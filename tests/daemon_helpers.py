@@ -20,10 +20,10 @@ from aglidein.clock import SystemClock
 from aglidein.condor.fake import FakePool
 from aglidein.config import LoadedConfig, parse_config_text
 from aglidein.daemon import Daemon, Subsystems
-from aglidein.runtime import Runtime
 from aglidein.services.cycle_setup import build_cycle, pool_for
 from aglidein.services.glidein_files import PilotKit
 from aglidein.services.logs import LogService
+from aglidein.services.runtime import Runtime
 from tests.adapter_helpers import idtoken_entry, placeholder_pilot
 
 # HTCondor never lets root own a job, so a root aglidein must name the job owner

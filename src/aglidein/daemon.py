@@ -28,7 +28,6 @@ from aglidein.config import Config, LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
 from aglidein.ownership import resolve_job_owner, unreachable_dir
-from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
 from aglidein.services.http import ApiRoute, HttpService
@@ -36,6 +35,7 @@ from aglidein.services.logs import LogService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
+from aglidein.services.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.state import StateDB, StateDirLock
 
 __all__ = [

@@ -22,11 +22,11 @@ from aglidein.condor.scenario import EntryBehaviour
 from aglidein.config import Config
 from aglidein.core.model import DemandSnapshot, GlideinCensus, GlideinState, Plan
 from aglidein.errors import StateError
-from aglidein.runtime import Runtime
 from aglidein.services.cycle import CycleService
 from aglidein.services.cycle_setup import build_cycle, token_writer
 from aglidein.services.glidein_files import PilotKit
 from aglidein.services.poller import Poller
+from aglidein.services.runtime import Runtime
 from tests.adapter_helpers import idtoken_entry, make_runtime, metric, placeholder_pilot
 from tests.services.test_cycle import _config, _scenario
 

@@ -19,10 +19,10 @@ from aglidein.config import load_config
 from aglidein.core.credstate import credential_blocks_new_glideins, entry_credential_block
 from aglidein.credentials import jwt_expiry
 from aglidein.daemon import default_services
-from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.services.metrics import Metrics
 from aglidein.services.refresh import STDERR_LOG_LIMIT, redact_secrets
 from aglidein.services.renewer import Renewer
+from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
 from tests.credential_helpers import config_text, proxy_file, scitoken, write_private
 

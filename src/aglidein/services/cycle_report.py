@@ -20,10 +20,10 @@ from aglidein.core.model import (
     Plan,
     SlotActivity,
 )
-from aglidein.runtime import EntryStatus, PoolSourceStatus, Runtime, ScheddStatus
 from aglidein.services.downtimes import downtime_json
 from aglidein.services.metrics import Metrics
 from aglidein.services.provisioner import EntryOutcome
+from aglidein.services.runtime import EntryStatus, PoolSourceStatus, Runtime, ScheddStatus
 
 __all__ = ["publish_cycle", "record_plan"]
 

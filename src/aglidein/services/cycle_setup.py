@@ -15,7 +15,6 @@ from aglidein.core.policy import decide
 from aglidein.credentials import PoolSigningKey, write_glidein_tokens
 from aglidein.logkeys import LogKeyring
 from aglidein.ownership import resolve_job_owner
-from aglidein.runtime import Runtime
 from aglidein.services.cycle import CycleService, PollerLike, Reported
 from aglidein.services.downtimes import downtime_routes
 from aglidein.services.exits import ExitWatcher
@@ -25,6 +24,7 @@ from aglidein.services.http import ApiRoute
 from aglidein.services.operator import operator_routes
 from aglidein.services.poller import Poller
 from aglidein.services.provisioner import Provisioner
+from aglidein.services.runtime import Runtime
 
 __all__ = ["build_cycle", "pool_for", "token_writer"]
 

@@ -22,9 +22,9 @@ from starlette.responses import Response
 from aglidein.config import Config
 from aglidein.core.downtime import DowntimeError, check_window, parse_when
 from aglidein.core.model import Downtime
-from aglidein.runtime import Runtime
 from aglidein.services.auth import Access
 from aglidein.services.http import ApiRoute, json_response, small_body
+from aglidein.services.runtime import Runtime
 
 __all__ = ["ALL_ENTRIES", "downtime_json", "downtime_routes", "refresh_board"]
 

@@ -29,7 +29,6 @@ from starlette.staticfiles import StaticFiles
 
 from aglidein import __version__
 from aglidein.config import Config, expand_path
-from aglidein.runtime import Runtime
 from aglidein.services.auth import (
     SESSION_COOKIE,
     SESSION_LIFETIME_S,
@@ -49,6 +48,7 @@ from aglidein.services.http_direct import (
 )
 from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
+from aglidein.services.runtime import Runtime
 
 __all__ = ["ApiRoute", "HttpService", "RawHandler", "RawResponse", "json_response", "small_body"]
 

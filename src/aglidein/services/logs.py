@@ -19,7 +19,6 @@ from starlette.responses import Response, StreamingResponse
 
 from aglidein.config import LogsConfig
 from aglidein.errors import StoreError
-from aglidein.runtime import Runtime
 from aglidein.services import glidein_list
 from aglidein.services.auth import Access
 from aglidein.services.glidein_list import glidein_page, parse_glidein_query
@@ -33,6 +32,7 @@ from aglidein.services.logs_query import (
     parse_log_query,
 )
 from aglidein.services.logs_tail import TailHub
+from aglidein.services.runtime import Runtime
 from aglidein.store.api import Cursor, LogQuery
 from aglidein.store.sqlite import DB_FILE, SqliteLogStore
 

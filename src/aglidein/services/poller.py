@@ -35,7 +35,6 @@ from aglidein.core.model import (
     Slot,
 )
 from aglidein.errors import CondorTimeout
-from aglidein.runtime import ConfigSource
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller_ads import (
     GLIDEIN_PROJECTION,
@@ -45,6 +44,7 @@ from aglidein.services.poller_ads import (
     glideins_from_ads,
     slots_from_ads,
 )
+from aglidein.services.runtime import ConfigSource
 
 __all__ = ["COLLECTOR_SCHEDDS", "Poller", "SourceFailure", "demand_constraint"]
 

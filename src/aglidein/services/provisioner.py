@@ -36,9 +36,9 @@ from aglidein.core.model import (
 )
 from aglidein.core.submit import render_submit
 from aglidein.errors import AglideinError, CondorError, CondorTimeout
-from aglidein.runtime import ConfigSource
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.metrics import Metrics
+from aglidein.services.runtime import ConfigSource
 from aglidein.state import StateDB
 
 __all__ = ["EntryOutcome", "Provisioner"]

@@ -29,7 +29,6 @@ from aglidein.credentials import CredentialReading, check_credential_bytes, read
 from aglidein.errors import AglideinError, CredentialError
 from aglidein.logkeys import LogKeyring, atomic_write
 from aglidein.ownership import JobOwner, give, resolve_job_owner
-from aglidein.runtime import CredentialStatus, Runtime
 from aglidein.services.refresh import (
     RefreshFailed,
     fetch_oauth2_token,
@@ -37,6 +36,7 @@ from aglidein.services.refresh import (
     remove_work_dir,
     run_refresh_command,
 )
+from aglidein.services.runtime import CredentialStatus, Runtime
 
 __all__ = ["Renewer", "renew_margin"]
 
