@@ -31,7 +31,7 @@ from aglidein.demo.setup import (
 )
 from aglidein.demo.view import summary
 from aglidein.errors import AglideinError, exception_leaves
-from aglidein.logs import LogLevel
+from aglidein.logging_setup import LogLevel
 from aglidein.state import StateDirLock
 from aglidein.units import parse_duration
 
@@ -149,7 +149,7 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
 @contextmanager
 def _log_to(path: Path, level: LogLevel) -> Iterator[None]:
     """The daemon's JSON log goes to a file: the terminal belongs to the view."""
-    from aglidein.logs import configure_logging
+    from aglidein.logging_setup import configure_logging
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from aglidein.logs import configure_logging
+from aglidein.logging_setup import configure_logging
 
 
 @pytest.fixture(autouse=True)
