@@ -435,7 +435,7 @@ PLANTED_RULES: dict[str, Any] = {
         "base": {"may_import": [], "modules": ["aglidein.gone"]},
     },
     "purity": {"modules": ["aglidein.core.*"], "forbidden_imports": ["time", "aglidein.services"]},
-    "doors": {"htcondor2": ["aglidein.classads"]},
+    "doors": {"htcondor2": ["aglidein.classad.facade"]},
     "cycles": {"allowed_package_cycles": [["aglidein.core", "aglidein.gwms"]]},
 }
 
@@ -456,7 +456,7 @@ def test_the_checker_catches_planted_offences() -> None:
         "aglidein.core.pure:6 must stay pure but imports aglidein.services.svc",
         "aglidein.core.pure:9 must stay pure but reads the clock (take `now` instead)",
         "aglidein.core.pure:8 must stay pure but opens a file",
-        "aglidein.services.other:2 imports htcondor2: only aglidein.classads may (use the facade)",
+        "aglidein.services.other:2 imports htcondor2: only aglidein.classad.facade may (use the facade)",
     ]
 
 

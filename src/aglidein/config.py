@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ExprSyntaxError, parse_expr
 from aglidein.config_yaml import Loc
 from aglidein.config_yaml import format_loc as _format_loc
 from aglidein.config_yaml import line_of as _line_of

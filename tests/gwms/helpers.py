@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aglidein.classads import is_true, parse_expr
+from aglidein.classad.evaluate import compile_expr
+from aglidein.classad.facade import is_true, parse_expr
 from aglidein.config import Config, parse_config_text
-from aglidein.core.classad_eval import compile_expr
 from aglidein.gwms import ImportResult, import_gwms
 from tests.conftest import FIXTURES
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aglidein.core.classad_eval import compile_expr
+from aglidein.classad.evaluate import compile_expr
 from aglidein.gwms.match import AttrType, translate_match_expr
 from tests.gwms.helpers import classad_matches
 

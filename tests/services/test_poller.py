@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from aglidein.classads import parse_expr
+from aglidein.classad.facade import parse_expr
 from aglidein.clock import ManualClock
 from aglidein.condor.api import Ad, ScheddLocation
 from aglidein.config import Config

@@ -19,7 +19,7 @@ import anyio.to_process
 import structlog
 from anyio import BrokenWorkerProcess
 
-from aglidein.classads import AdValue, ExprSyntaxError, parse_expr, quote
+from aglidein.classad.facade import AdValue, ExprSyntaxError, parse_expr, quote
 from aglidein.condor.api import (
     ActResult,
     Ad,

@@ -9,7 +9,7 @@ import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aglidein.classads import AdValue
+from aglidein.classad.facade import AdValue
 from aglidein.condor.fake_schedd import FakeJob
 
 __all__ = ["as_int", "local_workdir", "read_attrs_file", "str_or_none", "write_pilot_stderr"]

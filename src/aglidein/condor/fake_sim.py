@@ -13,7 +13,7 @@ import os
 import random
 import re
 
-from aglidein.classads import AdValue, expand_submit
+from aglidein.classad.facade import AdValue, expand_submit
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, SubmitDescription
 from aglidein.condor.fake_pilot import (

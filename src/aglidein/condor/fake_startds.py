@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from aglidein.classads import AdValue, Expr, ExprSyntaxError, is_true, parse_expr
+from aglidein.classad.facade import AdValue, Expr, ExprSyntaxError, is_true, parse_expr
 from aglidein.condor.fake_schedd import FakeJob, FakeSchedd, JobStatus
 from aglidein.condor.scenario import JobSpec, Scenario
 from aglidein.errors import CondorError

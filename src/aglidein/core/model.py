@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from aglidein.classads import ScalarValue
+from aglidein.classad.facade import ScalarValue
 
 __all__ = [
     "LIMIT_REASONS",

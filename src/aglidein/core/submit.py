@@ -17,7 +17,7 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aglidein.classads import quote
+from aglidein.classad.facade import quote
 from aglidein.config import Config, EntryConfig, GlideinSettings
 from aglidein.gridtypes import gridtype
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ExprSyntaxError, parse_expr
 from aglidein.gwms.attrs import parse_int
 from aglidein.gwms.dropped import report_frontend_root, report_group_config
 from aglidein.gwms.emit import Commented, Node

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from aglidein.classads import quote
+from aglidein.classad.facade import quote
 
 __all__ = ["AttrType", "Translation", "translate_match_expr"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ExprSyntaxError, parse_expr
 from aglidein.gwms.match import Translation
 
 __all__ = ["and_all", "scope_to_target"]

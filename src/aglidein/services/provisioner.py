@@ -19,7 +19,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
-from aglidein.classads import quote
+from aglidein.classad.facade import quote
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.config import Config, EntryConfig

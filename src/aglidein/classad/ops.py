@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aglidein.classads import ERROR, UNDEFINED, ScalarValue, Special
+from aglidein.classad.facade import ERROR, UNDEFINED, ScalarValue, Special
 
 __all__ = [
     "Ad",

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aglidein.classads import (
+from aglidein.classad.facade import (
     ERROR,
     UNDEFINED,
     Expr,

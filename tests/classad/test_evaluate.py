@@ -9,9 +9,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import ERROR, UNDEFINED, ExprSyntaxError, parse_expr
+from aglidein.classad.evaluate import compile_expr, conjuncts, truthy
+from aglidein.classad.facade import ERROR, UNDEFINED, ExprSyntaxError, parse_expr
 from aglidein.config import parse_config_text
-from aglidein.core.classad_eval import compile_expr, conjuncts, truthy
 from aglidein.core.demand import group_projection, type_sensitive_refs
 from aglidein.core.match import Matcher, pair_matches
 

@@ -22,10 +22,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import ad_from_mapping, is_true, parse_expr
+from aglidein.classad.evaluate import compile_expr
+from aglidein.classad.facade import ad_from_mapping, is_true, parse_expr
 from aglidein.cli import main
 from aglidein.config import parse_config_text
-from aglidein.core.classad_eval import compile_expr
 from aglidein.core.demand import (
     Shaper,
     exact_attrs,

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aglidein.classads import ERROR, UNDEFINED, parse_expr
-from aglidein.core.classad_funcs import compile_call
-from aglidein.core.classad_ops import (
+from aglidein.classad.facade import ERROR, UNDEFINED, parse_expr
+from aglidein.classad.funcs import compile_call
+from aglidein.classad.ops import (
     MIN64,
     Ad,
     Evaluator,
@@ -29,7 +29,7 @@ from aglidein.core.classad_ops import (
     truth,
     truthy,
 )
-from aglidein.core.classad_parse import (
+from aglidein.classad.parse import (
     Attr,
     Binary,
     Call,

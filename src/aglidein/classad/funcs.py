@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-from aglidein.classads import ERROR, UNDEFINED
-from aglidein.core.classad_ops import (
+from aglidein.classad.facade import ERROR, UNDEFINED
+from aglidein.classad.ops import (
     DEFAULT_DELIMITERS,
     SAFE_REGEX,
     STRING_LIST_SPACE,
@@ -23,7 +23,7 @@ from aglidein.core.classad_ops import (
     choose,
     compare,
 )
-from aglidein.core.classad_parse import Call, ListLit, Lit, Node
+from aglidein.classad.parse import Call, ListLit, Lit, Node
 
 __all__ = ["compile_call", "string_list_items"]
 

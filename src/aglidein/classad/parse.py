@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from aglidein.classads import ERROR, UNDEFINED, Special
+from aglidein.classad.facade import ERROR, UNDEFINED, Special
 
 __all__ = [
     "Attr",
