@@ -22,7 +22,7 @@ from aglidein.config import LoadedConfig, parse_config_text
 from aglidein.daemon import Daemon, Subsystems
 from aglidein.services.cycle_setup import build_cycle, pool_for
 from aglidein.services.glidein_files import PilotKit
-from aglidein.services.logs import LogService
+from aglidein.services.glidein_logs.service import LogService
 from aglidein.services.runtime import Runtime
 from tests.adapter_helpers import idtoken_entry, placeholder_pilot
 

@@ -30,8 +30,8 @@ from aglidein.logkeys import read_private_file
 from aglidein.ownership import resolve_job_owner, unreachable_dir
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
+from aglidein.services.glidein_logs.service import LogService
 from aglidein.services.http import ApiRoute, HttpService
-from aglidein.services.logs import LogService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer

@@ -15,7 +15,7 @@ from aglidein.daemon import default_services
 from aglidein.demo.runner import SIM_CLOCK_FILE, _keep_sim_time, resumed_clock
 from aglidein.logkeys import LogKeyring
 from aglidein.services.cycle_setup import token_writer
-from aglidein.services.logs import LogService
+from aglidein.services.glidein_logs.service import LogService
 from tests.adapter_helpers import idtoken_entry, make_config, make_runtime
 
 

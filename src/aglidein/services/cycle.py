@@ -49,7 +49,7 @@ from aglidein.services.cycle_memory import load_cycle_memory, save_cycle_memory
 from aglidein.services.cycle_report import publish_cycle
 from aglidein.services.downtimes import refresh_board
 from aglidein.services.exits import ExitWatcher
-from aglidein.services.glidein_stderr import OutputFiles
+from aglidein.services.glidein_logs.stderr import OutputFiles
 from aglidein.services.provisioner import EntryOutcome, Provisioner
 from aglidein.services.runtime import Runtime
 from aglidein.state import StateDB

@@ -19,7 +19,7 @@ from aglidein.services.cycle import CycleService, PollerLike, Reported
 from aglidein.services.downtimes import downtime_routes
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_files import PilotKit, TokenWriter
-from aglidein.services.glidein_stderr import IngestRecords, OutputFiles
+from aglidein.services.glidein_logs.stderr import IngestRecords, OutputFiles
 from aglidein.services.http import ApiRoute
 from aglidein.services.operator import operator_routes
 from aglidein.services.poller import Poller

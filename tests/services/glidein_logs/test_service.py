@@ -12,7 +12,7 @@ import jwt
 import orjson
 
 from aglidein.logkeys import LOG_AUDIENCE, LogKeyring
-from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+from tests.services.glidein_logs.helpers import LogServer, eventually, log_server, ndjson
 
 
 async def post(

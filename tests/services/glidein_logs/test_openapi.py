@@ -12,7 +12,7 @@ from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from tests.services.logs_helpers import log_server, ndjson
+from tests.services.glidein_logs.helpers import log_server, ndjson
 
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 OPERATIONS = [("GET", "/api/v1/logs"), ("POST", "/api/v1/logs"), ("GET", "/api/v1/glideins")]

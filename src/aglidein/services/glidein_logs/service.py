@@ -19,19 +19,19 @@ from starlette.responses import Response, StreamingResponse
 
 from aglidein.config import LogsConfig
 from aglidein.errors import StoreError
-from aglidein.services import glidein_list
 from aglidein.services.auth import Access
-from aglidein.services.glidein_list import glidein_page, parse_glidein_query
-from aglidein.services.http import ApiRoute, json_response
-from aglidein.services.logs_ingest import Ingest, RateLimiter, TokenVerifier
-from aglidein.services.logs_query import (
+from aglidein.services.glidein_logs import glidein_list
+from aglidein.services.glidein_logs.glidein_list import glidein_page, parse_glidein_query
+from aglidein.services.glidein_logs.ingest import Ingest, RateLimiter, TokenVerifier
+from aglidein.services.glidein_logs.query import (
     GLIDEINS_PARAMETERS,
     LOG_PARAMETERS,
     STREAM_PARAMETERS,
     BadQuery,
     parse_log_query,
 )
-from aglidein.services.logs_tail import TailHub
+from aglidein.services.glidein_logs.tail import TailHub
+from aglidein.services.http import ApiRoute, json_response
 from aglidein.services.runtime import Runtime
 from aglidein.store.api import Cursor, LogQuery
 from aglidein.store.sqlite import DB_FILE, SqliteLogStore

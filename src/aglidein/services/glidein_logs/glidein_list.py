@@ -18,7 +18,7 @@ from typing import Any
 
 from starlette.datastructures import QueryParams
 
-from aglidein.services.logs_query import BadQuery, format_ts, glidein_json, int_param
+from aglidein.services.glidein_logs.query import BadQuery, format_ts, glidein_json, int_param
 from aglidein.services.roster import LOG_STATES, STATES, GlideinRoster, RosterGlidein
 from aglidein.store.api import GlideinDetail, GlideinSummary, LogStore
 

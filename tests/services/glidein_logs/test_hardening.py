@@ -11,9 +11,9 @@ import httpx
 import orjson
 import pytest
 
-from aglidein.services import logs_tail
-from aglidein.services.logs_ingest import MAX_ERRORS_LISTED
-from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+from aglidein.services.glidein_logs import tail as logs_tail
+from aglidein.services.glidein_logs.ingest import MAX_ERRORS_LISTED
+from tests.services.glidein_logs.helpers import LogServer, eventually, log_server, ndjson
 
 
 async def post(server: LogServer, body: bytes, glidein: str = "g1") -> httpx.Response:

@@ -21,11 +21,11 @@ from aglidein.core.stderr import STDERR_SEQ_BASE
 from aglidein.services.cycle import CycleService
 from aglidein.services.cycle_setup import build_cycle, token_writer
 from aglidein.services.glidein_files import PilotKit
-from aglidein.services.glidein_stderr import OutputFiles
+from aglidein.services.glidein_logs.stderr import OutputFiles
 from aglidein.store.api import LogQuery
 from aglidein.store.sqlite import SqliteLogStore
 from tests.adapter_helpers import make_config, make_runtime, placeholder_pilot
-from tests.services.logs_helpers import ndjson
+from tests.services.glidein_logs.helpers import ndjson
 
 DAY = 86400.0
 

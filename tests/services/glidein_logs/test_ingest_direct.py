@@ -12,7 +12,7 @@ import pytest
 from aglidein.services.auth import Access
 from aglidein.services.http import ApiRoute
 from aglidein.services.http_direct import SECURITY_HEADERS, DirectRoutes, RawResponse
-from tests.services.logs_helpers import LogServer, log_server, ndjson
+from tests.services.glidein_logs.helpers import LogServer, log_server, ndjson
 
 # The limits are small so that one test reaches 429.
 LOGS = "{rate_limit: {records_per_s: 1, burst: 30}}"

@@ -15,7 +15,7 @@ import httpx
 from aglidein.logkeys import LogKeyring
 from tests.conftest import MINIMAL_CONFIG
 from tests.daemon_helpers import free_port, start_daemon
-from tests.services.logs_helpers import ndjson
+from tests.services.glidein_logs.helpers import ndjson
 
 GLIDEINS = 6
 

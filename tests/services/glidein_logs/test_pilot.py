@@ -10,9 +10,9 @@ from pathlib import Path
 import anyio.to_thread
 import httpx
 
-from tests.services.logs_helpers import log_server
+from tests.services.glidein_logs.helpers import log_server
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 async def test_pilot_logs_arrive_and_end_the_glidein(tmp_path: Path) -> None:
