@@ -188,7 +188,7 @@ class CycleService:
         reported = (
             await self._reported() if self._reported is not None and census.factory_ok else None
         )
-        if self.outputs is not None:  # before submitting: see services.glidein_stderr
+        if self.outputs is not None:  # before submitting: see services.glidein_logs.stderr
             await self._step("stderr_collect", self.outputs.collect(census))
         # read each cycle: a downtime added or ended through the API acts from the next one
         downtimes = await refresh_board(runtime, now)
