@@ -127,8 +127,8 @@ def placeholder_pilot(tmp_path: Path) -> Path:
 def make_runtime(config: Config, clock: Any, state_path: Path | None = None) -> Any:
     """A Runtime around `config` with a state DB in its state_dir."""
     from aglidein.config import LoadedConfig
-    from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
     from aglidein.services.metrics import Metrics
+    from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
     from aglidein.state import StateDB
 
     path = state_path or Path(config.factory.state_dir) / "state.db"

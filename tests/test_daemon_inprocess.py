@@ -14,7 +14,7 @@ from cryptography.x509.oid import NameOID
 
 from aglidein.config import parse_config_text
 from aglidein.daemon import Daemon, Subsystems
-from aglidein.runtime import Runtime
+from aglidein.services.runtime import Runtime
 from tests.conftest import MINIMAL_CONFIG
 from tests.credential_helpers import certificate
 from tests.daemon_helpers import free_port

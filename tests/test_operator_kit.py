@@ -11,9 +11,9 @@ import httpx
 
 from aglidein.clock import ManualClock
 from aglidein.config import parse_config_text
-from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.services.http import HttpService
 from aglidein.services.metrics import Metrics
+from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
 from tests.tools import need
 

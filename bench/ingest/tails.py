@@ -20,10 +20,10 @@ import orjson
 from aglidein.clock import SystemClock
 from aglidein.config import parse_config_text
 from aglidein.logkeys import LogKeyring
-from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
+from aglidein.services.glidein_logs.service import LogService
 from aglidein.services.http import HttpService
-from aglidein.services.logs import LogService
 from aglidein.services.metrics import Metrics
+from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
 
 CONFIG = """\

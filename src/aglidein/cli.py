@@ -104,7 +104,7 @@ def _main(argv: Sequence[str]) -> int:
     import structlog
 
     from aglidein.errors import AglideinError, exception_leaves
-    from aglidein.logs import configure_logging
+    from aglidein.logging_setup import configure_logging
 
     configure_logging(args.log_level or "warning")
     try:

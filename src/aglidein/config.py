@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from aglidein.classads import parse_expr
+from aglidein.classad.facade import parse_expr
 from aglidein.config_model import (
     MAX_COUNT,
     AuthConfig,

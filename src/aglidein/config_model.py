@@ -28,6 +28,7 @@ from aglidein.config_types import (
     PosInt,
     Size,
 )
+from aglidein.gridtypes import BatchSystem, GridtypeName, gridtype
 
 __all__ = [
     "MAX_COUNT",
@@ -258,14 +259,14 @@ class GroupAtEntryLimits(_Model):
 START_EXPR_ATTR = "GLIDEIN_START_EXPR"  # how start_expr reaches the pilot (attrs file)
 
 
-Gridtype = Literal["condor", "batch", "arc", "local", "unsupported"]
+Gridtype = GridtypeName  # the rules of each: aglidein.gridtypes
 
 
 class EntryConfig(_Model):
     name: Name
     gridtype: Gridtype
     gatekeeper: str | None = None
-    batch_system: Literal["slurm", "pbs", "lsf", "sge", "condor"] | None = None
+    batch_system: BatchSystem | None = None
     auth: AuthConfig | None = None
     attrs: dict[str, AttrScalar] = Field(default_factory=dict)
     limits: EntryLimits = EntryLimits()
@@ -282,19 +283,20 @@ class EntryConfig(_Model):
 
     @model_validator(mode="after")
     def _gridtype_rules(self) -> EntryConfig:
-        if self.gridtype != "local" and not self.gatekeeper:
+        rules = gridtype(self.gridtype)
+        if rules.needs_gatekeeper and not self.gatekeeper:
             raise ValueError(f"gatekeeper is required for gridtype {self.gridtype}")
-        if self.gridtype == "batch":
+        if rules.batch:
             if not self.batch_system:
-                raise ValueError("batch_system is required for gridtype batch")
+                raise ValueError(f"batch_system is required for gridtype {self.gridtype}")
             if self.gatekeeper and "@" not in self.gatekeeper:
-                raise ValueError("gatekeeper of a batch entry is user@host")
+                raise ValueError(f"gatekeeper of a {self.gridtype} entry is user@host")
         elif self.batch_system is not None:
             raise ValueError("batch_system is only for gridtype batch")
-        if self.gridtype not in ("local", "unsupported") and self.auth is None:
+        if rules.needs_auth and self.auth is None:
             raise ValueError(f"auth is required for gridtype {self.gridtype}")
-        if self.gridtype == "unsupported" and self.enabled:
-            raise ValueError("an entry of gridtype unsupported must have enabled: false")
+        if not rules.submittable and self.enabled:
+            raise ValueError(f"an entry of gridtype {self.gridtype} must have enabled: false")
         if START_EXPR_ATTR in self.attrs:
             raise ValueError(f"attrs.{START_EXPR_ATTR} is set by start_expr: use start_expr")
         return self

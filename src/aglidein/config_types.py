@@ -14,7 +14,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ExprSyntaxError, parse_expr
 from aglidein.units import format_duration, format_size, parse_duration, parse_size
 
 __all__ = [

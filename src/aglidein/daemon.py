@@ -28,14 +28,14 @@ from aglidein.config import Config, LoadedConfig, expand_path
 from aglidein.errors import AglideinError
 from aglidein.logkeys import read_private_file
 from aglidein.ownership import resolve_job_owner, unreachable_dir
-from aglidein.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.sdnotify import Notifier
 from aglidein.services.cycle_setup import build_cycle
+from aglidein.services.glidein_logs.service import LogService
 from aglidein.services.http import ApiRoute, HttpService
-from aglidein.services.logs import LogService
 from aglidein.services.loop_monitor import LoopMonitor
 from aglidein.services.metrics import Metrics
 from aglidein.services.renewer import Renewer
+from aglidein.services.runtime import ConfigHolder, Runtime, Service, StatusBoard
 from aglidein.state import StateDB, StateDirLock
 from aglidein.store.history import HISTORY_FILE, HistoryStore
 
@@ -189,7 +189,7 @@ class Daemon:
         self.metrics.up_since.set(time.time())
 
         async def _sync_status(old: object, new: object) -> None:
-            status.sync_entries(holder.current)
+            status.sync_entries(holder())
 
         holder.on_reload(_sync_status)
         monitor = LoopMonitor(
@@ -220,12 +220,12 @@ class Daemon:
             self.ready.set()
             self.metrics.services_ready.set(1)
             self.notifier.send(READY=1, STATUS=self._status_line(runtime))
-            log.info("daemon.ready", factory=runtime.config.current.factory.name, pid=os.getpid())
+            log.info("daemon.ready", factory=runtime.config().factory.name, pid=os.getpid())
             tg.start_soon(self._status_updates, runtime)
             await self._stop_requested.wait()
             runtime.status.ready = False
             self.metrics.services_ready.set(0)
-            grace = runtime.config.current.factory.shutdown_grace
+            grace = runtime.config().factory.shutdown_grace
             log.info("daemon.stopping", grace_s=grace)
             self.notifier.send(STOPPING=1, STATUS="stopping")
             with anyio.move_on_after(grace) as scope:

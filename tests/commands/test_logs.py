@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from aglidein.cli import main
-from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+from tests.services.glidein_logs.helpers import LogServer, eventually, log_server, ndjson
 
 
 async def post(server: LogServer, glidein: str, body: bytes) -> None:

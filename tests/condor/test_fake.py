@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aglidein.classads import Expr
+from aglidein.classad.facade import Expr
 from aglidein.clock import ManualClock
 from aglidein.condor import open_pool
 from aglidein.condor.api import JobAction, Pool, SubmitDescription

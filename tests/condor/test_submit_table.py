@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aglidein.classads import Expr, expand_submit
+from aglidein.classad.facade import Expr, expand_submit
 from aglidein.condor.submit_table import job_attributes
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import is_true, parse_expr
+from aglidein.classad.facade import is_true, parse_expr
 from aglidein.config import Config
 from aglidein.core.demand import (
     Shaper,

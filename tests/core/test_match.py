@@ -8,7 +8,7 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import is_true, parse_expr
+from aglidein.classad.facade import is_true, parse_expr
 from aglidein.core import match as match_module
 from aglidein.core.match import Matcher
 

@@ -15,7 +15,7 @@ from aglidein.daemon import default_services
 from aglidein.demo.runner import SIM_CLOCK_FILE, _keep_sim_time, resumed_clock
 from aglidein.logkeys import LogKeyring
 from aglidein.services.cycle_setup import token_writer
-from aglidein.services.logs import LogService
+from aglidein.services.glidein_logs.service import LogService
 from tests.adapter_helpers import idtoken_entry, make_config, make_runtime
 
 
@@ -46,7 +46,7 @@ def test_a_log_token_minted_by_an_operator_is_accepted_while_the_demo_runs(
 def test_glidein_log_tokens_are_minted_on_the_wall_clock(tmp_path: Path) -> None:
     runtime, wall = _fast_runtime(tmp_path)
     try:
-        config = runtime.config.current
+        config = runtime.config()
         write = token_writer(runtime.state_dir, wall)
         directory = tmp_path / "tokens"
         directory.mkdir()

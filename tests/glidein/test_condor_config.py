@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from aglidein.classads import AdValue, Expr, parse_expr
+from aglidein.classad.facade import AdValue, Expr, parse_expr
 
 GLIDEIN = Path(__file__).resolve().parents[2] / "glidein"
 

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 pytest.importorskip(
-    "aglidein.services.logs", reason="the log service (POST /api/v1/logs) is not merged yet"
+    "aglidein.services.glidein_logs.service",
+    reason="the log service (POST /api/v1/logs) is not merged yet",
 )
 
 REPO = Path(__file__).resolve().parents[2]

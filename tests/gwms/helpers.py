@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from aglidein.classad.evaluate import compile_expr
+from aglidein.classad.facade import is_true, parse_expr
 from aglidein.config import Config, parse_config_text
 from aglidein.gwms import ImportResult, import_gwms
 from tests.conftest import FIXTURES
@@ -83,3 +86,11 @@ def frontend(
 def messages(result: ImportResult) -> str:
     """Every report line, joined."""
     return "\n".join(result.report.lines())
+
+
+def classad_matches(expr: str, job: dict[str, Any], attrs: dict[str, Any]) -> bool:
+    """aglidein semantics: only true is a match; classad2 and aglidein.core agree."""
+    oracle = is_true(parse_expr(expr).evaluate(job, attrs))
+    lower = ({k.lower(): v for k, v in ad.items()} for ad in (job, attrs))
+    assert is_true(compile_expr(expr).evaluate(*lower)) == oracle, expr
+    return oracle

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from aglidein.gwms.entries import parse_bool
 from tests.gwms.helpers import attr, entry, factory, frontend, messages, run_import
 
 
@@ -248,13 +247,6 @@ def test_credential_of_the_same_trust_domain_and_type_is_used(tmp_path: Path) ->
     assert config.entry("Prx").auth.credential == "grid_x509"  # type: ignore[union-attr]
     assert config.entry("Far").auth.credential is None  # type: ignore[union-attr]
     assert config.credential("grid_scitoken").path == "/c/token"
-
-
-def test_parse_bool() -> None:
-    assert parse_bool("True", False) is True
-    assert parse_bool(" false ", True) is False
-    assert parse_bool(None, True) is True
-    assert parse_bool("maybe", True) is None
 
 
 def test_a_name_with_a_newline_is_renamed(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aglidein.classads import is_true, parse_expr
+from aglidein.classad.facade import is_true, parse_expr
 from tests.gwms.helpers import attr, entry, factory, frontend, messages, run_import
 
 SITES = 'glidein["attrs"]["GLIDEIN_Site"] in job["DESIRED_Sites"].split(",")'

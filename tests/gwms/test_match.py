@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aglidein.classads import is_true, parse_expr
-from aglidein.core.classad_eval import compile_expr
-from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
+from aglidein.classad.evaluate import compile_expr
+from aglidein.gwms.match import AttrType, translate_match_expr
+from tests.gwms.helpers import classad_matches
 
 JOB_TYPES: dict[str, AttrType] = {"DESIRED_Sites": "str", "RequestCpus": "num", "Owner": "str"}
 GLIDEIN_TYPES: dict[str, AttrType] = {
@@ -65,14 +65,6 @@ def python_matches(text: str, job: dict[str, Any], attrs: dict[str, Any]) -> boo
         return bool(eval(text, {"job": job, "glidein": {"attrs": attrs}}))
     except Exception:
         return False
-
-
-def classad_matches(expr: str, job: dict[str, Any], attrs: dict[str, Any]) -> bool:
-    """aglidein semantics: only true is a match; classad2 and aglidein.core agree."""
-    oracle = is_true(parse_expr(expr).evaluate(job, attrs))
-    lower = ({k.lower(): v for k, v in ad.items()} for ad in (job, attrs))
-    assert is_true(compile_expr(expr).evaluate(*lower)) == oracle, expr
-    return oracle
 
 
 sites = st.sampled_from(
@@ -171,36 +163,3 @@ def test_uncertain_expressions_are_refused_with_a_reason(text: str, reason: str)
     assert translation.expr is None
     assert translation.problem is not None
     assert reason in translation.problem
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("(GLIDEIN_Site=!=UNDEFINED)", "(TARGET.GLIDEIN_Site=!=UNDEFINED)"),
-        ('stringListMember("CMS", MY.VOs)', 'stringListMember("CMS", TARGET.VOs)'),
-        ('GLIDEIN_CPUS >= 8 && Name != "x.y"', 'TARGET.GLIDEIN_CPUS >= 8 && TARGET.Name != "x.y"'),
-        ("True", "True"),
-    ],
-)
-def test_factory_queries_are_scoped_to_the_entry(query: str, expected: str) -> None:
-    assert scope_to_target(query).expr == expected
-
-
-@pytest.mark.parametrize("query", ["TARGET.X == 1", "a.b == 1", "[a = 1].a", "X =="])
-def test_factory_queries_that_cannot_be_scoped_are_refused(query: str) -> None:
-    result = scope_to_target(query)
-    assert result.expr is None
-    assert result.problem
-
-
-def test_scoped_query_evaluates_on_the_entry() -> None:
-    expr = scope_to_target("(GLIDEIN_Site=!=UNDEFINED)").expr
-    assert expr is not None
-    assert classad_matches(expr, {"GLIDEIN_Site": "mine"}, {"GLIDEIN_Site": "S"})
-    assert not classad_matches(expr, {"GLIDEIN_Site": "mine"}, {})
-
-
-def test_and_all_leaves_out_true() -> None:
-    assert and_all(["True", "true"]) == "true"
-    assert and_all(["True", "A"]) == "A"
-    assert and_all(["A", "B || C"]) == "(A) && (B || C)"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from aglidein.classads import is_true, parse_expr
-from aglidein.core.classad_eval import compile_expr
+from aglidein.classad.evaluate import compile_expr
+from aglidein.classad.facade import is_true, parse_expr
 from aglidein.gwms import import_gwms
 from tests.gwms.helpers import GWMS
 

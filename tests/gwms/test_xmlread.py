@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from aglidein.errors import AglideinError
-from aglidein.gwms.xmlread import GwmsError, parse_xml_text, read_xml
+from aglidein.gwms.xmlread import GwmsError, parse_bool, parse_xml_text, read_xml
 
 
 def test_elements_know_their_file_and_line() -> None:
@@ -53,3 +53,10 @@ def test_encoding_declaration_is_honoured(tmp_path: Path) -> None:
         '<?xml version="1.0" encoding="ISO-8859-1"?>\n<glidein n="é"/>'.encode("latin-1")
     )
     assert read_xml(path).attrs == {"n": "é"}
+
+
+def test_glideinwms_booleans_read_in_any_case() -> None:
+    assert parse_bool("True", False) is True
+    assert parse_bool(" false ", True) is False
+    assert parse_bool(None, True) is True
+    assert parse_bool("maybe", True) is None

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 
 from aglidein.clock import ManualClock
 from aglidein.condor.api import JobAction
@@ -28,7 +27,6 @@ from aglidein.core.model import (
 from aglidein.services.cycle import CycleService
 from aglidein.services.cycle_setup import build_cycle, token_writer
 from aglidein.services.glidein_files import PilotKit
-from aglidein.services.http import HttpService
 from aglidein.state import StateDB
 from tests.adapter_helpers import (
     idtoken_entry,
@@ -264,41 +262,6 @@ async def test_a_day_of_cycles_keeps_limits_health_and_handles_holds(tmp_path: P
         factory.runtime, "aglidein_glidein_exits_total", group="main", entry="A", reason="ok"
     ) == metric(factory.runtime, "aglidein_glidein_exits_total", entry="A", reason="ok")
     factory.close()
-
-
-async def test_operator_routes_persist_and_config_disabled_wins(tmp_path: Path) -> None:
-    config = _config(
-        tmp_path, {"A": idtoken_entry("SiteA"), "E": idtoken_entry("SiteE", enabled=False)}
-    )
-    clock = ManualClock()
-    factory = Factory(tmp_path, config, FakePool(_scenario(), clock=clock), clock)
-    app = HttpService(factory.runtime, factory.routes).app
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 4000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        response = await client.post("/api/v1/entries/A/drain", json={"hard": True})
-        assert response.status_code == 200
-        assert response.json() == {
-            "entry": "A",
-            "operator": "draining",
-            "drain_hard": True,
-            "health": "draining",
-            "config_enabled": True,
-        }
-        response = await client.post("/api/v1/entries/E/enable")
-        assert response.json()["health"] == "disabled"
-        assert (await client.post("/api/v1/entries/nope/disable")).status_code == 404
-        assert (await client.post("/api/v1/entries/A/drain", content=b"[1]")).status_code == 400
-        openapi = (await client.get("/api/v1/openapi.json")).json()
-        assert "/api/v1/entries/{name}/drain" in openapi["paths"]
-    remote = httpx.ASGITransport(app=app, client=("192.0.2.1", 4000))
-    async with httpx.AsyncClient(transport=remote, base_url="http://test") as client:
-        assert (await client.post("/api/v1/entries/A/disable")).status_code in (401, 403)
-    factory.close()
-    state = StateDB.open(Path(config.factory.state_dir) / "state.db")
-    saved = await state.load_health()
-    assert saved["A"].operator is OperatorState.DRAINING
-    assert saved["A"].drain_hard
-    state.close()
 
 
 def test_stored_health_reads_what_a_daemon_left(tmp_path: Path) -> None:

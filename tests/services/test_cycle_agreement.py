@@ -22,9 +22,11 @@ from aglidein.condor.scenario import EntryBehaviour
 from aglidein.config import Config
 from aglidein.core.model import DemandSnapshot, GlideinCensus, GlideinState, Plan
 from aglidein.errors import StateError
+from aglidein.services.cycle import CycleService
 from aglidein.services.cycle_setup import build_cycle, token_writer
 from aglidein.services.glidein_files import PilotKit
 from aglidein.services.poller import Poller
+from aglidein.services.runtime import Runtime
 from tests.adapter_helpers import idtoken_entry, make_runtime, metric, placeholder_pilot
 from tests.services.test_cycle import _config, _scenario
 
@@ -60,23 +62,17 @@ class PlanBeforeEachCycle:
         return {g.glidein_id for g in self.seen[1].glideins if _reports(g.glidein_id)}
 
 
-async def test_plan_and_the_daemon_make_the_same_plan_cycle_after_cycle(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    entries = {
-        "A": idtoken_entry("SiteA"),
-        "B": idtoken_entry("SiteB", glidein={"report_timeout": "10m"}),
-        "S": idtoken_entry("SiteS"),
-        "C": idtoken_entry("SiteC", limits={"max_idle": 3}),
-    }
-    config = _config(tmp_path, entries, backoff={"initial": "10m"})
-    clock = ManualClock()
-    scenario = _scenario(
-        S=EntryBehaviour(queue_time=60, hold_rate=1.0),  # hold storms, releases, backoff
-        B=EntryBehaviour(queue_time=60, silent_rate=0.9),  # glideins that never report
-        C=EntryBehaviour(queue_time=60, hold_rate=0.5, hold_reason_code=1),  # removals
-    )
-    pool = FakePool(scenario, clock=clock)
+def _daemon_planned(
+    tmp_path: Path,
+    config: Config,
+    pool: FakePool,
+    clock: ManualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    reported: bool = True,
+) -> tuple[CycleService, PlanBeforeEachCycle, Runtime]:
+    """The daemon's cycle on `pool`, with `plan` planning from what its poller saw before
+    each cycle (and whether glideins report, for entry health)."""
     runtime = make_runtime(config, clock)
     poller = PlanBeforeEachCycle(
         Poller(runtime.config, pool, runtime.metrics, clock), config, clock
@@ -94,8 +90,40 @@ async def test_plan_and_the_daemon_make_the_same_plan_cycle_after_cycle(
         kit=PilotKit(Path(config.factory.state_dir), placeholder_pilot(tmp_path)),
         tokens=token_writer(Path(config.factory.state_dir)),
         credentials=functools.partial(plan_command._credentials, config),
-        reported=poller.reported,
+        reported=poller.reported if reported else None,
     )
+    return cycle, poller, runtime
+
+
+def _assert_same_plans(acted: list[Plan], planned: list[Plan]) -> None:
+    for number, (daemon, plan) in enumerate(zip(acted, planned, strict=True), 1):
+        assert plan.now == daemon.now
+        assert plan.decisions == daemon.decisions, f"cycle {number}"
+        assert plan.submits == daemon.submits, f"cycle {number}"
+        assert plan.releases == daemon.releases, f"cycle {number}"
+        assert plan.removals == daemon.removals, f"cycle {number}"
+        assert dict(plan.memory.idle_demand) == dict(daemon.memory.idle_demand)
+        assert dict(plan.memory.zero_demand_cycles) == dict(daemon.memory.zero_demand_cycles)
+
+
+async def test_plan_and_the_daemon_make_the_same_plan_cycle_after_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = {
+        "A": idtoken_entry("SiteA"),
+        "B": idtoken_entry("SiteB", glidein={"report_timeout": "10m"}),
+        "S": idtoken_entry("SiteS"),
+        "C": idtoken_entry("SiteC", limits={"max_idle": 3}),
+    }
+    config = _config(tmp_path, entries, backoff={"initial": "10m"})
+    clock = ManualClock()
+    scenario = _scenario(
+        S=EntryBehaviour(queue_time=60, hold_rate=1.0),  # hold storms, releases, backoff
+        B=EntryBehaviour(queue_time=60, silent_rate=0.9),  # glideins that never report
+        C=EntryBehaviour(queue_time=60, hold_rate=0.5, hold_reason_code=1),  # removals
+    )
+    pool = FakePool(scenario, clock=clock)
+    cycle, poller, runtime = _daemon_planned(tmp_path, config, pool, clock, monkeypatch)
     acted: list[Plan] = []
     try:
         for _ in range(16):
@@ -103,14 +131,7 @@ async def test_plan_and_the_daemon_make_the_same_plan_cycle_after_cycle(
             clock.advance(300)
     finally:
         runtime.state.close()
-    for number, (daemon, planned) in enumerate(zip(acted, poller.plans, strict=True), 1):
-        assert planned.now == daemon.now
-        assert planned.decisions == daemon.decisions, f"cycle {number}"
-        assert planned.submits == daemon.submits, f"cycle {number}"
-        assert planned.releases == daemon.releases, f"cycle {number}"
-        assert planned.removals == daemon.removals, f"cycle {number}"
-        assert dict(planned.memory.idle_demand) == dict(daemon.memory.idle_demand)
-        assert dict(planned.memory.zero_demand_cycles) == dict(daemon.memory.zero_demand_cycles)
+    _assert_same_plans(acted, poller.plans)
     # what the comparison covered: every kind of action and of memory happened
     limited = {r for p in acted for d in p.decisions for r in d.limited_by}
     assert {"backoff", "ramp_up", "entry.max_idle"} <= limited, limited
@@ -213,23 +234,8 @@ async def test_plan_and_the_daemon_agree_through_a_downtime(
     config = _config(tmp_path, {"A": idtoken_entry("SiteA"), "B": idtoken_entry("SiteB")})
     clock = ManualClock()
     pool = FakePool(_scenario(A=EntryBehaviour(queue_time=6 * 3600)), clock=clock)
-    runtime = make_runtime(config, clock)
-    poller = PlanBeforeEachCycle(
-        Poller(runtime.config, pool, runtime.metrics, clock), config, clock
-    )
-
-    async def live(config: Config, timer: Any) -> tuple[DemandSnapshot, GlideinCensus]:
-        assert poller.seen is not None
-        return poller.seen
-
-    monkeypatch.setattr(plan_command, "_live", live)
-    cycle, _ = build_cycle(
-        runtime,
-        pool=pool,
-        poller=poller,
-        kit=PilotKit(Path(config.factory.state_dir), placeholder_pilot(tmp_path)),
-        tokens=token_writer(Path(config.factory.state_dir)),
-        credentials=functools.partial(plan_command._credentials, config),
+    cycle, poller, runtime = _daemon_planned(
+        tmp_path, config, pool, clock, monkeypatch, reported=False
     )
     acted: list[Plan] = []
     try:
@@ -243,10 +249,7 @@ async def test_plan_and_the_daemon_agree_through_a_downtime(
             clock.advance(300)
     finally:
         runtime.state.close()
-    for number, (daemon, planned) in enumerate(zip(acted, poller.plans, strict=True), 1):
-        assert planned.decisions == daemon.decisions, f"cycle {number}"
-        assert planned.submits == daemon.submits, f"cycle {number}"
-        assert planned.removals == daemon.removals, f"cycle {number}"
+    _assert_same_plans(acted, poller.plans)
     in_downtime = [next(d for d in p.decisions if d.entry == "A") for p in acted[3:6]]
     assert all("downtime" in d.limited_by and d.downtime == "CE upgrade" for d in in_downtime)
     assert all(d.submit == 0 for d in in_downtime)

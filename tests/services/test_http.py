@@ -10,10 +10,10 @@ import pytest
 
 from aglidein.clock import ManualClock
 from aglidein.config import parse_config_text
-from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.services.auth import Access
 from aglidein.services.http import ApiRoute, HttpService, json_response
 from aglidein.services.metrics import Metrics
+from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
 
 CONFIG = """\

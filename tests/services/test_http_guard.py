@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from aglidein.services.http_guard import GuardedHttpProtocol
-from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+from tests.services.glidein_logs.helpers import LogServer, eventually, log_server, ndjson
 
 
 @pytest.fixture

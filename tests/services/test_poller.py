@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from aglidein.classads import parse_expr
+from aglidein.classad.facade import parse_expr
 from aglidein.clock import ManualClock
 from aglidein.condor.api import Ad, ScheddLocation
 from aglidein.config import Config
@@ -313,28 +313,3 @@ async def test_expression_valued_attributes_widen_the_projection(pool: FakePool)
     (shape,) = row.shapes
     assert dict(shape.shape.attrs)["requestmemory"] == 4
     assert shape.shape.request_memory == 4
-
-
-def test_plan_metrics_show_demand_requests_and_reasons() -> None:
-    from aglidein.core.model import Decision, Plan
-    from aglidein.services.poller import record_plan
-
-    metrics = Metrics()
-    decision = Decision(
-        group="main",
-        entry="CE_A",
-        matching_jobs=7,
-        requested_idle=3,
-        max_glideins=9,
-        limited_by=("ramp_up", "submit_cap"),
-    )
-    record_plan(metrics, Plan(cycle=1, now=0.0, decisions=(decision,)))
-    text = metrics.render().decode()
-    assert 'aglidein_idle_jobs{entry="CE_A",group="main"} 7.0' in text
-    assert 'aglidein_requested_idle_glideins{entry="CE_A",group="main"} 3.0' in text
-    assert 'aglidein_decision_limited{entry="CE_A",group="main",reason="ramp_up"} 1.0' in text
-    assert 'aglidein_decision_limited{entry="CE_A",group="main",reason="backoff"} 0.0' in text
-    assert (
-        'aglidein_decisions_limited_total{entry="CE_A",group="main",reason="submit_cap"} 1.0'
-        in text
-    )

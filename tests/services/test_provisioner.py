@@ -409,3 +409,12 @@ async def test_start_expr_travels_in_the_groups_attrs_file(tmp_path: Path) -> No
     assert "GLIDEIN_START_EXPR='(Cpus > 0) && (Memory > 1)'" in attrs.read_text()
     (ad,) = await world.pool.schedd("local").query("true")
     assert "attrs.main" in str(ad.get("TransferInput"))
+
+
+async def test_recovery_quotes_the_batch_names_in_its_constraint(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    odd = 'batch "with" quotes \\ and a backslash'
+    await world.runtime.state.record_batch(odd, "B", "main", 1, world.clock.now())
+    # the constraint parses (an unquoted name broke it) and finds nothing: the batch failed
+    assert await world.provisioner.recover()
+    assert await world.runtime.state.pending_batches() == []

@@ -19,10 +19,10 @@ from aglidein.config import load_config
 from aglidein.core.credstate import credential_blocks_new_glideins, entry_credential_block
 from aglidein.credentials import jwt_expiry
 from aglidein.daemon import default_services
-from aglidein.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.services.metrics import Metrics
 from aglidein.services.refresh import STDERR_LOG_LIMIT, redact_secrets
 from aglidein.services.renewer import Renewer
+from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
 from tests.credential_helpers import config_text, proxy_file, scitoken, write_private
 
@@ -122,7 +122,7 @@ async def test_refresh_that_succeeds_installs_the_new_token(tmp_path: Path) -> N
         "aglidein_credential_expiry_timestamp_seconds", {"credential": "osg"}
     )
     assert gauge == state.expires
-    config = runtime.config.current
+    config = runtime.config()
     now = time.time()
     assert entry_credential_block(config, config.entry("OSG_CE"), renewer.states(), now) is None
     assert not list((tmp_path / "creds").glob(".*"))  # no scratch left behind
@@ -151,7 +151,7 @@ async def test_refresh_that_fails_retries_and_limits_entries(tmp_path: Path) -> 
     failed = [e for e in logs if e["event"] == "credential.renew_failed"]
     assert failed
     assert failed[0]["result"] == "failure"
-    config = runtime.config.current
+    config = runtime.config()
     now = time.time()
     assert (
         credential_blocks_new_glideins(state, config.credential("osg"), 48 * HOUR, now)
@@ -343,7 +343,7 @@ async def test_unrefreshable_proxy_and_ssh_key(
     assert proxy.ok
     assert not proxy.refreshable
     assert proxy.expires == pytest.approx(time.time() + 10 * HOUR, abs=120)
-    config = runtime.config.current
+    config = runtime.config()
     now = time.time()
     # 10 h left, no way to renew: a 48 h glidein would outlive it; a 2 h one would not.
     check = credential_blocks_new_glideins
@@ -404,7 +404,7 @@ async def test_short_lived_renewal_is_installed_but_backs_off(tmp_path: Path) ->
     assert (tmp_path / "creds" / "osg.token").read_text() == short
     assert len(attempts.read_text().splitlines()) == 1
     assert "less than min_lifetime" in str(state.last_error)
-    config = runtime.config.current
+    config = runtime.config()
     assert (
         credential_blocks_new_glideins(state, config.credential("osg"), 2 * HOUR, time.time())
         == "credential_expiring"

@@ -23,9 +23,9 @@ from playwright.async_api import Page, async_playwright, expect
 from aglidein.clock import ScaledClock
 from aglidein.config import parse_config_text
 from aglidein.daemon import Daemon, Subsystems, default_services
-from aglidein.runtime import Runtime, StatusBoard
 from aglidein.services.cycle import CycleService
 from aglidein.services.pages_html import STATE_COLOURS
+from aglidein.services.runtime import Runtime, StatusBoard
 from tests.conftest import REPO
 from tests.daemon_helpers import free_port
 from tests.tools import need

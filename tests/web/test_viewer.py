@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.services.logs_helpers import LogServer, eventually, log_server, ndjson
+from tests.services.glidein_logs.helpers import LogServer, eventually, log_server, ndjson
 from tests.tools import need
 
 ARGS = [

@@ -13,7 +13,7 @@ from aglidein.client import DaemonClient, add_client_arguments, client_from_args
 from aglidein.config import expand_path, load_config, load_http_section
 from aglidein.daemon import Daemon
 from aglidein.errors import ConfigError
-from aglidein.logs import configure_logging
+from aglidein.logging_setup import configure_logging
 
 __all__ = ["register"]
 

@@ -16,10 +16,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import anyio
-import structlog
 from rich.console import Console
 
 from aglidein.demo.runner import DemoOptions, DemoOutcome, run_demo
@@ -32,11 +31,11 @@ from aglidein.demo.setup import (
 )
 from aglidein.demo.view import summary
 from aglidein.errors import AglideinError, exception_leaves
-from aglidein.logs import LogLevel
+from aglidein.logging_setup import log_to
 from aglidein.state import StateDirLock
 from aglidein.units import parse_duration
 
-__all__ = ["log_to", "register"]
+__all__ = ["register"]
 
 DEFAULT_SPEED = 30.0
 
@@ -173,19 +172,3 @@ def _state_dir(chosen: Path | None) -> Iterator[Path]:
         yield temp
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-
-
-@contextmanager
-def log_to(path: Path, level: LogLevel) -> Iterator[None]:
-    """The daemon's JSON log goes to a file: the terminal belongs to the view."""
-    from aglidein.logs import configure_logging
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed below
-    try:
-        configure_logging(level, json=True)
-        structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=handle))
-        yield
-    finally:
-        structlog.reset_defaults()
-        handle.close()

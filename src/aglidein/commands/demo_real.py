@@ -24,7 +24,7 @@ from aglidein.demo.real_runner import RealOutcome, real_summary, run_real_demo
 from aglidein.demo.realpool import NoCondor, RealDemoSetup, find_condor, prepare_real
 from aglidein.demo.setup import check_port
 from aglidein.errors import AglideinError, exception_leaves
-from aglidein.logs import LogLevel
+from aglidein.logging_setup import LogLevel
 
 __all__ = ["EXIT_NO_CONDOR", "run_real_demo_command"]
 
@@ -149,7 +149,7 @@ def _condor_env(topology: Topology) -> Iterator[None]:
 
 @contextmanager
 def _log_to(path: Path, level: LogLevel | None) -> Iterator[None]:
-    from aglidein.commands.demo import log_to  # demo imports this module when asked
+    from aglidein.logging_setup import log_to
 
     with log_to(path, level or "info"):
         yield

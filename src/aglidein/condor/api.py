@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from aglidein.classads import AdValue
+from aglidein.classad.facade import AdValue
 
 __all__ = [
     "ActResult",

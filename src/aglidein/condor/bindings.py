@@ -19,7 +19,7 @@ import anyio.to_process
 import structlog
 from anyio import BrokenWorkerProcess
 
-from aglidein.classads import AdValue, ExprSyntaxError, parse_expr
+from aglidein.classad.facade import AdValue, ExprSyntaxError, parse_expr, quote
 from aglidein.condor.api import (
     ActResult,
     Ad,
@@ -156,13 +156,9 @@ def _locate_impl(collector: str, names: list[str]) -> list[tuple[str, str]]:
     import htcondor2
 
     pool = htcondor2.Collector(collector)
-    constraint = " || ".join(f"Name == {_quote(n)}" for n in names) if names else "true"
+    constraint = " || ".join(f"Name == {quote(n)}" for n in names) if names else "true"
     ads = pool.query(htcondor2.AdType.Schedd, constraint, ["Name", "MyAddress"])
     return [(str(ad["Name"]), str(ad["MyAddress"])) for ad in ads]
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # the entry points the daemon sends to workers (module level: pickled by name)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import anyio
 
-from aglidein.classads import is_true
+from aglidein.classad.facade import is_true
 from aglidein.clock import Clock, ScaledClock, SystemClock
 from aglidein.condor.api import Ad, Collector, Pool, Schedd, ScheddLocation
 from aglidein.condor.fake_schedd import FakeSchedd, _constraint, _project

@@ -1,6 +1,6 @@
 """A simulated schedd: a job queue with HTCondor's query, act and edit semantics.
 
-Constraints and projections are evaluated with classad2 (through `aglidein.classads`).
+Constraints and projections are evaluated with classad2 (through `aglidein.classad.facade`).
 The queue is plain data; `fake_sim` moves jobs between states.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from aglidein.classads import AdValue, Expr, ExprSyntaxError, is_true, parse_expr
+from aglidein.classad.facade import AdValue, Expr, ExprSyntaxError, is_true, parse_expr
 from aglidein.condor.api import ActResult, Ad, JobAction, SubmitDescription, SubmitResult
 from aglidein.condor.submit_table import classad_literal
 from aglidein.errors import CondorError

@@ -1,5 +1,7 @@
-"""The simulation behind the fake pool: glideins idle → running → completed by entry
-behaviour, startd slots for running glideins, user jobs arriving, matching and finishing.
+"""The simulation behind the fake pool: the glidein lifecycle (idle → running →
+completed, held, removed, by entry behaviour) on the factory schedd, with the startd
+slots of running glideins handed to the user side (condor/fake_startds.py: user jobs
+arriving, matching and finishing).
 
 Time comes from an injected clock; every call into the pool first brings the
 simulation up to `clock.now()`, so a test can run a day of cycles in seconds.
@@ -10,15 +12,19 @@ from __future__ import annotations
 import os
 import random
 import re
-import shlex
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
-from aglidein.classads import AdValue, Expr, ExprSyntaxError, expand_submit, is_true, parse_expr
+from aglidein.classad.facade import AdValue, expand_submit
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, SubmitDescription
+from aglidein.condor.fake_pilot import (
+    as_int,
+    local_workdir,
+    read_attrs_file,
+    str_or_none,
+    write_pilot_stderr,
+)
 from aglidein.condor.fake_schedd import FakeJob, FakeSchedd, JobStatus
+from aglidein.condor.fake_startds import Slot, UserPool
 from aglidein.condor.local_runner import LocalRunner
 from aglidein.condor.scenario import EntryBehaviour, JobSpec, Scenario
 from aglidein.condor.submit_table import job_attributes
@@ -30,12 +36,6 @@ __all__ = ["Simulation"]
 
 _SECONDS_ARG = re.compile(r"--(retire-after|max-walltime)\s+(\d+)")
 LOCAL_UNIVERSE = 12
-
-
-@dataclass
-class _Slot:
-    ad: dict[str, AdValue]
-    job: str | None = None  # "schedd/cluster.proc" of the user job it runs
 
 
 class Simulation:
@@ -50,69 +50,24 @@ class Simulation:
         self.factory = FakeSchedd(
             factory_schedd, step=self.step, on_submit=self._submit, on_action=self._act
         )
-        self.schedds: dict[str, FakeSchedd] = {}
-        self.slots: dict[str, _Slot] = {}
+        self.users = UserPool(scenario, self.started, self.step)
         self.stuck_removals: set[str] = set()  # entries whose CE never confirms a removal
         self._last = self.started
-        self._arrived: dict[tuple[str, int], int] = {}
-        self._parsed: dict[str, Expr] = {}
-        self._expr_refs: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._match_cache: dict[object, bool] = {}
         self._attrs_files: dict[str, dict[str, AdValue]] = {}
-        for spec in scenario.schedds:
-            schedd = self.schedds[spec.name] = FakeSchedd(spec.name, step=self.step)
-            for block in spec.jobs:
-                self.add_jobs(schedd, block, block.count)
 
-    # --- user jobs ----------------------------------------------------------------------
+    @property
+    def schedds(self) -> dict[str, FakeSchedd]:
+        """The user-job schedds, by name."""
+        return self.users.schedds
+
+    @property
+    def slots(self) -> dict[str, Slot]:
+        """The startd slots of the running glideins, by name."""
+        return self.users.slots
 
     def add_jobs(self, schedd: FakeSchedd, spec: JobSpec, count: int) -> None:
-        """Queue `count` idle user jobs like `spec` on `schedd`."""
-        if count <= 0:
-            return
-        now = self.clock.now()
-        cluster = schedd.next_cluster
-        schedd.next_cluster += 1
-        for proc in range(count):
-            ad: dict[str, AdValue] = {
-                "ClusterId": cluster,
-                "ProcId": proc,
-                "GlobalJobId": f"{schedd.name}#{cluster}.{proc}",
-                "Owner": "user",
-                "JobUniverse": 5,
-                "JobStatus": JobStatus.IDLE,
-                "QDate": int(now),
-                "EnteredCurrentStatus": int(now),
-                "RequestCpus": 1,
-                "RequestMemory": 2048,
-                "RequestDisk": 1024,
-            }
-            ad.update(spec.attrs)
-            requirements = spec.requirements or self.scenario.job_requirements
-            if requirements:
-                ad["Requirements"] = self._requirements(requirements)
-            schedd.jobs[f"{cluster}.{proc}"] = FakeJob(ad=ad, sim={"run_time": spec.run_time})
-
-    def _requirements(self, text: str) -> Expr:
-        expr = self._parsed.get(text)
-        if expr is None:
-            try:
-                expr = self._parsed[text] = parse_expr(text)
-            except ExprSyntaxError as exc:
-                raise CondorError(f"scenario job requirements: {exc}") from None
-        return expr
-
-    def _arrivals(self, now: float) -> None:
-        for spec in self.scenario.schedds:
-            for index, arrival in enumerate(spec.arrivals):
-                elapsed = now - self.started - arrival.start
-                if arrival.stop is not None:
-                    elapsed = min(elapsed, arrival.stop - arrival.start)
-                due = int(elapsed // arrival.every) + 1 if elapsed >= 0 else 0
-                done = self._arrived.get((spec.name, index), 0)
-                if due > done:
-                    self._arrived[(spec.name, index)] = due
-                    self.add_jobs(self.schedds[spec.name], arrival, arrival.count * (due - done))
+        """Queue `count` idle user jobs like `spec` on `schedd`, now."""
+        self.users.add_jobs(schedd, spec, count, self.clock.now())
 
     # --- the step -----------------------------------------------------------------------
 
@@ -121,12 +76,12 @@ class Simulation:
         now = self.clock.now()
         if now < self._last:
             return
-        self._arrivals(now)
+        self.users.arrivals(now)
         for job in list(self.factory.jobs.values()):
             self._advance_glidein(job, now)
-        self._finish_user_jobs(now)
+        self.users.finish_jobs(now)
         self._retire(now)
-        self._match(now)
+        self.users.match(now)
         self._last = now
 
     def _behaviour(self, job: FakeJob) -> EntryBehaviour:
@@ -180,9 +135,9 @@ class Simulation:
                 str(job.ad.get("Cmd", "")),
                 str(job.ad.get("Args", "")),
                 str(job.ad.get("Environment", "")),
-                _str_or_none(job.ad.get("Out")),
-                _str_or_none(job.ad.get("Err")),
-                cwd=_local_workdir(job),
+                str_or_none(job.ad.get("Out")),
+                str_or_none(job.ad.get("Err")),
+                cwd=local_workdir(job),
             )
             if problem is not None:
                 self.hold(job, now, problem, 6)
@@ -205,7 +160,7 @@ class Simulation:
     def hold(self, job: FakeJob, when: float, reason: str, code: int, subcode: int = 0) -> None:
         """Put a glidein on hold (a system hold unless `code` is 1, held by the user)."""
         self._stop(job)
-        holds = _int(job.ad.get("NumSystemHolds")) + (0 if code == 1 else 1)
+        holds = as_int(job.ad.get("NumSystemHolds")) + (0 if code == 1 else 1)
         job.ad.update(
             JobStatus=JobStatus.HELD,
             EnteredCurrentStatus=int(when),
@@ -230,24 +185,21 @@ class Simulation:
             body = f"(1) Normal termination (return value {code})"
         job.ad.update(JobStatus=JobStatus.COMPLETED, ExitCode=code, EnteredCurrentStatus=int(when))
         if job.ad.get("JobUniverse") != LOCAL_UNIVERSE:
-            _write_pilot_stderr(job, when, str(fate), code)
+            write_pilot_stderr(job, when, str(fate), code)
         self._log(job, 5, when, "Job terminated.", body)
         del self.factory.jobs[job.job_id]  # completed jobs leave the queue
 
     def _stop(self, job: FakeJob) -> None:
         self.runner.stop(job.job_id)
-        glidein = job.ad.get("AglideinId")
-        for name in [n for n, s in self.slots.items() if s.ad.get("AglideinId") == glidein]:
-            self._release_slot(name)
-            del self.slots[name]
+        self.users.drop_slots(job.ad.get("AglideinId"), self._last)
 
-    # --- slots and user jobs ------------------------------------------------------------
+    # --- the slots a running glidein brings ---------------------------------------------
 
     def _add_slots(self, job: FakeJob, behaviour: EntryBehaviour, *, black_hole: bool) -> None:
         glidein = str(job.ad.get("AglideinId", job.job_id))
         for index in range(1, self.scenario.slots_per_glidein + 1):
             name = f"slot{index}@glidein_{glidein}@{job.ad.get('AglideinEntry', 'sim')}"
-            self.slots[name] = _Slot(
+            self.slots[name] = Slot(
                 ad={
                     "MyType": "Machine",
                     "Name": name,
@@ -282,98 +234,16 @@ class Simulation:
         if path is None:
             return {}
         if path not in self._attrs_files:
-            self._attrs_files[path] = _read_attrs_file(path)
+            self._attrs_files[path] = read_attrs_file(path)
         return dict(self._attrs_files[path])
 
-    def _release_slot(self, name: str) -> None:
-        slot = self.slots[name]
-        if slot.job is None:
-            return
-        schedd_name, _, job_id = slot.job.partition("/")
-        user_job = self.schedds[schedd_name].jobs.get(job_id)
-        if user_job is not None:  # its glidein went away: the job goes back to idle
-            user_job.ad.update(JobStatus=JobStatus.IDLE, EnteredCurrentStatus=int(self._last))
-            user_job.ad.pop("RemoteHost", None)
-        slot.job = None
-
-    def _finish_user_jobs(self, now: float) -> None:
-        for slot in self.slots.values():
-            if slot.job is None:
-                continue
-            schedd_name, _, job_id = slot.job.partition("/")
-            user_job = self.schedds[schedd_name].jobs.get(job_id)
-            if user_job is None or user_job.sim.get("end_at", now) <= now:
-                self.schedds[schedd_name].jobs.pop(job_id, None)
-                slot.job = None
-                slot.ad.update(State="Unclaimed", Activity="Idle")
-
     def _retire(self, now: float) -> None:
-        retiring: set[str] = set()
-        for slot in self.slots.values():
-            if now >= float(slot.ad["GLIDEIN_ToRetire"]):  # type: ignore[arg-type]
-                slot.ad.update(Activity="Retiring", Start=False)
-                if slot.job is None:
-                    retiring.add(str(slot.ad["AglideinId"]))
+        retiring = self.users.retire(now)
         for job in list(self.factory.jobs.values()):
             glidein = str(job.ad.get("AglideinId"))
-            if glidein in retiring and job.status == JobStatus.RUNNING:
-                busy = any(s.job for s in self.slots.values() if s.ad.get("AglideinId") == glidein)
-                if not busy:  # a retired glidein with no job left exits cleanly
-                    self._terminate(job, now, 0 if job.sim.get("fate") == "ok" else None)
-
-    def _match(self, now: float) -> None:
-        free = [
-            (name, slot)
-            for name, slot in self.slots.items()
-            if slot.job is None and slot.ad.get("Start") is True
-        ]
-        if not free:
-            return
-        for schedd in self.schedds.values():
-            for user_job in list(schedd.jobs.values()):
-                if not free:
-                    return
-                if user_job.status != JobStatus.IDLE:
-                    continue
-                index = self._first_match(user_job, free)
-                if index is None:
-                    continue
-                name, slot = free.pop(index)
-                slot.job = f"{schedd.name}/{user_job.job_id}"
-                slot.ad.update(State="Claimed", Activity="Busy")
-                user_job.sim["end_at"] = now + float(user_job.sim.get("run_time", 3600.0))
-                user_job.ad.update(
-                    JobStatus=JobStatus.RUNNING,
-                    EnteredCurrentStatus=int(now),
-                    JobCurrentStartDate=int(now),
-                    RemoteHost=name,
-                )
-
-    def _first_match(self, job: FakeJob, free: list[tuple[str, _Slot]]) -> int | None:
-        """The first free slot where the job's Requirements hold (HTCondor's match: only
-        `true` matches). Evaluated once per distinct (job values, slot values) of the
-        attributes the expression references."""
-        requirements = job.ad.get("Requirements")
-        if not isinstance(requirements, Expr):
-            return 0
-        mine, theirs = self._refs(requirements)
-        job_key = (requirements.text, tuple(_hashable(job.ad.get(n)) for n in mine))
-        for index, (_, slot) in enumerate(free):
-            key = (job_key, tuple(_hashable(slot.ad.get(n)) for n in theirs))
-            result = self._match_cache.get(key)
-            if result is None:
-                value = requirements.evaluate(job.ad, slot.ad)
-                result = self._match_cache[key] = is_true(value)
-            if result:
-                return index
-        return None
-
-    def _refs(self, expr: Expr) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        refs = self._expr_refs.get(expr.text)
-        if refs is None:
-            mine, theirs = expr.references()
-            refs = self._expr_refs[expr.text] = (tuple(sorted(mine)), tuple(sorted(theirs)))
-        return refs
+            running = glidein in retiring and job.status == JobStatus.RUNNING
+            if running and not self.users.busy(glidein):  # retired, no job left: it exits
+                self._terminate(job, now, 0 if job.sim.get("fate") == "ok" else None)
 
     # --- the factory schedd's hooks ----------------------------------------------------
 
@@ -454,92 +324,5 @@ class Simulation:
     def _log(self, job: FakeJob, code: int, when: float, text: str, *body: str) -> None:
         path = job.ad.get("UserLog")
         if isinstance(path, str) and path:
-            cluster, proc = _int(job.ad.get("ClusterId")), _int(job.ad.get("ProcId"))
+            cluster, proc = as_int(job.ad.get("ClusterId")), as_int(job.ad.get("ProcId"))
             append_event(path, format_event(code, cluster, proc, when, text, *body))
-
-
-# What a simulated pilot that went wrong leaves on stderr (HTCondor-G brings it back as
-# the job's error file), in the pilot's own "TS LEVEL event msg" form, by how it ended.
-_PILOT_STDERR = {
-    "black_hole": (
-        (
-            "ERROR",
-            "condor.black_hole",
-            "black-hole protection tripped: the startd takes no more jobs",
-        ),
-        ("ERROR", "glidein.end", "exit_code={code} reason=black_hole"),
-    ),
-    "failed": (
-        ("ERROR", "validate.failed", "a required check failed on the worker node"),
-        ("ERROR", "glidein.end", "exit_code={code} reason=validation_failed"),
-    ),
-    "silent": (("WARNING", "condor.startd", "the startd never joined the pool"),),
-}
-
-
-def _write_pilot_stderr(job: FakeJob, when: float, fate: str, code: int) -> None:
-    path = _str_or_none(job.ad.get("Err"))
-    if path is None or not os.path.isdir(os.path.dirname(path) or "."):
-        return
-    stamp = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    lines = _PILOT_STDERR.get(fate, ())  # a pilot that did well posted its records itself
-    if not lines:
-        return
-    text = "".join(f"{stamp} {lvl} {event} {msg.format(code=code)}\n" for lvl, event, msg in lines)
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError:
-        return  # like a transfer that failed: no error file
-
-
-def _hashable(value: AdValue | None) -> object:
-    return str(value) if isinstance(value, list | Expr) else value
-
-
-def _read_attrs_file(path: str) -> dict[str, AdValue]:
-    """`NAME='value'` lines (shell-quoted, as the pilot reads them); numbers as numbers."""
-    out: dict[str, AdValue] = {}
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return out
-    for line in text.splitlines():
-        name, sep, quoted = line.partition("=")
-        if not sep or not name.strip():
-            continue
-        try:
-            parts = shlex.split(quoted)
-        except ValueError:
-            continue
-        value = parts[0] if parts else ""
-        out[name.strip()] = _typed(value)
-    return out
-
-
-def _typed(value: str) -> AdValue:
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    if value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
-
-
-def _str_or_none(value: AdValue | None) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(value: AdValue | None) -> int:
-    return int(value) if isinstance(value, int | float) else 0
-
-
-def _local_workdir(job: FakeJob) -> str | None:
-    """Where a local-universe job runs: its Iwd, else beside its output file."""
-    iwd = _str_or_none(job.ad.get("Iwd"))
-    if iwd:
-        return iwd
-    out = _str_or_none(job.ad.get("Out"))
-    return str(Path(out).parent) if out and out != "/dev/null" else None

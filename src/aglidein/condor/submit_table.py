@@ -1,7 +1,7 @@
 """Submit commands to job ClassAd attributes, for the simulated schedd.
 
 `htcondor2.Submit.jobs()` does not work offline, so the fake expands a description with
-`classads.expand_submit` and maps each command through this table, the way
+`classad.facade.expand_submit` and maps each command through this table, the way
 condor_submit does for the commands aglidein uses.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aglidein.classads import AdValue, ExprSyntaxError, parse_expr
+from aglidein.classad.facade import AdValue, ExprSyntaxError, parse_expr
 
 __all__ = ["UNIVERSES", "classad_literal", "job_attributes"]
 

@@ -20,10 +20,10 @@ from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
-from aglidein.classads import Expr, ExprSyntaxError, parse_expr
+from aglidein.classad.evaluate import CompiledExpr, compile_expr, truthy
+from aglidein.classad.facade import Expr, ExprSyntaxError, parse_expr
+from aglidein.classad.parse import Attr, Binary, Call, Cond, ListLit, Node, Unary
 from aglidein.config import Config, GroupConfig
-from aglidein.core.classad_eval import CompiledExpr, compile_expr, truthy
-from aglidein.core.classad_parse import Attr, Binary, Call, Cond, ListLit, Node, Unary
 from aglidein.core.model import JobShape, ScalarValue, ShapeCount
 
 __all__ = [

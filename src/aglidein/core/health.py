@@ -22,6 +22,7 @@ from aglidein.core.model import (
     OperatorState,
     Slot,
 )
+from aglidein.gridtypes import gridtype
 
 __all__ = [
     "HOLD_STORM",
@@ -133,7 +134,8 @@ def assess_entries(
             continue
         entry_config = config.entry(entry)
         glidein = entry_config.effective_glidein(config.factory)
-        if reported is None and entry_config.gridtype == "local" and not glidein.condor_tarball:
+        local = gridtype(entry_config.gridtype).local
+        if reported is None and local and not glidein.condor_tarball:
             continue  # no startd by design and no log records to look at
         heard = with_slot | set(reported or ())
         running = [g for g in live if g.state is GlideinState.RUNNING]

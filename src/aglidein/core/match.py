@@ -21,10 +21,10 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from aglidein.core.classad_eval import CompiledExpr, compile_expr, conjuncts, truthy
-from aglidein.core.classad_funcs import string_list_items
-from aglidein.core.classad_ops import DEFAULT_DELIMITERS, Ad, Value
-from aglidein.core.classad_parse import Attr, Binary, Call, Lit
+from aglidein.classad.evaluate import CompiledExpr, compile_expr, conjuncts, truthy
+from aglidein.classad.funcs import string_list_items
+from aglidein.classad.ops import DEFAULT_DELIMITERS, Ad, Value
+from aglidein.classad.parse import Attr, Binary, Call, Lit
 from aglidein.core.model import ScalarValue
 
 __all__ = [

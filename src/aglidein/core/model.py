@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from aglidein.classad.facade import ScalarValue
 from aglidein.core.cuts import Cut
 
 __all__ = [
@@ -40,8 +41,6 @@ __all__ = [
     "SlotActivity",
     "SubmitRequest",
 ]
-
-ScalarValue = str | int | float | bool | None  # None = the attribute is undefined
 
 
 class LimitReason(enum.StrEnum):

@@ -17,8 +17,10 @@ import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from aglidein.classad.facade import quote
 from aglidein.config import Config, EntryConfig, GlideinSettings, GroupConfig
 from aglidein.config_model import START_EXPR_ATTR
+from aglidein.gridtypes import gridtype
 
 __all__ = [
     "GlideinFiles",
@@ -95,23 +97,15 @@ def condor_value(value: str | int | float | bool) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return quote(value)
 
 
 def grid_resource(entry: EntryConfig, ssh_key: str | None = None) -> str | None:
     """The `grid_resource` of a grid entry (None for `local`)."""
-    gatekeeper = (entry.gatekeeper or "").strip()
-    if entry.gridtype == "condor":
-        parts = gatekeeper.split()
-        host = parts[0]
-        collector = parts[1] if len(parts) > 1 else f"{host.split(':')[0]}:9619"
-        return f"condor {host} {collector}"
-    if entry.gridtype == "batch":
-        resource = f"batch {entry.batch_system} {gatekeeper}"
-        return f"{resource} --rgahp-key {ssh_key}" if ssh_key else resource
-    if entry.gridtype == "arc":
-        return f"arc {gatekeeper}"
-    return None
+    render = gridtype(entry.gridtype).grid_resource
+    if render is None:
+        return None
+    return render((entry.gatekeeper or "").strip(), entry.batch_system, ssh_key)
 
 
 def render_submit(
@@ -125,8 +119,9 @@ def render_submit(
     output_dir: str,
 ) -> RenderedSubmit:
     """One cluster of glideins for (entry, group), tagged with `batch`."""
-    if entry.gridtype == "unsupported":
-        raise ValueError(f"entry {entry.name}: gridtype unsupported cannot be submitted")
+    rules = gridtype(entry.gridtype)
+    if not rules.submittable:
+        raise ValueError(f"entry {entry.name}: gridtype {rules.name} cannot be submitted")
     if not glideins:
         raise ValueError("a submission needs at least one glidein")
     settings = entry.effective_glidein(config.factory)
@@ -136,7 +131,7 @@ def render_submit(
         credential_name = entry.auth.credential
         credential_path = config.credential(entry.auth.credential).path
     method = entry.auth.method if entry.auth is not None else None
-    local = entry.gridtype == "local"
+    local = rules.local
 
     inputs = [pilot.tarball, pilot.attrs_file, "$(AglideinIdtoken)", "$(AglideinLogToken)"]
     if settings.condor_tarball:
@@ -165,7 +160,7 @@ def render_submit(
         commands.append(("scitokens_file", credential_path))
     elif method == "x509" and credential_path:
         commands.append(("x509userproxy", credential_path))
-    commands += _walltime(entry, settings)
+    commands += rules.walltime_commands(math.ceil(settings.max_walltime))
     commands += [
         ("+AglideinFactory", condor_value(config.factory.name)),
         ("+AglideinEntry", condor_value(entry.name)),
@@ -232,15 +227,6 @@ def _arguments(
     return " ".join(args)
 
 
-def _walltime(entry: EntryConfig, settings: GlideinSettings) -> list[tuple[str, str]]:
-    seconds = math.ceil(settings.max_walltime)
-    if entry.gridtype in ("condor", "arc"):
-        return [("+maxWallTime", str(math.ceil(seconds / 60)))]  # minutes, as HTCondor-CE reads it
-    if entry.gridtype == "batch":
-        return [("batch_runtime", str(seconds))]
-    return []
-
-
 def _attr_key(command: str) -> str:
     """`+X`, `MY.X` and `X` name the same thing for an override check."""
     lower = command.strip().lower()
@@ -266,7 +252,8 @@ def resource_request(entry: EntryConfig) -> list[tuple[str, str]]:
     the ARC ADL translate. Values that are not positive integers (`auto`) are left to
     the site. `submit_attrs` of the same name replace these.
     """
-    if entry.gridtype not in ("condor", "batch", "arc"):
+    style = gridtype(entry.gridtype).resources
+    if style is None:
         return []
     attrs = entry.attrs
     cpus = _positive_int(attrs.get("GLIDEIN_CPUS"))
@@ -277,7 +264,7 @@ def resource_request(entry: EntryConfig) -> list[tuple[str, str]]:
         disk_mb = disk_gb * 1024
     disk_kb = disk_mb * 1024 if disk_mb is not None else None  # RequestDisk is in KiB
     wanted: list[tuple[str, int | None]]
-    if entry.gridtype == "condor":
+    if style == "htcondor_ce":
         wanted = [
             ("+xcount", cpus),
             ("+maxMemory", memory),

@@ -22,8 +22,8 @@ from aglidein.daemon import Daemon
 from aglidein.demo.checks import Check, PilotLogs, probe_pilot_logs, submitted_by_entry
 from aglidein.demo.realpool import RealDemoSetup, UserJobs, UserJobStats
 from aglidein.demo.view import checks_text, live_view
-from aglidein.runtime import Runtime
 from aglidein.services.metrics import Metrics
+from aglidein.services.runtime import Runtime
 from aglidein.statusview import entry_rows, status_renderable
 
 __all__ = ["RealOutcome", "RealSeen", "exits_by_reason", "real_summary", "run_real_demo"]

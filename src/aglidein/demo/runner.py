@@ -26,7 +26,7 @@ from aglidein.daemon import Daemon
 from aglidein.demo.checks import DemoChecks, probe_pilot_logs, submitted_by_entry
 from aglidein.demo.setup import DemoSetup
 from aglidein.demo.view import Moment, ProgressLines, intro, live_view, moment_renderable
-from aglidein.runtime import Runtime
+from aglidein.services.runtime import Runtime
 from aglidein.state import StateDirLock
 
 __all__ = ["SIM_CLOCK_FILE", "DemoOptions", "DemoOutcome", "resumed_clock", "run_demo"]

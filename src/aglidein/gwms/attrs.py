@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aglidein.classads import ERROR, UNDEFINED, ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ERROR, UNDEFINED, ExprSyntaxError, parse_expr
 from aglidein.gwms.match import AttrType
 from aglidein.gwms.report import ImportReport
 from aglidein.gwms.xmlread import XmlNode

@@ -13,24 +13,22 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from aglidein.gridtypes import GRIDTYPES, from_gwms
 from aglidein.gwms.attrs import AttrValue, ConvertedAttrs, convert_attrs, parse_int
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.factory import FactoryEntry
 from aglidein.gwms.match import AttrType
 from aglidein.gwms.report import ImportReport
-from aglidein.gwms.xmlread import XmlNode
+from aglidein.gwms.xmlread import XmlNode, parse_bool
 from aglidein.units import format_duration
 
 __all__ = [
-    "BATCH_SYSTEMS",
     "ConvertedEntry",
     "CredentialIndex",
     "auth_method_for",
     "convert_entry",
-    "parse_bool",
 ]
 
-BATCH_SYSTEMS = ("slurm", "pbs", "lsf", "sge", "condor")
 # GlideinWMS defaults (factory_defaults.xml) for what an entry leaves out.
 _PER_ENTRY = {"glideins": 10_000, "idle": 2_000, "held": 1_000}
 _PER_FRONTEND = {"glideins": 5_000, "idle": 100, "held": 50}
@@ -66,27 +64,20 @@ class ConvertedEntry:
     where: str = ""  # file:line of the entry's XML
 
 
-def parse_bool(text: str | None, default: bool) -> bool | None:
-    """GlideinWMS booleans (`True`/`False`, any case); None when unreadable."""
-    if text is None:
-        return default
-    value = text.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    return None
-
-
 def auth_method_for(gwms_method: str, gridtype: str) -> str | None:
     """The aglidein auth.method of one GlideinWMS auth_method part, None if none fits."""
     if gwms_method == "scitoken":
         return "scitoken"
     if gwms_method == "grid_proxy":
         return "x509"
-    if gwms_method == "key_pair" and gridtype == "batch":
+    if gwms_method == "key_pair" and _key_pair_is_ssh(gridtype):
         return "ssh"  # BOSCO: the key pair is the SSH key of the remote login
     return None
+
+
+def _key_pair_is_ssh(gridtype: str) -> bool:
+    row = GRIDTYPES.get(gridtype)
+    return row is not None and row.gwms_key_pair_is_ssh
 
 
 class _EntryConverter:
@@ -187,30 +178,27 @@ class _EntryConverter:
 
     def gridtype(self, body: dict[str, Node]) -> str:
         raw = self.node.attrs.get("gridtype", "condor")  # the GlideinWMS default
-        words = raw.split()
-        kind = words[0].lower() if words else ""
         gatekeeper = self.node.attrs.get("gatekeeper", "").strip()
         self.gwms["gridtype"] = raw
         grid = "unsupported"
-        if kind == "condor" and len(words) == 1:
-            grid = "condor"
-            if gatekeeper and len(gatekeeper.split()) != 2:
-                self.warn(
-                    f"HTCondor-CE gatekeeper {gatekeeper!r} is not 'host host:port' "
-                    "(e.g. 'ce.example.org ce.example.org:9619')"
-                )
-        elif kind == "batch" and len(words) == 2 and words[1].lower() in BATCH_SYSTEMS:
+        found = from_gwms(raw)
+        if found is None:
+            self.disable("unsupported gridtype", f"gridtype {raw!r} is not supported by aglidein")
+        elif found[0].batch:
             if "@" in gatekeeper:
-                grid = "batch"
-                body["batch_system"] = words[1].lower()
+                grid = found[0].name
+                body["batch_system"] = found[1]
             elif gatekeeper:
                 self.disable(
                     "batch gatekeeper", f"batch gatekeeper {gatekeeper!r} is not user@host"
                 )
-        elif kind == "arc" and len(words) == 1:
-            grid = "arc"
         else:
-            self.disable("unsupported gridtype", f"gridtype {raw!r} is not supported by aglidein")
+            grid = found[0].name
+            if grid == "condor" and gatekeeper and len(gatekeeper.split()) != 2:
+                self.warn(
+                    f"HTCondor-CE gatekeeper {gatekeeper!r} is not 'host host:port' "
+                    "(e.g. 'ce.example.org ce.example.org:9619')"
+                )
         if not gatekeeper:
             if grid != "unsupported":
                 self.disable("no gatekeeper", "the entry has no gatekeeper")
@@ -241,7 +229,7 @@ class _EntryConverter:
         if method is None:
             if grid == "unsupported":
                 return
-            method = {"batch": "ssh"}.get(grid, "scitoken")
+            method = "ssh" if _key_pair_is_ssh(grid) else "scitoken"
             self.disable(
                 "unmapped auth_method",
                 f"auth_method {first!r} has no aglidein equivalent; set to {method}, check it",

@@ -6,13 +6,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ExprSyntaxError, parse_expr
 from aglidein.gwms.attrs import parse_int
 from aglidein.gwms.dropped import report_frontend_root, report_group_config
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.frontend import FrontendSettings, parse_truth
-from aglidein.gwms.match import AttrType, and_all, scope_to_target, translate_match_expr
+from aglidein.gwms.match import AttrType, translate_match_expr
 from aglidein.gwms.onentries import read_start_expr
+from aglidein.gwms.query_expr import and_all, scope_to_target
 from aglidein.gwms.report import ImportReport
 from aglidein.gwms.xmlread import XmlNode
 

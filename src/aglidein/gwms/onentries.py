@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aglidein.classads import ExprSyntaxError, parse_expr
+from aglidein.classad.facade import ExprSyntaxError, parse_expr
 from aglidein.gwms.attrs import parse_int
 from aglidein.gwms.emit import Commented, Node
 from aglidein.gwms.entries import ConvertedEntry

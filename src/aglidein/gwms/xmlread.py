@@ -14,7 +14,7 @@ from xml.parsers import expat
 
 from aglidein.errors import AglideinError
 
-__all__ = ["GwmsError", "XmlNode", "parse_xml_text", "read_xml"]
+__all__ = ["GwmsError", "XmlNode", "parse_bool", "parse_xml_text", "read_xml"]
 
 
 class GwmsError(AglideinError):
@@ -100,3 +100,15 @@ def read_xml(path: str | Path) -> XmlNode:
     except OSError as exc:
         raise GwmsError(f"{file}: cannot read: {exc.strerror or exc}") from None
     return parse_xml_text(data, str(path))
+
+
+def parse_bool(text: str | None, default: bool) -> bool | None:
+    """GlideinWMS booleans (`True`/`False`, any case); None when unreadable."""
+    if text is None:
+        return default
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    return None

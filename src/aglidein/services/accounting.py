@@ -25,8 +25,8 @@ import structlog
 
 from aglidein.condor.userlog import JobEnd
 from aglidein.core.accounting import AccountingTotals, busy_seconds
-from aglidein.runtime import Runtime
 from aglidein.services.roster import RosterGlidein
+from aglidein.services.runtime import Runtime
 from aglidein.store.api import GlideinUsage, LogStore
 
 __all__ = ["UNKNOWN_GROUP", "Accounting"]

@@ -128,6 +128,14 @@ def line_chart(
                     f'points="{coords}" fill="none" stroke="{s.colour}" stroke-width="2" '
                     'stroke-linejoin="round"/>'
                 )
+    out += _legend(series, height)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _legend(series: Sequence[ChartSeries], height: int) -> list[str]:
+    """A colour swatch and the label of each series, in a row under the plot."""
+    out = []
     lx = _LEFT
     ly = height - 10
     for s in series:
@@ -137,8 +145,7 @@ def line_chart(
             f"{escape(s.label)}</text>"
         )
         lx += 28 + 7 * len(s.label)
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def _runs(points: list[tuple[float, float]], gap: float) -> list[list[tuple[float, float]]]:

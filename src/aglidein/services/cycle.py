@@ -46,14 +46,14 @@ from aglidein.core.model import (
     PolicyMemory,
 )
 from aglidein.errors import AglideinError
-from aglidein.runtime import Runtime
 from aglidein.services.cycle_memory import load_cycle_memory, save_cycle_memory
 from aglidein.services.cycle_report import publish_cycle
 from aglidein.services.downtimes import refresh_board
 from aglidein.services.exits import ExitWatcher
-from aglidein.services.glidein_stderr import OutputFiles
+from aglidein.services.glidein_logs.stderr import OutputFiles
 from aglidein.services.history import CycleFacts, HistoryRecorder
 from aglidein.services.provisioner import EntryOutcome, Provisioner
+from aglidein.services.runtime import Runtime
 from aglidein.state import StateDB
 
 __all__ = ["CycleService", "Decide", "PollerLike", "Reported", "stored_health"]
@@ -164,7 +164,7 @@ class CycleService:
             except Exception as exc:  # a broken cycle must not stop the next one
                 self.runtime.metrics.cycles.labels(result="failure").inc()
                 log.exception("cycle.failed", cycle=self.cycle, error=str(exc))
-            wait = self.runtime.config.current.factory.cycle - (time.monotonic() - started)
+            wait = self.runtime.config().factory.cycle - (time.monotonic() - started)
             with anyio.move_on_after(max(wait, 0.0)):
                 await self._stop.wait()
 
@@ -182,7 +182,7 @@ class CycleService:
 
     async def _cycle(self) -> Plan:
         runtime = self.runtime
-        config = runtime.config.current
+        config = runtime.config()
         self.cycle += 1
         started = time.monotonic()
         runtime.status.cycle.number = self.cycle
@@ -193,7 +193,7 @@ class CycleService:
         reported = (
             await self._reported() if self._reported is not None and census.factory_ok else None
         )
-        if self.outputs is not None:  # before submitting: see services.glidein_stderr
+        if self.outputs is not None:  # before submitting: see services.glidein_logs.stderr
             await self._step("stderr_collect", self.outputs.collect(census))
         # read each cycle: a downtime added or ended through the API acts from the next one
         downtimes = await refresh_board(runtime, now)
@@ -263,7 +263,7 @@ class CycleService:
     ) -> None:
         """Everything after acting; each step fails alone (see the module docstring)."""
         state = self.runtime.state
-        config = self.runtime.config.current
+        config = self.runtime.config()
         self._exits = {}
         if self.exits is not None:
             await self._step("exit_scan", self._scan_exits(config))
@@ -344,7 +344,7 @@ class CycleService:
             updated = dataclasses.replace(updated, backoff_until=None, failures=0)
         self.health[entry] = updated
         await self.runtime.state.save_health(updated)
-        config = self.runtime.config.current
+        config = self.runtime.config()
         state = effective_state(config, updated, entry, self.runtime.clock.now())
         status = self.runtime.status.entries.get(entry)
         if status is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from aglidein.config import Config
 from aglidein.core.health import effective_state
 from aglidein.core.model import (
+    LIMIT_REASONS,
     Decision,
     DemandSnapshot,
     Downtime,
@@ -19,12 +20,12 @@ from aglidein.core.model import (
     Plan,
     SlotActivity,
 )
-from aglidein.runtime import EntryStatus, PoolSourceStatus, Runtime, ScheddStatus
 from aglidein.services.downtimes import downtime_json
-from aglidein.services.poller import record_plan
+from aglidein.services.metrics import Metrics
 from aglidein.services.provisioner import EntryOutcome
+from aglidein.services.runtime import EntryStatus, PoolSourceStatus, Runtime, ScheddStatus
 
-__all__ = ["publish_cycle"]
+__all__ = ["publish_cycle", "record_plan"]
 
 _STATES = [s.value for s in GlideinState]
 
@@ -128,3 +129,19 @@ def _publish_pool(runtime: Runtime, config: Config, census: GlideinCensus, now: 
 
 def _decision_row(decision: Decision) -> dict[str, Any]:
     return decision.as_dict()
+
+
+def record_plan(metrics: Metrics, plan: Plan) -> None:
+    """Export a plan's decisions: idle demand, requests, and what limited them."""
+    for d in plan.decisions:
+        labels = {"group": d.group, "entry": d.entry}
+        metrics.idle_jobs.labels(**labels).set(d.matching_jobs)
+        metrics.running_jobs.labels(**labels).set(d.running_jobs)
+        metrics.requested_idle.labels(**labels).set(d.requested_idle)
+        metrics.max_glideins.labels(**labels).set(d.max_glideins)
+        for reason in d.limited_by:
+            metrics.decisions_limited.labels(**labels, reason=reason).inc()
+        for reason in LIMIT_REASONS:
+            metrics.decision_limited_now.labels(**labels, reason=reason).set(
+                1 if reason in d.limited_by else 0
+            )

@@ -16,18 +16,18 @@ from aglidein.core.policy import decide
 from aglidein.credentials import PoolSigningKey, write_glidein_tokens
 from aglidein.logkeys import LogKeyring
 from aglidein.ownership import resolve_job_owner
-from aglidein.runtime import Runtime
 from aglidein.services.cycle import CycleService, PollerLike, Reported
 from aglidein.services.downtimes import downtime_routes
 from aglidein.services.exits import ExitWatcher
 from aglidein.services.glidein_files import PilotKit, TokenWriter
-from aglidein.services.glidein_stderr import IngestRecords, OutputFiles
+from aglidein.services.glidein_logs.stderr import IngestRecords, OutputFiles
 from aglidein.services.history import HistoryRecorder
 from aglidein.services.http import ApiRoute
 from aglidein.services.operator import operator_routes
 from aglidein.services.pages import StatusPages
 from aglidein.services.poller import Poller
 from aglidein.services.provisioner import Provisioner
+from aglidein.services.runtime import Runtime
 from aglidein.store.history import HistoryStore
 
 __all__ = ["build_cycle", "pool_for", "token_writer"]
@@ -35,7 +35,7 @@ __all__ = ["build_cycle", "pool_for", "token_writer"]
 
 def pool_for(runtime: Runtime) -> Pool:
     """The simulated pool for `pool.simulate`, else the bindings on the live config."""
-    config = runtime.config.current
+    config = runtime.config()
     if config.pool.simulate is not None:
         return open_pool(config, clock=runtime.clock)
     return BindingsPool(runtime.config)
@@ -106,7 +106,7 @@ def build_cycle(
         runtime.state,
         runtime.metrics,
         runtime.clock,
-        kit or PilotKit(state_dir, owner=resolve_job_owner(runtime.config.current)),
+        kit or PilotKit(state_dir, owner=resolve_job_owner(runtime.config())),
         tokens or token_writer(state_dir, wall_clock(runtime.clock)),
     )
     cycle = CycleService(
@@ -124,9 +124,7 @@ def build_cycle(
         credentials=credentials,
         reported=reported,
         pool=pool,
-        outputs=OutputFiles(
-            state_dir / "glideins", ingest, reported, lambda: runtime.config.current.logs
-        )
+        outputs=OutputFiles(state_dir / "glideins", ingest, reported, lambda: runtime.config().logs)
         if ingest is not None and reported is not None
         else None,
         history=recorder,

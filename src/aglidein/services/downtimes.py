@@ -22,9 +22,9 @@ from starlette.responses import Response
 from aglidein.config import Config
 from aglidein.core.downtime import DowntimeError, check_window, parse_when
 from aglidein.core.model import Downtime
-from aglidein.runtime import Runtime
 from aglidein.services.auth import Access
 from aglidein.services.http import ApiRoute, json_response, small_body
+from aglidein.services.runtime import Runtime
 
 __all__ = ["ALL_ENTRIES", "downtime_json", "downtime_routes", "refresh_board"]
 
@@ -112,7 +112,7 @@ def _adder(runtime: Runtime) -> Any:
             return json_response({"error": "body must be a JSON object"}, 400)
         now = runtime.clock.now()
         try:
-            entry, group, start, end, comment = _validated(body, runtime.config.current, now)
+            entry, group, start, end, comment = _validated(body, runtime.config(), now)
         except DowntimeError as exc:
             return json_response({"error": str(exc)}, 400)
         downtime = await runtime.state.add_downtime(entry, group, start, end, comment, now)

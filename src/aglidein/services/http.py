@@ -29,7 +29,6 @@ from starlette.staticfiles import StaticFiles
 
 from aglidein import __version__
 from aglidein.config import Config, expand_path
-from aglidein.runtime import Runtime
 from aglidein.services.auth import (
     SESSION_COOKIE,
     SESSION_LIFETIME_S,
@@ -41,97 +40,20 @@ from aglidein.services.auth import (
     same_origin,
     token_access,
 )
+from aglidein.services.http_direct import (
+    DirectRoutes,
+    RawHandler,
+    RawResponse,
+    SecurityHeaders,
+)
 from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
+from aglidein.services.runtime import Runtime
 
 __all__ = ["ApiRoute", "HttpService", "RawHandler", "RawResponse", "json_response", "small_body"]
 
 log = structlog.get_logger()
 Handler = Callable[[Request], Awaitable[Response]]
-
-# Sent with every response: the viewer loads only its own files, is never framed, and
-# leaks no URL (which may hold ?access_token=) to other sites.
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        b"frame-ancestors 'none'",
-    ),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-content-type-options", b"nosniff"),
-)
-
-
-class SecurityHeaders:
-    """ASGI middleware adding SECURITY_HEADERS to every HTTP response (streams too)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                names = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-@dataclass(frozen=True, slots=True)
-class RawResponse:
-    """What a raw handler answers: the server adds Content-Length and SECURITY_HEADERS."""
-
-    status: int
-    body: bytes
-    headers: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
-
-
-# A raw handler gets the ASGI scope and receive channel and answers one RawResponse.
-RawHandler = Callable[[Any, Any], Awaitable[RawResponse]]
-
-
-class DirectRoutes:
-    """ASGI app that answers a few hot (method, path) pairs with their raw handlers,
-    ahead of Starlette's router and middleware; every other request goes to `app`.
-
-    Responses get the same SECURITY_HEADERS, and `count(status)` is called for each."""
-
-    def __init__(
-        self, app: Any, routes: dict[tuple[str, str], tuple[RawHandler, Callable[[int], None]]]
-    ) -> None:
-        self.app = app
-        self.routes = routes
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            found = self.routes.get((scope["method"], scope["path"]))
-            if found is not None:
-                handler, count = found
-                response = await handler(scope, receive)
-                count(response.status)
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": response.status,
-                        "headers": [
-                            (b"content-length", str(len(response.body)).encode()),
-                            *response.headers,
-                            *SECURITY_HEADERS,
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": response.body})
-                return
-        await self.app(scope, receive, send)
-
 
 SESSION_BODY_MAX = 4096
 
@@ -193,7 +115,7 @@ class HttpService:
 
     def __init__(self, runtime: Runtime, routes: Sequence[ApiRoute] = ()) -> None:
         self.runtime = runtime
-        self.tokens = TokenSet.from_config(runtime.config.current.http)
+        self.tokens = TokenSet.from_config(runtime.config().http)
         self.sessions = Sessions()
         self.stopping = anyio.Event()  # long-lived responses (SSE) end when set
         self.ready_checks: list[Callable[[], tuple[bool, str]]] = []
@@ -317,7 +239,7 @@ class HttpService:
         return json_response(result.as_json(), 200 if result.ok else 422)
 
     async def _session(self, request: Request) -> Response:
-        if not same_origin(request, self.runtime.config.current.http.public_url):
+        if not same_origin(request, self.runtime.config().http.public_url):
             return json_response({"error": "cross-origin sign-in refused"}, 403)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != "application/json":
@@ -433,7 +355,7 @@ class HttpService:
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
         """Serve until `stop()`."""
-        config = self.runtime.config.current
+        config = self.runtime.config()
         tls = config.http.tls
         cap = min(GuardedHttpProtocol.max_connections, connection_cap())
         protocol: type[GuardedHttpProtocol] = type(

@@ -49,7 +49,7 @@ def operator_routes(cycle: CycleService) -> list[ApiRoute]:
 def _handler(cycle: CycleService, operator: OperatorState) -> Any:
     async def handle(request: Request) -> Response:
         name = request.path_params["name"]
-        config = cycle.runtime.config.current
+        config = cycle.runtime.config()
         if name not in {e.name for e in config.entries}:
             return json_response({"error": f"no entry named {name!r}"}, 404)
         hard = False

@@ -11,11 +11,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from aglidein.core.model import EntryHealth
-from aglidein.runtime import Runtime
 from aglidein.services.history import HistoryRecorder
 from aglidein.services.http import ApiRoute, json_response
 from aglidein.services.pages_data import EntriesPage, EntryRow, entries_page, history_json
 from aglidein.services.pages_html import entries_html, entry_html, error_html
+from aglidein.services.runtime import Runtime
 from aglidein.store.history import RANGES, HistoryRange, history_range
 
 __all__ = ["DEFAULT_RANGE", "StatusPages"]
@@ -79,7 +79,7 @@ class StatusPages:
 
     async def page(self) -> EntriesPage:
         """The entries page's data now."""
-        config = self.runtime.config.current
+        config = self.runtime.config()
         return await entries_page(
             self._status(),
             self._health(),

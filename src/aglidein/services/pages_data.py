@@ -12,7 +12,7 @@ from typing import Any
 
 from aglidein.core.model import EntryHealth
 from aglidein.services.history import FACTORY, HistoryRecorder
-from aglidein.statusview import entry_rows
+from aglidein.services.status_rows import entry_rows
 from aglidein.store.history import HistoryPoint, HistoryRange, HistorySample
 
 __all__ = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -28,12 +28,10 @@ from aglidein.core.demand import (
     schedd_projection,
 )
 from aglidein.core.model import (
-    LIMIT_REASONS,
     DemandSnapshot,
     Glidein,
     GlideinCensus,
     GlideinState,
-    Plan,
     ScheddDemand,
     Slot,
 )
@@ -50,8 +48,9 @@ from aglidein.services.poller_ads import (
     slots_constraint,
     slots_from_ads,
 )
+from aglidein.services.runtime import ConfigSource
 
-__all__ = ["COLLECTOR_SCHEDDS", "Poller", "SourceFailure", "demand_constraint", "record_plan"]
+__all__ = ["COLLECTOR_SCHEDDS", "Poller", "SourceFailure", "demand_constraint"]
 
 log = structlog.get_logger()
 
@@ -99,9 +98,7 @@ class _Results:
 class Poller:
     """Polls the pool once per cycle; keeps last good demand between cycles."""
 
-    def __init__(
-        self, config: Callable[[], Config], pool: Pool, metrics: Metrics, clock: Clock
-    ) -> None:
+    def __init__(self, config: ConfigSource, pool: Pool, metrics: Metrics, clock: Clock) -> None:
         self._config = config
         self._pool = pool
         self._metrics = metrics
@@ -318,19 +315,3 @@ class Poller:
                 self._metrics.glideins.labels(entry=entry.name, state=state.value).set(
                     counts.get((entry.name, state), 0)
                 )
-
-
-def record_plan(metrics: Metrics, plan: Plan) -> None:
-    """Export a plan's decisions: idle demand, requests, and what limited them."""
-    for d in plan.decisions:
-        labels = {"group": d.group, "entry": d.entry}
-        metrics.idle_jobs.labels(**labels).set(d.matching_jobs)
-        metrics.running_jobs.labels(**labels).set(d.running_jobs)
-        metrics.requested_idle.labels(**labels).set(d.requested_idle)
-        metrics.max_glideins.labels(**labels).set(d.max_glideins)
-        for reason in d.limited_by:
-            metrics.decisions_limited.labels(**labels, reason=reason).inc()
-        for reason in LIMIT_REASONS:
-            metrics.decision_limited_now.labels(**labels, reason=reason).set(
-                1 if reason in d.limited_by else 0
-            )

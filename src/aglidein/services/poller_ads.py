@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
-from aglidein.classads import quote
+from aglidein.classad.facade import quote
 from aglidein.core.model import Glidein, GlideinState, Slot, SlotActivity
 from aglidein.errors import CondorError
 

@@ -18,6 +18,7 @@ import anyio
 import anyio.to_thread
 import structlog
 
+from aglidein.classad.facade import quote
 from aglidein.clock import Clock
 from aglidein.condor.api import JobAction, Pool, Schedd, SubmitDescription
 from aglidein.config import Config, EntryConfig
@@ -37,6 +38,7 @@ from aglidein.core.submit import render_submit
 from aglidein.errors import AglideinError, CondorError, CondorTimeout
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.metrics import Metrics
+from aglidein.services.runtime import ConfigSource
 from aglidein.state import StateDB
 
 __all__ = ["EntryOutcome", "Provisioner"]
@@ -60,7 +62,7 @@ class Provisioner:
 
     def __init__(
         self,
-        config: Callable[[], Config],
+        config: ConfigSource,
         pool: Pool,
         state: StateDB,
         metrics: Metrics,
@@ -103,8 +105,8 @@ class Provisioner:
             self.recovered = True
             return True
         config = self._config()
-        batches = " || ".join(f'AglideinBatch == "{b["batch"]}"' for b in pending)
-        constraint = f'AglideinFactory == "{config.factory.name}" && ({batches})'
+        batches = " || ".join(f"AglideinBatch == {quote(b['batch'])}" for b in pending)
+        constraint = f"AglideinFactory == {quote(config.factory.name)} && ({batches})"
         try:
             ads = await self.factory_schedd().query(constraint, ["AglideinBatch", "ClusterId"])
         except CondorError as exc:

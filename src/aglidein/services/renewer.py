@@ -29,7 +29,6 @@ from aglidein.credentials import CredentialReading, check_credential_bytes, read
 from aglidein.errors import AglideinError, CredentialError
 from aglidein.logkeys import LogKeyring, atomic_write
 from aglidein.ownership import JobOwner, give, resolve_job_owner
-from aglidein.runtime import CredentialStatus, Runtime
 from aglidein.services.refresh import (
     RefreshFailed,
     fetch_oauth2_token,
@@ -37,6 +36,7 @@ from aglidein.services.refresh import (
     remove_work_dir,
     run_refresh_command,
 )
+from aglidein.services.runtime import CredentialStatus, Runtime
 
 __all__ = ["Renewer", "renew_margin"]
 
@@ -96,7 +96,7 @@ class Renewer:
 
     def states(self) -> dict[str, CredentialState]:
         """Every configured credential's state, for `CycleInputs.credentials`."""
-        config = self.runtime.config.current
+        config = self.runtime.config()
         out: dict[str, CredentialState] = {}
         for credential in config.credentials:
             track = self._tracks.get(credential.name)
@@ -157,7 +157,7 @@ class Renewer:
         """Until the next check, or the next retry if that comes first."""
         now = self.runtime.clock.now()
         waits = [self.check_interval]
-        for credential in self.runtime.config.current.credentials:
+        for credential in self.runtime.config().credentials:
             track = self._tracks.get(credential.name)
             if track is not None and credential.refreshable and track.next_attempt > now:
                 waits.append(track.next_attempt - now)
@@ -171,7 +171,7 @@ class Renewer:
             log.error("credential.log_key_unusable", error=str(exc))
 
     async def _load_last_renewals(self) -> None:
-        for credential in self.runtime.config.current.credentials:
+        for credential in self.runtime.config().credentials:
             value = await self.runtime.state.get_json(_KV_PREFIX + credential.name)
             if isinstance(value, int | float):
                 self._track(credential).last_renewal = float(value)
@@ -194,7 +194,7 @@ class Renewer:
 
     async def _check_all(self) -> None:
         """Read every credential's file and publish what it says."""
-        config = self.runtime.config.current
+        config = self.runtime.config()
         self._forget_removed(config)
         for credential in config.credentials:
             track = self._track(credential)
@@ -225,7 +225,7 @@ class Renewer:
 
     def _start_due_renewals(self, tg: anyio.abc.TaskGroup) -> None:
         now = self.runtime.clock.now()
-        for credential in self.runtime.config.current.credentials:
+        for credential in self.runtime.config().credentials:
             track = self._track(credential)
             if self._due(credential, track, now):
                 track.renewing = True
@@ -320,7 +320,7 @@ class Renewer:
             raise RefreshFailed("invalid", "the new credential has already expired")
         path = expand_path(credential.path)
         try:
-            owner = resolve_job_owner(self.runtime.config.current)
+            owner = resolve_job_owner(self.runtime.config())
             await anyio.to_thread.run_sync(_install_file, path, data, owner)
         except OSError as exc:
             raise RefreshFailed("failure", f"cannot install {path}: {exc.strerror}") from None

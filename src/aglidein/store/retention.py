@@ -4,19 +4,47 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
 import structlog
 
 from aglidein.store.userjobs import delete_glidein_jobs
 
-if TYPE_CHECKING:
-    from aglidein.store.writer import Writer
-
-__all__ = ["delete_batches", "enforce", "used_bytes"]
+__all__ = ["GlideinRow", "RetentionTarget", "delete_batches", "enforce", "used_bytes"]
 
 log = structlog.get_logger()
 CHUNK = 500
+
+
+class GlideinRow(Protocol):
+    """What retention reads and adjusts of one glidein the writer keeps in memory."""
+
+    id: int
+    name: str
+    last_received: float
+    record_count: int
+    bytes: int
+
+    def row(self) -> tuple[object, ...]:
+        """The values of its `glideins` row."""
+        ...
+
+
+G = TypeVar("G", bound=GlideinRow)
+
+
+class RetentionTarget(Protocol[G]):
+    """The writer as retention sees it: its connection, its glideins and how far the
+    full-text index reaches. (A Protocol, so that retention does not import the writer
+    that calls it: no import cycle.)"""
+
+    conn: sqlite3.Connection
+    glideins: dict[str, G]
+
+    @property
+    def fts_indexed(self) -> int:
+        """The last batch id in the full-text index."""
+        ...
 
 
 def used_bytes(conn: sqlite3.Connection) -> int:
@@ -27,7 +55,7 @@ def used_bytes(conn: sqlite3.Connection) -> int:
     return int((pages - free) * page_size)
 
 
-def enforce(writer: Writer, *, now: float, retention_s: float, max_bytes: int) -> int:
+def enforce(writer: RetentionTarget[G], *, now: float, retention_s: float, max_bytes: int) -> int:
     """Delete what is older than `retention_s`, then whole glideins (least recently
     heard from first) while the store is over `max_bytes`. Returns records deleted."""
     deleted = 0
@@ -58,13 +86,14 @@ def enforce(writer: Writer, *, now: float, retention_s: float, max_bytes: int) -
     return deleted
 
 
-def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int:
+def delete_batches(writer: RetentionTarget[G], rows: list[tuple[int, int, int, int]]) -> int:
     """Delete batches (id, glidein_id, n, bytes) with their data and index entries."""
     from aglidein.store.indexer import batch_msgs, fts_rows
 
     by_id = {g.id: g for g in writer.glideins.values()}
     ids = [(row[0],) for row in rows]
     conn = writer.conn
+    taken: list[tuple[G, int, int]] = []
     conn.execute("BEGIN")
     try:
         indexed = [row[0] for row in rows if row[0] <= writer.fts_indexed]
@@ -83,6 +112,7 @@ def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int
             if state is not None:
                 state.record_count -= n
                 state.bytes -= size
+                taken.append((state, n, size))
                 touched.add(state.name)
         conn.executemany(
             "INSERT OR REPLACE INTO glideins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -91,16 +121,14 @@ def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
-        for _, glidein_id, n, size in rows:
-            state = by_id.get(glidein_id)
-            if state is not None:
-                state.record_count += n
-                state.bytes += size
+        for state, n, size in taken:  # only what was taken off before the failure
+            state.record_count += n
+            state.bytes += size
         raise
     return sum(row[2] for row in rows)
 
 
-def _delete_glidein(writer: Writer, name: str) -> int:
+def _delete_glidein(writer: RetentionTarget[G], name: str) -> int:
     state = writer.glideins[name]
     deleted = 0
     while True:
