@@ -15,7 +15,7 @@ import orjson
 from aglidein.condor.userlog import JobEnd
 from aglidein.core.model import Glidein, GlideinCensus, GlideinState
 from tests.adapter_helpers import metric
-from tests.services.logs_helpers import LogServer, eventually, log_server
+from tests.services.glidein_logs.helpers import LogServer, eventually, log_server
 
 END = "2026-01-01T01:00:00Z"
 END_EPOCH = 1767229200

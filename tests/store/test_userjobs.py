@@ -16,7 +16,7 @@ from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.store import schema
 from aglidein.store.api import GlideinUsage, LogQuery
 from aglidein.store.userjobs import JobRef, parse_job_ref
-from tests.services.logs_helpers import eventually
+from tests.services.glidein_logs.helpers import eventually
 from tests.store.test_sqlite import TS0, batch, open_store
 
 

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.services.logs_helpers import log_server
+from tests.services.glidein_logs.helpers import log_server
 from tests.tools import need
 from tests.web.test_viewer import ARGS, post
 
