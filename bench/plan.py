@@ -33,7 +33,6 @@ import yaml
 
 from aglidein.config import Config, parse_config_text
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
@@ -42,6 +41,7 @@ from aglidein.core.demand import (
 from aglidein.core.match_counts import count_demand
 from aglidein.core.model import CycleInputs, DemandSnapshot, GlideinCensus, ScheddDemand
 from aglidein.core.policy import decide
+from aglidein.core.shaper import Shaper
 
 MATCH = (
     "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && "

@@ -11,12 +11,12 @@ import pytest
 
 from aglidein.config import Config
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
     schedd_projection,
 )
+from aglidein.core.shaper import Shaper
 from aglidein.dumps import DumpError, iter_ad_batches, read_ads, shape_dump
 from tests.conftest import FIXTURES
 

@@ -27,7 +27,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 CONFIG = """\
-factory: {{name: bench, state_dir: {state}, shutdown_grace: 20s}}
+factory: {{name: bench, state_dir: {state}, shutdown_grace: 20s{owner}}}
 pool:
   collector: 127.0.0.1:9
   trust_domain: bench.example.org
@@ -228,7 +228,16 @@ def main() -> None:
     key.chmod(0o600)
     port = free_port()
     config = work / "aglidein.yaml"
-    config.write_text(CONFIG.format(state=work / "state", key=key, port=port, fsync=args.fsync))
+    config.write_text(
+        CONFIG.format(
+            state=work / "state",
+            key=key,
+            port=port,
+            fsync=args.fsync,
+            # root must name an unprivileged job owner; the bench never reaches a schedd
+            owner=", job_owner: nobody" if os.geteuid() == 0 else "",
+        )
+    )
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(work / "daemon.log", "wb") as log:
         daemon = subprocess.Popen(

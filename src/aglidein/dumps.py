@@ -27,7 +27,7 @@ import msgspec
 import numpy
 import orjson
 
-from aglidein.core.demand import Shaper
+from aglidein.core.shaper import Shaper
 from aglidein.errors import AglideinError
 
 __all__ = ["DumpError", "iter_ad_batches", "read_ads", "shape_dump"]

@@ -75,13 +75,13 @@ def _dump_files(jobs: Path) -> dict[str, Path]:
 
 def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot:
     from aglidein.core.demand import (
-        Shaper,
         exact_attrs,
         group_projection,
         group_shapes,
         schedd_projection,
     )
     from aglidein.core.model import DemandSnapshot, ScheddDemand
+    from aglidein.core.shaper import Shaper
     from aglidein.dumps import shape_dump
     from aglidein.services.poller import COLLECTOR_SCHEDDS
 
