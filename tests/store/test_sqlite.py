@@ -16,6 +16,7 @@ from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import LogQuery
 from aglidein.store.sqlite import SqliteLogStore
+from aglidein.store.writer import Job
 
 TS0 = 1767225600.0  # 2026-01-01T00:00:00Z
 
@@ -210,6 +211,35 @@ async def test_full_disk_is_a_store_full_error_not_corruption(tmp_path: Path) ->
         assert result.accepted == len(range(len(stored) + 100)) - len(stored)
     conn = sqlite3.connect(tmp_path / "logs.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def test_the_writer_thread_ends_with_the_task_group_that_runs_it(tmp_path: Path) -> None:
+    """Cancelling the task group that runs the store still commits every batch queued
+    before, and returns only once the writer thread ended and the store closed; a
+    request that was waiting is woken with its result."""
+    store = SqliteLogStore(tmp_path / "logs.db", LogsConfig, now=lambda: TS0)
+    results = []
+
+    async def post(glidein: str) -> None:
+        results.append(await store.ingest(glidein, "E", batch(list(range(100)))))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            await tg.start(store.run)
+            writer = store._writer
+            assert writer is not None
+            await post("first")
+            for g in range(20):  # queued behind the cancellation, nobody waits for them
+                writer.jobs.put(Job(f"g{g}", "E", batch(list(range(100)))))
+            tg.cancel_scope.cancel()
+    assert [(r.accepted, r.duplicates) for r in results] == [(100, 0)]
+    with pytest.raises(sqlite3.ProgrammingError):  # closed: the thread is gone
+        writer.conn.execute("SELECT 1")
+    with pytest.raises(StoreError, match="not open"):
+        await store.ingest("late", "E", batch([1]))
+    async with open_store(tmp_path) as again:
+        page = await again.glideins(limit=100)
+    assert sum(g.record_count for g in page.glideins) == 21 * 100
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
