@@ -294,14 +294,14 @@ def run_plan(args: argparse.Namespace) -> int:
         _job_owner_warning(loaded.config)
     plan, timing = make_plan(loaded.config, args)
     if args.json:
+        # orjson writes the (flat) dataclasses as objects and tuples as lists, as
+        # dataclasses.asdict would, without its deep copies (0.5 s for 2,000 entries)
         out = {
-            "decisions": [
-                {**dataclasses.asdict(d), "limited_by": list(d.limited_by)} for d in plan.decisions
-            ],
+            "decisions": plan.decisions,
             "actions": {
-                "submits": [dataclasses.asdict(r) for r in plan.submits],
-                "removals": [dataclasses.asdict(r) for r in plan.removals],
-                "releases": [dataclasses.asdict(r) for r in plan.releases],
+                "submits": plan.submits,
+                "removals": plan.removals,
+                "releases": plan.releases,
             },
             "timing": {k: round(v, 6) for k, v in timing.items()},
         }
