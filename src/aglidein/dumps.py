@@ -128,6 +128,7 @@ def _iter_runs(path: Path, chunk_bytes: int) -> Iterator[bytearray]:
                 return
             end = _ends(buffer)
             if end > 0:
+                end += 1  # the byte after the ad's `}` (there is one) goes with the run
                 run, buffer = buffer, buffer[end:]  # only the rest (part of one ad) is copied
                 del run[end:]
                 yield run
