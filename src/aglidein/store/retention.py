@@ -75,6 +75,7 @@ def delete_batches(writer: Writer, rows: list[tuple[int, int, int, int]]) -> int
                 )
         conn.executemany("DELETE FROM batch_data WHERE id = ?", ids)
         conn.executemany("DELETE FROM batches WHERE id = ?", ids)
+        writer.indexer.batches_deleted()
         touched = set()
         for _, glidein_id, n, size in rows:
             state = by_id.get(glidein_id)

@@ -1,0 +1,36 @@
+"""The full-text indexer's lag: how long the oldest unindexed batch has waited."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from aglidein.store.indexer import Indexer
+from aglidein.store.schema import migrate
+
+
+def _store_with_batches(received: list[float]) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(conn, ":memory:")
+    conn.executemany(
+        "INSERT INTO batches VALUES (?, 1, ?, 0, 0, 0, ' a.b ', 1, 10)",
+        [(i + 1, at) for i, at in enumerate(received)],
+    )
+    return conn
+
+
+def test_lag_read_from_the_database_follows_retention() -> None:
+    conn = _store_with_batches([100.0, 200.0])
+    indexer = Indexer(conn, indexed=0, committed=2, now=lambda: 300.0)
+    indexer._update_lag()
+    assert indexer.lag_s == 200.0
+    conn.execute("DELETE FROM batches WHERE id = 1")  # retention took the oldest
+    indexer.batches_deleted()
+    indexer._update_lag()
+    assert indexer.lag_s == 100.0
+
+
+def test_no_lag_once_everything_is_indexed() -> None:
+    conn = _store_with_batches([100.0])
+    indexer = Indexer(conn, indexed=1, committed=1, now=lambda: 300.0)
+    indexer._update_lag()
+    assert indexer.lag_s == 0.0
