@@ -14,7 +14,7 @@ matrix of shape classes × entry classes.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 BoolMatrix = npt.NDArray[np.bool_]
+Ids = npt.NDArray[np.intp]
 _SMALL_TABLE = 4096  # below this many value pairs, evaluating them all is cheapest
 
 
@@ -51,18 +52,23 @@ def typed_key(value: ScalarValue) -> tuple[str, ScalarValue]:
 def _classes(
     ads: Sequence[Ad], names: Sequence[str]
 ) -> tuple[npt.NDArray[np.intp], list[dict[str, ScalarValue]]]:
-    """Group ads by their values of `names`: (class of each ad, one ad per class)."""
-    index: dict[tuple[tuple[str, ScalarValue], ...], int] = {}
-    ids = np.empty(len(ads), dtype=np.intp)
-    reps: list[dict[str, ScalarValue]] = []
-    for i, ad in enumerate(ads):
-        key = tuple(typed_key(ad.get(name)) for name in names)
-        cls = index.get(key)
-        if cls is None:
-            cls = index[key] = len(reps)
-            reps.append({name: ad.get(name) for name in names})
-        ids[i] = cls
+    """Group ads by their values of `names`: (class of each ad, one ad per class).
+
+    Values are keyed with their types, so 1, 1.0 and true stay apart."""
+    index: dict[tuple[tuple[ScalarValue, ...], tuple[type, ...]], int] = {}
+    add = index.setdefault
+    codes = []
+    for ad in ads:
+        values = tuple(map(ad.get, names))
+        codes.append(add((values, tuple(map(type, values))), len(index)))
+    ids = np.array(codes, dtype=np.intp) if codes else np.empty(0, dtype=np.intp)
+    reps = [dict(zip(names, values, strict=True)) for values, _ in index]
     return ids, reps
+
+
+def _nonzero(matrix: BoolMatrix) -> tuple[Ids, Ids]:
+    rows, cols = np.nonzero(matrix)
+    return rows, cols
 
 
 @dataclass(frozen=True)
@@ -166,16 +172,38 @@ class Matcher:
 
     def match_classes(self, shapes: Sequence[Ad]) -> tuple[npt.NDArray[np.intp], BoolMatrix]:
         """(class of each shape, matrix of shape classes × entry classes)."""
+        shape_class, rows, cols, n_shape_classes = self.match_pairs(shapes)
+        matrix = np.zeros((n_shape_classes, len(self._entry_reps)), dtype=bool)
+        matrix[rows, cols] = True
+        return shape_class, matrix
+
+    def match_pairs(self, shapes: Sequence[Ad]) -> tuple[Ids, Ids, Ids, int]:
+        """(class of each shape, the matching (shape class, entry class) pairs as two
+        index arrays, the number of shape classes).
+
+        Operands are applied to the whole class matrix while most of it is alive, then
+        only to the pairs still alive."""
         if "currenttime" in self.my_names:
             shapes = [with_current_time(ad, self._now) for ad in shapes]
         shape_class, shape_reps = _classes(shapes, self.my_names)
         matrix = np.ones((len(shape_reps), len(self._entry_reps)), dtype=bool)
+        pairs: tuple[Ids, Ids] | None = None
         order = sorted(range(len(self._operands)), key=lambda i: self._cost(i, shape_reps))
         for i in order:
-            if not matrix.any():
+            op, entry_only = self._operands[i], self._entry_only[i]
+            if pairs is None:
+                self._apply(op, entry_only, shape_reps, matrix)
+                alive = int(np.count_nonzero(matrix))
+                if alive < matrix.size // 8:  # sparse by now: look only where still true
+                    pairs = _nonzero(matrix)
+            else:
+                pairs = self._filter(op, entry_only, shape_reps, pairs)
+                alive = len(pairs[0])
+            if not alive:
                 break
-            self._apply(self._operands[i], self._entry_only[i], shape_reps, matrix)
-        return shape_class, matrix
+        if pairs is None:
+            pairs = _nonzero(matrix)
+        return shape_class, pairs[0], pairs[1], len(shape_reps)
 
     def _cost(self, i: int, shape_reps: Sequence[Ad]) -> int:
         op = self._operands[i]
@@ -193,6 +221,7 @@ class Matcher:
         shape_reps: Sequence[Ad],
         matrix: BoolMatrix,
     ) -> None:
+        """One operand on the whole class matrix."""
         if entry_only is not None:
             matrix &= entry_only[None, :]
             return
@@ -202,23 +231,44 @@ class Matcher:
             matrix &= rows[my_ids][:, None]
             return
         tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
-        table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, matrix)
-        if matrix.size and np.count_nonzero(matrix) < matrix.size // 8:
-            rows, cols = np.nonzero(matrix)  # sparse by now: look only where still true
-            keep = table[my_ids[rows], tg_ids[cols]]
-            matrix[rows[~keep], cols[~keep]] = False
+        alive = (lambda: _nonzero(matrix), int(np.count_nonzero(matrix)))
+        table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, alive)
+        matrix &= table[np.ix_(my_ids, tg_ids)]
+
+    def _filter(
+        self,
+        op: _Operand,
+        entry_only: BoolMatrix | None,
+        shape_reps: Sequence[Ad],
+        pairs: tuple[Ids, Ids],
+    ) -> tuple[Ids, Ids]:
+        """One operand on the (shape class, entry class) pairs still alive."""
+        rows, cols = pairs
+        if entry_only is not None:
+            keep = entry_only[cols]
         else:
-            matrix &= table[np.ix_(my_ids, tg_ids)]
+            my_ids, my_reps = _classes(shape_reps, op.my_names)
+            if not op.target_names:
+                ok = np.array([self._ok(op.expr.evaluate(rep, {})) for rep in my_reps], bool)
+                keep = ok[my_ids[rows]]
+            else:
+                tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
+                alive = (lambda: pairs, len(rows))
+                table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, alive)
+                keep = table[my_ids[rows], tg_ids[cols]]
+        return rows[keep], cols[keep]
 
     def _table(
         self,
         op: _Operand,
         my_reps: list[dict[str, ScalarValue]],
         tg_reps: list[dict[str, ScalarValue]],
-        my_ids: npt.NDArray[np.intp],
-        tg_ids: npt.NDArray[np.intp],
-        matrix: BoolMatrix,
+        my_ids: Ids,
+        tg_ids: Ids,
+        alive: tuple[Callable[[], tuple[Ids, Ids]], int],
     ) -> BoolMatrix:
+        """The operand on every pair of distinct values it reads, or on those an alive
+        (shape class, entry class) pair uses: `alive` = (those pairs, how many)."""
         size = len(my_reps) * len(tg_reps)
         kind = _index_kind(op.expr) if size > _SMALL_TABLE else None
         if kind == "list":
@@ -226,12 +276,13 @@ class Matcher:
         if kind == "compare":
             return self._compare_table(op, my_reps, tg_reps)
         table = np.zeros((len(my_reps), len(tg_reps)), dtype=bool)
-        if size <= _SMALL_TABLE or size <= int(matrix.sum()):
+        alive_pairs, alive_count = alive
+        if size <= _SMALL_TABLE or size <= alive_count:
             pairs: list[tuple[int, int]] = [
                 (r, c) for r in range(len(my_reps)) for c in range(len(tg_reps))
             ]
         else:  # only the value pairs some still-alive (shape, entry) pair uses
-            rows, cols = np.nonzero(matrix)
+            rows, cols = alive_pairs()
             codes = np.unique(my_ids[rows] * len(tg_reps) + tg_ids[cols])
             pairs = [(int(code) // len(tg_reps), int(code) % len(tg_reps)) for code in codes]
         for r, c in pairs:
