@@ -15,6 +15,7 @@ from aglidein.config import LogsConfig
 from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import LogQuery
+from aglidein.store.indexer import MAX_AGE_S
 from aglidein.store.sqlite import SqliteLogStore
 from aglidein.store.writer import Job
 
@@ -268,6 +269,19 @@ async def test_index_catches_up_after_a_burst(tmp_path: Path) -> None:
                     break
                 await anyio.sleep(0.1)
         assert store.stats().index_lag_s < 5
+
+
+async def test_full_text_search_finds_a_record_within_its_documented_delay(
+    tmp_path: Path,
+) -> None:
+    """Below the burst rate the index trails ingest by at most MAX_AGE_S (1 s): a record
+    committed on its own is found by `q` within that (plus 5 s for a busy machine)."""
+    assert MAX_AGE_S == 1.0  # README's "Glidein logs" quotes it
+    async with open_store(tmp_path) as store:
+        await store.ingest("g", "E", batch([1], msg="needle{seq}"))
+        with anyio.fail_after(MAX_AGE_S + 5):
+            while not (await store.search(LogQuery(q="needle1"))).records:
+                await anyio.sleep(0.05)
 
 
 async def test_glidein_state_follows_its_records(tmp_path: Path) -> None:
