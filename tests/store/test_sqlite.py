@@ -280,7 +280,9 @@ async def test_full_text_search_finds_a_record_within_its_documented_delay(
     async with open_store(tmp_path) as store:
         await store.ingest("g", "E", batch([1], msg="needle{seq}"))
         with anyio.fail_after(MAX_AGE_S + 5):
-            while not (await store.search(LogQuery(q="needle1"))).records:
+            while True:
+                if (await store.search(LogQuery(q="needle1"))).records:
+                    break
                 await anyio.sleep(0.05)
 
 
