@@ -18,7 +18,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -171,16 +170,8 @@ class SqliteLogStore:
         assert writer is not None
         try:
             async with anyio.create_task_group() as tg:
-                # own limiters: these threads never wait for, nor take, a shared worker
-                # thread; never abandoned on cancellation (the group waits for them)
                 tg.start_soon(self._run_writer, writer)
-                tg.start_soon(
-                    partial(
-                        anyio.to_thread.run_sync,
-                        self._notify_settled,
-                        limiter=anyio.CapacityLimiter(1),
-                    )
-                )
+                tg.start_soon(_in_thread, "log-store-notifier", self._notify_settled)
                 self._closed = False
                 task_status.started()
                 try:
@@ -195,7 +186,7 @@ class SqliteLogStore:
 
     async def _run_writer(self, writer: Writer) -> None:
         try:
-            await anyio.to_thread.run_sync(writer.run, limiter=anyio.CapacityLimiter(1))
+            await _in_thread("log-store-writer", writer.run)
         finally:
             self._settled_groups.put(None)  # after the writer's last group: the notifier ends
 
@@ -329,6 +320,21 @@ class SqliteLogStore:
             max_bytes=int(settings.max_bytes),
         )
         self._size_bytes = writer.size_bytes = retention.used_bytes(writer.conn)
+
+
+async def _in_thread(name: str, body: Callable[[], None]) -> None:
+    """Run `body` on a worker thread of its own (its own limiter: it never waits for, nor
+    takes, a shared one), named `name` while it runs; never abandoned on cancellation."""
+
+    def named() -> None:
+        thread = threading.current_thread()
+        pooled_name, thread.name = thread.name, name
+        try:
+            body()
+        finally:
+            thread.name = pooled_name
+
+    await anyio.to_thread.run_sync(named, limiter=anyio.CapacityLimiter(1))
 
 
 def _load_glideins(conn: sqlite3.Connection) -> dict[str, GlideinState]:
