@@ -31,7 +31,7 @@ factory:
   state_dir: {state}
   cycle: 5s
   shutdown_grace: 10s
-  deadlines: {{schedd_query: 2s, collector_query: 2s, submit: 2s, act: 2s}}
+{owner}  deadlines: {{schedd_query: 2s, collector_query: 2s, submit: 2s, act: 2s}}
 pool:
   collector: 127.0.0.1:{silent}
   trust_domain: bench.example.org
@@ -118,7 +118,14 @@ def main() -> int:
         key.chmod(0o600)
         config = Path(tmp) / "aglidein.yaml"
         config.write_text(
-            CONFIG.format(state=Path(tmp) / "state", silent=silent, key=key, http=http)
+            CONFIG.format(
+                state=Path(tmp) / "state",
+                silent=silent,
+                key=key,
+                http=http,
+                # root must name an unprivileged job owner; the bench never reaches a schedd
+                owner="  job_owner: nobody\n" if os.geteuid() == 0 else "",
+            )
         )
         log = open(os.environ.get("BENCH_LOG", str(Path(tmp) / "daemon.log")), "wb")  # noqa: SIM115
         daemon = subprocess.Popen(

@@ -33,7 +33,6 @@ import yaml
 
 from aglidein.config import Config, parse_config_text
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
@@ -42,6 +41,7 @@ from aglidein.core.demand import (
 from aglidein.core.match_counts import count_demand
 from aglidein.core.model import CycleInputs, DemandSnapshot, GlideinCensus, ScheddDemand
 from aglidein.core.policy import decide
+from aglidein.core.shaper import Shaper
 
 MATCH = (
     "stringListMember(TARGET.GLIDEIN_Site, MY.DESIRED_Sites) && "
@@ -53,6 +53,7 @@ CASES = {
     "1M": (1_000_000, 1_000, 2_000),
     "1M-10k": (1_000_000, 10_000, 2_000),
 }
+ISSUE_ROWS = ("1M", "100k")  # the cases of issue #16's table
 BATCH = 100_000
 YARDSTICK_BUDGET_S = 20.0  # the yardstick's pair loop runs on a subset past this, then scales
 
@@ -232,8 +233,9 @@ def write_dump(path: Path, name: str, rng: random.Random) -> None:
         out.write(b"\n]\n")
 
 
-def run_cli(name: str, rng: random.Random) -> float | None:
-    """`aglidein plan --jobs` on a dump of case `name`; its wall time (None if it failed)."""
+def run_cli(name: str, rng: random.Random) -> tuple[float, float] | None:
+    """`aglidein plan --jobs` on a dump of case `name`: its wall time and peak RSS in MiB
+    (None if it failed)."""
     with tempfile.TemporaryDirectory(prefix="aglidein-bench-") as tmp:
         dump, config = Path(tmp) / "jobs.json", Path(tmp) / "config.yaml"
         config.write_text(config_text(CASES[name][2]))
@@ -263,11 +265,11 @@ def run_cli(name: str, rng: random.Random) -> float | None:
             return None
         timing = orjson.loads(result.stdout)["timing"]
         stages = "  ".join(f"{k} {v:.2f}" for k, v in timing.items())
+        rss = peak_rss_mib(resource.RUSAGE_CHILDREN)
         print(
-            f"  aglidein plan --jobs ({name}): wall {wall:.2f}s  [{stages}]  "
-            f"peak RSS {peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB"
+            f"  aglidein plan --jobs ({name}): wall {wall:.2f}s  [{stages}]  peak RSS {rss:.0f} MiB"
         )
-        return wall
+        return wall, rss
 
 
 def _yardstick_note(y: dict[str, float]) -> str:
@@ -310,18 +312,43 @@ def main() -> None:
             continue
         y = yardstick(name, random.Random(name))
         yardsticks[name] = y["total_s"]
-        print(
-            f"{line} {y['total_s']:12.2f} {y['total_s'] / r['total_s']:6.1f}x{_yardstick_note(y)}",
-            flush=True,
-        )
+        ratio = y["total_s"] / r["total_s"]
+        print(f"{line} {y['total_s']:12.2f} {ratio:6.1f}x{_yardstick_note(y)}", flush=True)
+        if name in ISSUE_ROWS:
+            bench_row(
+                f"shape + match + decide, {_case_words(name)}",
+                f"{r['total_s']:.3f} s",
+                f"countMatch loop {y['total_s']:.1f} s",
+                f"{ratio:.0f}x",
+                ">= 100x",
+                ratio >= 100,
+            )
     print(f"peak RSS of this process: {peak_rss_mib():.0f} MiB")
     if not args.no_cli:
-        wall = run_cli(args.cli_case, random.Random(args.cli_case))
-        if wall is not None and args.cli_case in yardsticks:
-            print(
-                f"  plan --jobs wall / yardstick ({args.cli_case}): "
-                f"{wall / yardsticks[args.cli_case]:.3f} (target < 0.2)"
+        cli = run_cli(args.cli_case, random.Random(args.cli_case))
+        if cli is not None and args.cli_case in yardsticks:
+            wall, rss = cli
+            share = wall / yardsticks[args.cli_case]
+            print(f"  plan --jobs wall / yardstick ({args.cli_case}): {share:.3f} (target < 0.2)")
+            bench_row(
+                f"`aglidein plan --jobs` on the {_case_words(args.cli_case)} dump, wall",
+                f"{wall:.2f} s, peak RSS {rss:.0f} MiB",
+                f"countMatch loop {yardsticks[args.cli_case]:.1f} s",
+                f"{share:.3f}",
+                "<= 0.2, RSS < 1 GiB",
+                share <= 0.2 and rss < 1024,
             )
+
+
+def _case_words(name: str) -> str:
+    jobs, shapes, entries = CASES[name]
+    return f"{jobs:,} jobs / {shapes:,} shapes / {entries:,} entries"
+
+
+def bench_row(measure: str, ours: str, peer: str, ratio: str, target: str, met: bool) -> None:
+    """One row of issue #16's table, for `bench/run_all.py`'s summary."""
+    row = {"measure": measure, "ours": ours, "peer": peer, "ratio": ratio, "target": target}
+    print("BENCH-ROW " + orjson.dumps({**row, "met": met}).decode(), flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from tests.realpool.release import HOW_TO_GET, find_release  # noqa: E402
 
 from aglidein.condor.api import Ad  # noqa: E402
 from aglidein.condor.bindings import BindingsPool  # noqa: E402
-from aglidein.core.demand import Shaper  # noqa: E402
+from aglidein.core.shaper import Shaper  # noqa: E402
 
 CONSTRAINT = '(JobStatus == 1 || JobStatus == 2) && (AglideinBench == "demand")'
 PROJECTION = (

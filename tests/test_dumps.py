@@ -11,12 +11,12 @@ import pytest
 
 from aglidein.config import Config
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
     schedd_projection,
 )
+from aglidein.core.shaper import Shaper
 from aglidein.dumps import DumpError, iter_ad_batches, read_ads, shape_dump
 from tests.conftest import FIXTURES
 
@@ -140,6 +140,27 @@ def test_shape_dump_counts_as_whole_ads_do(tmp_path: Path, odd: dict[str, Any], 
     whole, streamed, jobs = _both(_config(), path, chunk)
     assert streamed == whole
     assert jobs == 60
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "[{}]",  # compact: one run, brackets right at the ads
+        "[\n{}\n]",  # condor_q's, without the final newline
+        "  [ {} ]  ",  # blanks around
+        "[{}\n]\n",
+    ],
+)
+@pytest.mark.parametrize("chunk", [16, 300, 1 << 20])
+def test_shape_dump_takes_any_list_layout(tmp_path: Path, layout: str, chunk: int) -> None:
+    ads = [_job(i) for i in range(30)]
+    path = tmp_path / "jobs.json"
+    separator = ",\n" if "\n" in layout else ","
+    blocks = [json.dumps(ad, indent=2 if "\n" in layout else None) for ad in ads]
+    path.write_text(layout.replace("{}", separator.join(blocks)))
+    whole, streamed, jobs = _both(_config(), path, chunk)
+    assert streamed == whole
+    assert jobs == 30
 
 
 def test_shape_dump_keeps_null_and_missing_alike(tmp_path: Path) -> None:

@@ -27,20 +27,23 @@ import msgspec
 import numpy
 import orjson
 
-from aglidein.core.demand import Shaper
+from aglidein.core.shaper import Shaper
 from aglidein.errors import AglideinError
 
 __all__ = ["DumpError", "iter_ad_batches", "read_ads", "shape_dump"]
 
 CHUNK_BYTES = 8 << 20
-SHAPE_CHUNK_BYTES = 32 << 20  # runs of ~80k jobs: fewer, larger counts to merge
+# runs of ~20k jobs: below glibc's largest mmap threshold (32 MiB), so the buffers are
+# reused instead of mapped and faulted in afresh for every run (1M jobs: 0.2 s of system
+# time instead of 1.2 s)
+SHAPE_CHUNK_BYTES = 8 << 20
 
 
 class DumpError(AglideinError):
     """A dump file that cannot be read or is not a JSON list of ads."""
 
 
-def _ends(buffer: bytes) -> int:
+def _ends(buffer: bytes | bytearray) -> int:
     """Index just past the last complete ad block in `buffer`, or -1."""
     pos = len(buffer)
     while True:
@@ -57,7 +60,7 @@ def _ends(buffer: bytes) -> int:
 _BLANK = b" \t\r\n,"
 
 
-def _span(run: bytes) -> tuple[int, int]:
+def _span(run: bytes | bytearray) -> tuple[int, int]:
     """(start, stop) of the ads inside a run: no blanks, separators or brackets around."""
     start, stop = 0, len(run)
     while start < stop and run[start] in _BLANK:
@@ -75,13 +78,13 @@ def _span(run: bytes) -> tuple[int, int]:
     return start, stop
 
 
-def _body(run: bytes) -> bytes:
+def _body(run: bytes | bytearray) -> bytes | bytearray:
     """A run of ads as the inside of a JSON list (b"" when it holds none)."""
     start, stop = _span(run)
     return run[start:stop]
 
 
-def _decode(run: bytes, path: Path) -> list[dict[str, Any]]:
+def _decode(run: bytes | bytearray, path: Path) -> list[dict[str, Any]]:
     body = _body(run)
     if not body:
         return []
@@ -102,14 +105,15 @@ def iter_ad_batches(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[list
             yield batch
 
 
-def _iter_runs(path: Path, chunk_bytes: int) -> Iterator[bytes]:
-    """The dump cut into runs of whole ads (raw bytes, separators and brackets included)."""
+def _iter_runs(path: Path, chunk_bytes: int) -> Iterator[bytearray]:
+    """The dump cut into runs of whole ads (raw bytes, separators and brackets included);
+    each run is a buffer of its own, which the caller may change."""
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise DumpError(f"{path}: cannot read: {exc.strerror or exc}") from None
     with handle:
-        buffer = b""
+        buffer = bytearray()
         first = True
         while True:
             more = handle.read(chunk_bytes)
@@ -124,8 +128,10 @@ def _iter_runs(path: Path, chunk_bytes: int) -> Iterator[bytes]:
                 return
             end = _ends(buffer)
             if end > 0:
-                yield buffer[:end]
-                buffer = buffer[end:]
+                end += 1  # the byte after the ad's `}` (there is one) goes with the run
+                run, buffer = buffer, buffer[end:]  # only the rest (part of one ad) is copied
+                del run[end:]
+                yield run
 
 
 def read_ads(path: Path) -> list[dict[str, Any]]:
@@ -144,7 +150,7 @@ def shape_dump(path: Path, shaper: Shaper, chunk_bytes: int = SHAPE_CHUNK_BYTES)
         start, stop = _span(run)
         if start >= stop:
             continue
-        listed = b"".join((b"[", memoryview(run)[start:stop], b"]"))
+        listed = _as_list(run, start, stop)
         while True:
             counted = _count_projected(listed, shaper)
             if counted is None:
@@ -157,6 +163,18 @@ def shape_dump(path: Path, shaper: Shaper, chunk_bytes: int = SHAPE_CHUNK_BYTES)
                 jobs += n
                 break
     return jobs
+
+
+def _as_list(run: bytearray, start: int, stop: int) -> bytearray:
+    """The ads of `run[start:stop]` as a JSON list: `[` and `]` written over the
+    separators around them (the run's own bytes, no copy of 32 MiB), else copied."""
+    if start == 0 or stop == len(run):
+        return bytearray(b"".join((b"[", memoryview(run)[start:stop], b"]")))
+    run[start - 1] = 0x5B  # [  (over a blank, a `,` or the dump's own `[`)
+    run[stop] = 0x5D  # ]  (over a blank, a `,` or the dump's own `]`)
+    del run[stop + 1 :]
+    del run[: start - 1]  # a bytearray drops its head without moving the rest
+    return run
 
 
 _UNSET = msgspec.UNSET
@@ -179,7 +197,7 @@ def _decoder(spellings: tuple[str, ...]) -> msgspec.json.Decoder[list[Any]]:
 _NUMERIC = (int, float, bool)
 
 
-def _fold(data: bytes) -> bytearray:
+def _fold(data: bytes | bytearray) -> bytearray:
     """`data` with bit 0x20 set in every byte: letters in lower case (and some other
     bytes changed too, so a match in folded bytes may be a false alarm, never a miss)."""
     out = bytearray(len(data))
@@ -190,7 +208,7 @@ def _fold(data: bytes) -> bytearray:
 
 
 def _count_projected(
-    listed: bytes, shaper: Shaper
+    listed: bytearray, shaper: Shaper
 ) -> tuple[tuple[str, ...], Counter[tuple[Any, ...]], int] | None:
     """(layout, counts, jobs) of a JSON list of ads by projected values, or None when
     they must be counted from whole ads."""
@@ -212,7 +230,7 @@ def _count_projected(
         values = set(column)
         if _UNSET in values:  # some ads lack it as spelled: are they spelling it otherwise?
             if folded is None:
-                if b"\\u" in listed:
+                if listed.find(b"\\") >= 0 and b"\\u" in listed:  # memchr first: fast
                     return None  # an escaped key could be any name
                 folded = _fold(listed)
             quoted = orjson.dumps(spelling)  # the key as JSON spells it

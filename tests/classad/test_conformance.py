@@ -27,7 +27,6 @@ from aglidein.classad.facade import ad_from_mapping, is_true, parse_expr
 from aglidein.cli import main
 from aglidein.config import parse_config_text
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
@@ -36,6 +35,7 @@ from aglidein.core.demand import (
 from aglidein.core.match import Matcher, pair_matches
 from aglidein.core.match_counts import count_demand
 from aglidein.core.model import DemandSnapshot, ScheddDemand
+from aglidein.core.shaper import Shaper
 
 CASES: list[dict[str, Any]] = json.loads(
     (Path(__file__).parent / "classad_conformance.json").read_text()

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from aglidein.classad.facade import is_true, parse_expr
 from aglidein.config import Config
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
@@ -20,6 +19,7 @@ from aglidein.core.demand import (
     type_sensitive_refs,
 )
 from aglidein.core.match_counts import count_group
+from aglidein.core.shaper import Shaper
 
 
 def make_config(

@@ -1,10 +1,14 @@
-"""The full-text index rows of a stored batch: one per record with a message."""
+"""The full-text indexer: the index rows of a stored batch (one per record with a
+message), and its lag (how long the oldest unindexed batch has waited)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import orjson
 
-from aglidein.store.indexer import LINE_BITS, batch_msgs, fts_rows
+from aglidein.store.indexer import LINE_BITS, Indexer, batch_msgs, fts_rows
+from aglidein.store.schema import migrate
 
 
 def test_index_rows_carry_batch_and_line_and_skip_empty_messages() -> None:
@@ -14,3 +18,31 @@ def test_index_rows_carry_batch_and_line_and_skip_empty_messages() -> None:
     rows = fts_rows(7, msgs)
     assert rows == [(7 << LINE_BITS, "a b"), ((7 << LINE_BITS) | 2, "c")]
     assert {rowid >> LINE_BITS for rowid, _ in rows} == {7}
+
+
+def _store_with_batches(received: list[float]) -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate(conn, ":memory:")
+    conn.executemany(
+        "INSERT INTO batches VALUES (?, 1, ?, 0, 0, 0, ' a.b ', 1, 10)",
+        [(i + 1, at) for i, at in enumerate(received)],
+    )
+    return conn
+
+
+def test_lag_read_from_the_database_follows_retention() -> None:
+    conn = _store_with_batches([100.0, 200.0])
+    indexer = Indexer(conn, indexed=0, committed=2, now=lambda: 300.0)
+    indexer._update_lag()
+    assert indexer.lag_s == 200.0
+    conn.execute("DELETE FROM batches WHERE id = 1")  # retention took the oldest
+    indexer.batches_deleted()
+    indexer._update_lag()
+    assert indexer.lag_s == 100.0
+
+
+def test_no_lag_once_everything_is_indexed() -> None:
+    conn = _store_with_batches([100.0])
+    indexer = Indexer(conn, indexed=1, committed=1, now=lambda: 300.0)
+    indexer._update_lag()
+    assert indexer.lag_s == 0.0

@@ -4,11 +4,12 @@ heard from first) while the store is over its size; counts follow what is delete
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from aglidein.store.indexer import Indexer
 from aglidein.store.retention import delete_batches, enforce, used_bytes
 from aglidein.store.schema import migrate
 
@@ -31,6 +32,10 @@ class Store:
     conn: sqlite3.Connection
     glideins: dict[str, Glidein]
     fts_indexed: int = 0
+    indexer: Indexer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.indexer = Indexer(self.conn, self.fts_indexed, 0)
 
     def add(self, name: str, received: list[float], size: int = 100) -> None:
         state = self.glideins.get(name)

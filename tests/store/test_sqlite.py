@@ -15,7 +15,9 @@ from aglidein.config import LogsConfig
 from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import LogQuery
+from aglidein.store.indexer import MAX_AGE_S
 from aglidein.store.sqlite import SqliteLogStore
+from aglidein.store.writer import Job
 
 TS0 = 1767225600.0  # 2026-01-01T00:00:00Z
 
@@ -212,6 +214,35 @@ async def test_full_disk_is_a_store_full_error_not_corruption(tmp_path: Path) ->
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+async def test_the_writer_thread_ends_with_the_task_group_that_runs_it(tmp_path: Path) -> None:
+    """Cancelling the task group that runs the store still commits every batch queued
+    before, and returns only once the writer thread ended and the store closed; a
+    request that was waiting is woken with its result."""
+    store = SqliteLogStore(tmp_path / "logs.db", LogsConfig, now=lambda: TS0)
+    results = []
+
+    async def post(glidein: str) -> None:
+        results.append(await store.ingest(glidein, "E", batch(list(range(100)))))
+
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            await tg.start(store.run)
+            writer = store._writer
+            assert writer is not None
+            await post("first")
+            for g in range(20):  # queued behind the cancellation, nobody waits for them
+                writer.jobs.put(Job(f"g{g}", "E", batch(list(range(100)))))
+            tg.cancel_scope.cancel()
+    assert [(r.accepted, r.duplicates) for r in results] == [(100, 0)]
+    with pytest.raises(sqlite3.ProgrammingError):  # closed: the thread is gone
+        writer.conn.execute("SELECT 1")
+    with pytest.raises(StoreError, match="not open"):
+        await store.ingest("late", "E", batch([1]))
+    async with open_store(tmp_path) as again:
+        page = await again.glideins(limit=100)
+    assert sum(g.record_count for g in page.glideins) == 21 * 100
+
+
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     async with open_store(tmp_path):
         pass
@@ -238,6 +269,21 @@ async def test_index_catches_up_after_a_burst(tmp_path: Path) -> None:
                     break
                 await anyio.sleep(0.1)
         assert store.stats().index_lag_s < 5
+
+
+async def test_full_text_search_finds_a_record_within_its_documented_delay(
+    tmp_path: Path,
+) -> None:
+    """Below the burst rate the index trails ingest by at most MAX_AGE_S (1 s): a record
+    committed on its own is found by `q` within that (plus 5 s for a busy machine)."""
+    assert MAX_AGE_S == 1.0  # README's "Glidein logs" quotes it
+    async with open_store(tmp_path) as store:
+        await store.ingest("g", "E", batch([1], msg="needle{seq}"))
+        with anyio.fail_after(MAX_AGE_S + 5):
+            while True:
+                if (await store.search(LogQuery(q="needle1"))).records:
+                    break
+                await anyio.sleep(0.05)
 
 
 async def test_glidein_state_follows_its_records(tmp_path: Path) -> None:

@@ -78,13 +78,13 @@ def _dump_files(jobs: Path) -> dict[str, Path]:
 
 def _offline_demand(config: Config, jobs: Path, timer: _Timer) -> DemandSnapshot:
     from aglidein.core.demand import (
-        Shaper,
         exact_attrs,
         group_projection,
         group_shapes,
         schedd_projection,
     )
     from aglidein.core.model import DemandSnapshot, ScheddDemand
+    from aglidein.core.shaper import Shaper
     from aglidein.dumps import shape_dump
     from aglidein.services.poller import COLLECTOR_SCHEDDS
 
@@ -310,12 +310,14 @@ def run_plan(args: argparse.Namespace) -> int:
         _job_owner_warning(loaded.config)
     plan, timing = make_plan(loaded.config, args)
     if args.json:
+        # orjson writes the (flat) dataclasses as objects and tuples as lists, as
+        # dataclasses.asdict would, without its deep copies (0.5 s for 2,000 entries)
         out = {
             "decisions": [d.as_dict() for d in plan.decisions],
             "actions": {
-                "submits": [dataclasses.asdict(r) for r in plan.submits],
-                "removals": [dataclasses.asdict(r) for r in plan.removals],
-                "releases": [dataclasses.asdict(r) for r in plan.releases],
+                "submits": plan.submits,
+                "removals": plan.removals,
+                "releases": plan.releases,
             },
             "timing": {k: round(v, 6) for k, v in timing.items()},
         }

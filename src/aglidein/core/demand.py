@@ -1,36 +1,30 @@
 """Job shapes: idle and running jobs grouped by the attributes a group's `match` reads.
 
 The projection of a group is every MY attribute its `match` and `job_constraint` read,
-plus `JobStatus` and the four `Request*` attributes kept for reporting. A `Shaper` counts
-projected jobs (one dict lookup per attribute per job, the rest per distinct key), and
-`group_shapes` turns the counts into a group's `ShapeCount`s: expression-valued attributes
-evaluated in the job's context, `job_constraint` applied, idle (JobStatus 1) and running
-(JobStatus 2) counted. An attribute whose value is an expression that reads attributes
-outside the projection makes the `Shaper` widen its projection and count that batch again.
+plus `JobStatus` and the four `Request*` attributes kept for reporting. A `Shaper`
+(`aglidein.core.shaper`) counts projected jobs, and `group_shapes` turns the counts into a
+group's `ShapeCount`s: expression-valued attributes evaluated in the job's context,
+`job_constraint` applied, idle (JobStatus 1) and running (JobStatus 2) counted.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
 from aglidein.classad.evaluate import CompiledExpr, compile_expr, truthy
-from aglidein.classad.facade import Expr, ExprSyntaxError, parse_expr
+from aglidein.classad.facade import Expr, parse_expr
 from aglidein.classad.parse import Attr, Binary, Call, Cond, ListLit, Node, Unary
 from aglidein.config import Config, GroupConfig
 from aglidein.core.model import JobShape, ScalarValue, ShapeCount
+from aglidein.core.shaper import RawKey, expr_value, plain_value
 
 __all__ = [
     "REQUEST_ATTRS",
     "GroupProjection",
-    "Shaper",
-    "Typed",
     "exact_attrs",
     "group_projection",
     "group_shapes",
@@ -42,7 +36,6 @@ __all__ = [
 REQUEST_ATTRS = ("RequestCpus", "RequestMemory", "RequestDisk", "RequestGpus")
 JOB_STATUS = "JobStatus"
 _IDLE, _RUNNING = 1, 2
-RawKey = tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,232 +146,10 @@ def schedd_projection(config: Config, groups: Sequence[str] | None = None) -> tu
     return tuple(wanted[k] for k in sorted(wanted))
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list | dict):
-        return None  # list- and ad-valued job attributes are treated as undefined
-    return value
-
-
-class Typed:
-    """A job value whose type matters: 1, 1.0 and true are equal to Python, not to ClassAds."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            other.__class__ is Typed
-            and type(other.value) is type(self.value)
-            and other.value == self.value
-        )
-
-    def __hash__(self) -> int:
-        return hash((type(self.value).__name__, self.value))
-
-
-_NUMERIC = frozenset({int, float, bool})
-_SEEN_LIMIT = 1 << 20
-
-
-def _plain(value: Any) -> Any:
-    return value.value if value.__class__ is Typed else value
-
-
-class Shaper:
-    """Counts jobs by their projected values; widens the projection for expressions.
-
-    Columns named in `exact` (default: all) keep 1, 1.0 and true apart when one batch
-    holds more than one of them, at the price of one more pass over that column.
-    """
-
-    def __init__(self, names: Iterable[str], exact: Iterable[str] | None = None) -> None:
-        self.spellings: dict[str, list[str]] = {}
-        for name in names:
-            self.spellings.setdefault(name.lower(), []).append(name)
-        self._exact = None if exact is None else {n.lower() for n in exact}
-        self._known_keys: set[str] = set()
-        self._plain_strings: set[str] = set()  # values seen not to be expressions
-        self._segments: list[tuple[tuple[str, ...], Counter[RawKey]]] = []
-        self._refresh()
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The lowercased names counted now (the projection may have widened)."""
-        return self._names
-
-    def _refresh(self) -> None:
-        self._names = tuple(sorted(self.spellings))
-        self._first = [self.spellings[name][0] for name in self._names]
-        self._single = all(len(s) == 1 for s in self.spellings.values())
-        for spellings in self.spellings.values():
-            self._known_keys.update(spellings)
-
-    def add(self, ads: Sequence[Mapping[str, Any]]) -> None:
-        """Count a batch of job ads (kept only while counting them)."""
-        while True:
-            layout, counts = self._count(ads)
-            if self.add_counts(layout, counts):
-                return
-
-    def plain_projection(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-        """(lowercased names, the one spelling of each) while every name has one spelling;
-        None once a dump spelled a name two ways (count whole ads with `add` then)."""
-        return (self._names, tuple(self._first)) if self._single else None
-
-    def is_exact(self, name: str) -> bool:
-        """Whether 1, 1.0 and true must be kept apart in column `name` (lowercased)."""
-        return self._exact is None or name in self._exact
-
-    def add_counts(self, layout: tuple[str, ...], counts: Counter[RawKey]) -> bool:
-        """Record jobs counted elsewhere: keys are values in `layout` order (lowercased
-        names; None for undefined, lists and nested ads; `Typed` where numbers of several
-        types share an exact column). False, with the projection widened, when a value is
-        an expression reading attributes outside it: count the same jobs again then."""
-        missing = self._expression_refs(counts)
-        if missing:
-            for name in missing:
-                self.spellings.setdefault(name.lower(), [name])
-            self._refresh()
-            return False
-        counts = self._typed_counts(layout, counts)
-        if self._segments and self._segments[-1][0] == layout:
-            self._segments[-1][1].update(counts)
-        else:
-            self._segments.append((layout, counts))
-        return True
-
-    def _typed_counts(self, layout: tuple[str, ...], counts: Counter[RawKey]) -> Counter[RawKey]:
-        """Numbers in exact columns wrapped in `Typed`, so that batches merged into one
-        segment keep 1, 1.0 and true apart too."""
-        exact = [i for i, name in enumerate(layout) if self.is_exact(name)]
-        if not exact or not any(key[i].__class__ in _NUMERIC for key in counts for i in exact):
-            return counts
-        typed: Counter[RawKey] = Counter()
-        for key, n in counts.items():
-            values = list(key)
-            for i in exact:
-                if values[i].__class__ in _NUMERIC:
-                    values[i] = Typed(values[i])
-            typed[tuple(values)] += n
-        return typed
-
-    def _learn_spellings(self, present: set[str]) -> None:
-        unknown = present - self._known_keys
-        if not unknown:
-            return
-        self._known_keys.update(unknown)
-        changed = False
-        for key in unknown:
-            spellings = self.spellings.get(key.lower())
-            if spellings is not None and key not in spellings:
-                spellings.append(key)
-                changed = True
-        if changed:
-            self._refresh()
-
-    def _count(self, ads: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], Counter[RawKey]]:
-        """(names of the key columns, counts by key). Names no job of the batch has are
-        left out (undefined for all)."""
-        present: set[str] = set().union(*ads)
-        self._learn_spellings(present)
-        if self._single:
-            pairs = [(n, s) for n, s in zip(self._names, self._first, strict=True) if s in present]
-            layout = tuple(n for n, _ in pairs)
-            spellings = [s for _, s in pairs]
-            try:
-                counts = None
-                if len(spellings) >= 2:
-                    # KeyError: some jobs lack an attribute others have (undefined)
-                    with suppress(KeyError):
-                        counts = Counter(map(itemgetter(*spellings), ads))
-                if counts is None:
-                    counts = Counter(tuple(map(ad.get, spellings)) for ad in ads)
-            except TypeError:  # an unhashable (list or nested ad) value
-                pass
-            else:
-                mixed = self._mixed_columns(layout, spellings, counts, ads)
-                if mixed:
-                    counts = Counter(_typed_key(ad, spellings, mixed) for ad in ads)
-                return layout, counts
-        return self._names, Counter(self._key(ad) for ad in ads)
-
-    def _mixed_columns(
-        self,
-        layout: tuple[str, ...],
-        spellings: list[str],
-        counts: Counter[RawKey],
-        ads: Sequence[Mapping[str, Any]],
-    ) -> list[int]:
-        """Columns where this batch holds numbers of more than one type."""
-        mixed = []
-        for i, (name, spelling) in enumerate(zip(layout, spellings, strict=True)):
-            if self._exact is not None and name not in self._exact:
-                continue
-            if not any(key[i].__class__ in _NUMERIC for key in counts):
-                continue
-            try:
-                kinds = set(map(type, map(dict.get, ads, repeat(spelling))))  # type: ignore[arg-type]
-            except TypeError:  # not dicts
-                kinds = {type(ad.get(spelling)) for ad in ads}
-            if len(kinds & _NUMERIC) > 1:
-                mixed.append(i)
-        return mixed
-
-    def _key(self, ad: Mapping[str, Any]) -> RawKey:
-        values = []
-        for name in self._names:
-            value = None
-            for spelling in self.spellings[name]:
-                if spelling in ad:
-                    value = _hashable(ad[spelling])
-                    break
-            values.append(value)
-        return tuple(values)
-
-    def _expression_refs(self, counts: Counter[RawKey]) -> set[str]:
-        missing: set[str] = set()
-        seen = self._plain_strings
-        for value in set(chain.from_iterable(counts)) - seen:  # each distinct value once
-            if value.__class__ is str and not value.startswith("/Expr("):
-                if len(seen) < _SEEN_LIMIT:
-                    seen.add(value)
-                continue
-            expr = _as_expr(value)
-            if expr is not None:
-                mine, _ = expr.references()
-                missing.update(n for n in mine if n and n.lower() not in self.spellings)
-        return missing
-
-    def counts(self) -> list[tuple[tuple[str, ...], Counter[RawKey]]]:
-        """(names, counts by raw value tuple) for each projection used so far."""
-        return self._segments
-
-
-def _typed_key(ad: Mapping[str, Any], spellings: list[str], mixed: list[int]) -> RawKey:
-    values = [ad.get(s) for s in spellings]
-    for i in mixed:
-        if values[i].__class__ in _NUMERIC:
-            values[i] = Typed(values[i])
-    return tuple(values)
-
-
-def _as_expr(value: Any) -> Expr | None:
-    if isinstance(value, Expr):
-        return value
-    if isinstance(value, str) and value.startswith("/Expr(") and value.endswith(")/"):
-        try:
-            return parse_expr(value[6:-2])
-        except ExprSyntaxError:
-            return None
-    return None
-
-
 def _job_ad(names: Sequence[str], key: RawKey) -> dict[str, ScalarValue]:
     """The projected job as plain lowercased values, expression values evaluated."""
-    raw = {name: _plain(value) for name, value in zip(names, key, strict=True)}
-    exprs = {name: e for name, value in raw.items() if (e := _as_expr(value)) is not None}
+    raw = {name: plain_value(value) for name, value in zip(names, key, strict=True)}
+    exprs = {name: e for name, value in raw.items() if (e := expr_value(value)) is not None}
     if not exprs:
         return raw
     context: dict[str, Any] = {
@@ -452,7 +223,7 @@ def _add_plain(
     decided: dict[RawKey, bool] = {}
     rows: dict[RawKey, list[Any]] = {}
     for key, count in counts.items():
-        ext = (*map(_plain, key), None)
+        ext = (*map(plain_value, key), None)
         status = ext[status_at]
         if status.__class__ is not int or (status != _IDLE and status != _RUNNING):
             continue

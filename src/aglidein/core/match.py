@@ -25,6 +25,7 @@ from aglidein.classad.evaluate import CompiledExpr, compile_expr, conjuncts, tru
 from aglidein.classad.funcs import string_list_items
 from aglidein.classad.ops import DEFAULT_DELIMITERS, Ad, Value
 from aglidein.classad.parse import Attr, Binary, Call, Lit
+from aglidein.core.match_tables import column_values, outer_table
 from aglidein.core.model import ScalarValue
 
 __all__ = [
@@ -39,8 +40,8 @@ __all__ = [
 ]
 
 BoolMatrix = npt.NDArray[np.bool_]
+Ids = npt.NDArray[np.intp]
 _SMALL_TABLE = 4096  # below this many value pairs, evaluating them all is cheapest
-_EXACT_FLOAT = 2**53
 
 
 def typed_key(value: ScalarValue) -> tuple[str, ScalarValue]:
@@ -51,18 +52,23 @@ def typed_key(value: ScalarValue) -> tuple[str, ScalarValue]:
 def _classes(
     ads: Sequence[Ad], names: Sequence[str]
 ) -> tuple[npt.NDArray[np.intp], list[dict[str, ScalarValue]]]:
-    """Group ads by their values of `names`: (class of each ad, one ad per class)."""
-    index: dict[tuple[tuple[str, ScalarValue], ...], int] = {}
-    ids = np.empty(len(ads), dtype=np.intp)
-    reps: list[dict[str, ScalarValue]] = []
-    for i, ad in enumerate(ads):
-        key = tuple(typed_key(ad.get(name)) for name in names)
-        cls = index.get(key)
-        if cls is None:
-            cls = index[key] = len(reps)
-            reps.append({name: ad.get(name) for name in names})
-        ids[i] = cls
+    """Group ads by their values of `names`: (class of each ad, one ad per class).
+
+    Values are keyed with their types, so 1, 1.0 and true stay apart."""
+    index: dict[tuple[tuple[ScalarValue, ...], tuple[type, ...]], int] = {}
+    add = index.setdefault
+    codes = []
+    for ad in ads:
+        values = tuple(map(ad.get, names))
+        codes.append(add((values, tuple(map(type, values))), len(index)))
+    ids = np.array(codes, dtype=np.intp) if codes else np.empty(0, dtype=np.intp)
+    reps = [dict(zip(names, values, strict=True)) for values, _ in index]
     return ids, reps
+
+
+def _nonzero(matrix: BoolMatrix) -> tuple[Ids, Ids]:
+    rows, cols = np.nonzero(matrix)
+    return rows, cols
 
 
 @dataclass(frozen=True)
@@ -166,16 +172,38 @@ class Matcher:
 
     def match_classes(self, shapes: Sequence[Ad]) -> tuple[npt.NDArray[np.intp], BoolMatrix]:
         """(class of each shape, matrix of shape classes × entry classes)."""
+        shape_class, rows, cols, n_shape_classes = self.match_pairs(shapes)
+        matrix = np.zeros((n_shape_classes, len(self._entry_reps)), dtype=bool)
+        matrix[rows, cols] = True
+        return shape_class, matrix
+
+    def match_pairs(self, shapes: Sequence[Ad]) -> tuple[Ids, Ids, Ids, int]:
+        """(class of each shape, the matching (shape class, entry class) pairs as two
+        index arrays, the number of shape classes).
+
+        Operands are applied to the whole class matrix while most of it is alive, then
+        only to the pairs still alive."""
         if "currenttime" in self.my_names:
             shapes = [with_current_time(ad, self._now) for ad in shapes]
         shape_class, shape_reps = _classes(shapes, self.my_names)
         matrix = np.ones((len(shape_reps), len(self._entry_reps)), dtype=bool)
+        pairs: tuple[Ids, Ids] | None = None
         order = sorted(range(len(self._operands)), key=lambda i: self._cost(i, shape_reps))
         for i in order:
-            if not matrix.any():
+            op, entry_only = self._operands[i], self._entry_only[i]
+            if pairs is None:
+                self._apply(op, entry_only, shape_reps, matrix)
+                alive = int(np.count_nonzero(matrix))
+                if alive < matrix.size // 8:  # sparse by now: look only where still true
+                    pairs = _nonzero(matrix)
+            else:
+                pairs = self._filter(op, entry_only, shape_reps, pairs)
+                alive = len(pairs[0])
+            if not alive:
                 break
-            self._apply(self._operands[i], self._entry_only[i], shape_reps, matrix)
-        return shape_class, matrix
+        if pairs is None:
+            pairs = _nonzero(matrix)
+        return shape_class, pairs[0], pairs[1], len(shape_reps)
 
     def _cost(self, i: int, shape_reps: Sequence[Ad]) -> int:
         op = self._operands[i]
@@ -193,6 +221,7 @@ class Matcher:
         shape_reps: Sequence[Ad],
         matrix: BoolMatrix,
     ) -> None:
+        """One operand on the whole class matrix."""
         if entry_only is not None:
             matrix &= entry_only[None, :]
             return
@@ -202,23 +231,44 @@ class Matcher:
             matrix &= rows[my_ids][:, None]
             return
         tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
-        table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, matrix)
-        if matrix.size and np.count_nonzero(matrix) < matrix.size // 8:
-            rows, cols = np.nonzero(matrix)  # sparse by now: look only where still true
-            keep = table[my_ids[rows], tg_ids[cols]]
-            matrix[rows[~keep], cols[~keep]] = False
+        alive = (lambda: _nonzero(matrix), int(np.count_nonzero(matrix)))
+        table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, alive)
+        matrix &= table[np.ix_(my_ids, tg_ids)]
+
+    def _filter(
+        self,
+        op: _Operand,
+        entry_only: BoolMatrix | None,
+        shape_reps: Sequence[Ad],
+        pairs: tuple[Ids, Ids],
+    ) -> tuple[Ids, Ids]:
+        """One operand on the (shape class, entry class) pairs still alive."""
+        rows, cols = pairs
+        if entry_only is not None:
+            keep = entry_only[cols]
         else:
-            matrix &= table[np.ix_(my_ids, tg_ids)]
+            my_ids, my_reps = _classes(shape_reps, op.my_names)
+            if not op.target_names:
+                ok = np.array([self._ok(op.expr.evaluate(rep, {})) for rep in my_reps], bool)
+                keep = ok[my_ids[rows]]
+            else:
+                tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
+                alive = (lambda: pairs, len(rows))
+                table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, alive)
+                keep = table[my_ids[rows], tg_ids[cols]]
+        return rows[keep], cols[keep]
 
     def _table(
         self,
         op: _Operand,
         my_reps: list[dict[str, ScalarValue]],
         tg_reps: list[dict[str, ScalarValue]],
-        my_ids: npt.NDArray[np.intp],
-        tg_ids: npt.NDArray[np.intp],
-        matrix: BoolMatrix,
+        my_ids: Ids,
+        tg_ids: Ids,
+        alive: tuple[Callable[[], tuple[Ids, Ids]], int],
     ) -> BoolMatrix:
+        """The operand on every pair of distinct values it reads, or on those an alive
+        (shape class, entry class) pair uses: `alive` = (those pairs, how many)."""
         size = len(my_reps) * len(tg_reps)
         kind = _index_kind(op.expr) if size > _SMALL_TABLE else None
         if kind == "list":
@@ -226,12 +276,13 @@ class Matcher:
         if kind == "compare":
             return self._compare_table(op, my_reps, tg_reps)
         table = np.zeros((len(my_reps), len(tg_reps)), dtype=bool)
-        if size <= _SMALL_TABLE or size <= int(matrix.sum()):
+        alive_pairs, alive_count = alive
+        if size <= _SMALL_TABLE or size <= alive_count:
             pairs: list[tuple[int, int]] = [
                 (r, c) for r in range(len(my_reps)) for c in range(len(tg_reps))
             ]
         else:  # only the value pairs some still-alive (shape, entry) pair uses
-            rows, cols = np.nonzero(matrix)
+            rows, cols = alive_pairs()
             codes = np.unique(my_ids[rows] * len(tg_reps) + tg_ids[cols])
             pairs = [(int(code) // len(tg_reps), int(code) % len(tg_reps)) for code in codes]
         for r, c in pairs:
@@ -315,111 +366,13 @@ class Matcher:
         assert isinstance(left, Attr)
         assert isinstance(right, Attr)
         left_reps, right_reps = (my_reps, tg_reps) if left.scope == "my" else (tg_reps, my_reps)
-        lvals, lodd, lstr = _column(left_reps, left.name)
-        rvals, rodd, rstr = _column(right_reps, right.name)
-        table_lr = _outer(node.op, lvals, rvals, lstr, rstr)
+        lvals, lodd, lstr = column_values(left_reps, left.name)
+        rvals, rodd, rstr = column_values(right_reps, right.name)
+        table_lr = outer_table(node.op, lvals, rvals, lstr, rstr)
         table = table_lr if left.scope == "my" else table_lr.T.copy()
         rows, cols = (lodd, rodd) if left.scope == "my" else (rodd, lodd)
         self._fill_rows_cols(op, table, my_reps, tg_reps, rows, cols)
         return table
-
-
-def _column(
-    reps: list[dict[str, ScalarValue]], name: str
-) -> tuple[list[ScalarValue], list[int], bool]:
-    """Values of one attribute: (values, indexes numpy cannot compare exactly, any strings)."""
-    values: list[ScalarValue] = []
-    odd: list[int] = []
-    for i, rep in enumerate(reps):
-        value = rep.get(name)
-        kind = type(value)
-        if kind is str:
-            if not value.isascii():  # type: ignore[union-attr]
-                odd.append(i)
-        elif kind is float or kind is bool or kind is int:
-            if kind is int and abs(value) > _EXACT_FLOAT:  # type: ignore[arg-type]
-                odd.append(i)
-        else:
-            odd.append(i)
-        values.append(value)
-    return values, odd, any(type(v) is str for v in values)
-
-
-def _outer(
-    op: str, left: list[ScalarValue], right: list[ScalarValue], lstr: bool, rstr: bool
-) -> BoolMatrix:
-    """op(left[i], right[j]) is true, for the plain numbers and plain strings."""
-    lnum = np.array([_num(v) for v in left], dtype=np.float64)
-    rnum = np.array([_num(v) for v in right], dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        if op == "<":
-            table = lnum[:, None] < rnum[None, :]
-        elif op == "<=":
-            table = lnum[:, None] <= rnum[None, :]
-        elif op == ">":
-            table = lnum[:, None] > rnum[None, :]
-        elif op == ">=":
-            table = lnum[:, None] >= rnum[None, :]
-        elif op == "==":
-            table = lnum[:, None] == rnum[None, :]
-        elif op == "!=":
-            both = ~np.isnan(lnum)[:, None] & ~np.isnan(rnum)[None, :]
-            table = (lnum[:, None] != rnum[None, :]) & both
-        else:  # =?=: same type and value
-            ltype = np.array([_type_code(v) for v in left])
-            rtype = np.array([_type_code(v) for v in right])
-            table = (lnum[:, None] == rnum[None, :]) & (ltype[:, None] == rtype[None, :])
-    if lstr and rstr:
-        _string_outer(op, left, right, table)
-    return table
-
-
-_STRING_OPS: dict[str, Callable[[str, str], bool]] = {
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
-
-
-def _string_outer(
-    op: str, left: list[ScalarValue], right: list[ScalarValue], table: BoolMatrix
-) -> None:
-    lpos = [i for i, v in enumerate(left) if type(v) is str and v.isascii()]
-    rpos = [j for j, v in enumerate(right) if type(v) is str and v.isascii()]
-    if op == "=?=":
-        by_value: dict[str, list[int]] = {}
-        for j in rpos:
-            by_value.setdefault(str(right[j]), []).append(j)
-        for i in lpos:
-            table[i, by_value.get(str(left[i]), [])] = True
-        return
-    lower_right = {j: str(right[j]).lower() for j in rpos}
-    if op == "==":
-        by_lower: dict[str, list[int]] = {}
-        for j, text in lower_right.items():
-            by_lower.setdefault(text, []).append(j)
-        for i in lpos:
-            table[i, by_lower.get(str(left[i]).lower(), [])] = True
-        return
-    test = _STRING_OPS[op]
-    for i in lpos:
-        text = str(left[i]).lower()
-        for j, other in lower_right.items():
-            table[i, j] = test(text, other)
-
-
-def _num(value: ScalarValue) -> float:
-    kind = type(value)
-    if kind is float or kind is int or kind is bool:
-        return float(value)  # type: ignore[arg-type]
-    return float("nan")
-
-
-def _type_code(value: ScalarValue) -> int:
-    return {bool: 1, int: 2, float: 3}.get(type(value), 0)
 
 
 def _index_kind(expr: CompiledExpr) -> str | None:

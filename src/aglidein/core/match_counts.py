@@ -58,15 +58,12 @@ def count_group(
         return {e.name: EntryCount() for e in entries}
     matcher = compiled_matcher(group.match, _entry_key(entries), now)
     ads = [dict(s.shape.attrs) for s in idle_shapes]
-    shape_class, matrix = matcher.match_classes(ads)
-    idle = np.bincount(
-        shape_class, weights=[s.idle for s in idle_shapes], minlength=matrix.shape[0]
-    )
+    # the class matrix is mostly false: sums run over its true cells only
+    shape_class, rows, cols, n_shapes = matcher.match_pairs(ads)
+    idle = np.bincount(shape_class, weights=[s.idle for s in idle_shapes], minlength=n_shapes)
     sizes = matcher.entry_class_size
-    # the matrix is mostly false: sum over its true cells only
-    rows, cols = np.nonzero(matrix)
-    n_classes = matrix.shape[1]
-    matches = np.bincount(rows, weights=sizes[cols], minlength=matrix.shape[0])
+    n_classes = len(sizes)
+    matches = np.bincount(rows, weights=sizes[cols], minlength=n_shapes)
     share = np.divide(idle, matches, out=np.zeros_like(idle), where=matches > 0)
     only = np.where(matches == 1, idle, 0.0)
     per_class_match = np.bincount(cols, weights=idle[rows], minlength=n_classes)

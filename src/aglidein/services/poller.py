@@ -21,7 +21,6 @@ from aglidein.clock import Clock
 from aglidein.condor.api import Ad, Pool
 from aglidein.config import Config
 from aglidein.core.demand import (
-    Shaper,
     exact_attrs,
     group_projection,
     group_shapes,
@@ -35,6 +34,7 @@ from aglidein.core.model import (
     ScheddDemand,
     Slot,
 )
+from aglidein.core.shaper import Shaper
 from aglidein.errors import CondorTimeout
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller_ads import (

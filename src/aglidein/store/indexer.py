@@ -71,6 +71,9 @@ class Indexer:
     _rate_records: int = 0
     _rate_since: float = field(default_factory=time.monotonic)
     _rate: float = 0.0
+    # (indexed, received of the first batch after it): one query per index step, not one
+    # per writer tick, while the messages are re-read from the database
+    _oldest_after: tuple[int, float] = (-1, 0.0)
 
     def __post_init__(self) -> None:
         self._from_db = self.indexed < self.committed
@@ -184,18 +187,28 @@ class Indexer:
         )
         return [(batch_id, batch_msgs(data)) for batch_id, data in cur]
 
+    def batches_deleted(self) -> None:
+        """Retention deleted batches (perhaps unindexed ones): look up the oldest again."""
+        self._oldest_after = (-1, 0.0)
+
     def _update_lag(self) -> None:
         if not self.behind:
             self.lag_s = 0.0
             return
         if self._pending and not self._from_db:
             oldest = self._pending[0].received
+        elif self._oldest_after[0] == self.indexed:
+            oldest = self._oldest_after[1]  # the first unindexed batch has not changed
         else:
             row = self.conn.execute(
                 "SELECT received FROM batches WHERE id > ? ORDER BY id LIMIT 1",
                 (self.indexed,),
             ).fetchone()
-            oldest = row[0] if row else self.now()
+            if row is None:
+                oldest = self.now()
+            else:
+                oldest = row[0]
+                self._oldest_after = (self.indexed, oldest)
         self.lag_s = max(0.0, self.now() - oldest)
 
     def drain(self, deadline_s: float = 5.0) -> None:

@@ -8,6 +8,7 @@ from typing import Protocol, TypeVar
 
 import structlog
 
+from aglidein.store.indexer import Indexer, batch_msgs, fts_rows
 from aglidein.store.userjobs import delete_glidein_jobs
 
 __all__ = ["GlideinRow", "RetentionTarget", "delete_batches", "enforce", "used_bytes"]
@@ -40,6 +41,7 @@ class RetentionTarget(Protocol[G]):
 
     conn: sqlite3.Connection
     glideins: dict[str, G]
+    indexer: Indexer  # told when batches go, so its lag looks again
 
     @property
     def fts_indexed(self) -> int:
@@ -88,7 +90,6 @@ def enforce(writer: RetentionTarget[G], *, now: float, retention_s: float, max_b
 
 def delete_batches(writer: RetentionTarget[G], rows: list[tuple[int, int, int, int]]) -> int:
     """Delete batches (id, glidein_id, n, bytes) with their data and index entries."""
-    from aglidein.store.indexer import batch_msgs, fts_rows
 
     by_id = {g.id: g for g in writer.glideins.values()}
     ids = [(row[0],) for row in rows]
@@ -106,6 +107,7 @@ def delete_batches(writer: RetentionTarget[G], rows: list[tuple[int, int, int, i
                 )
         conn.executemany("DELETE FROM batch_data WHERE id = ?", ids)
         conn.executemany("DELETE FROM batches WHERE id = ?", ids)
+        writer.indexer.batches_deleted()
         touched = set()
         for _, glidein_id, n, size in rows:
             state = by_id.get(glidein_id)

@@ -1,14 +1,19 @@
 """The embedded log store: SQLite in WAL mode at `state_dir/logs.db` (DESIGN §8).
 
 One writer thread owns the only writing connection (group commit across requests,
-background full-text indexing, retention); reads run on worker threads, each with its
-own read-only connection, and never wait for the writer (WAL).
+background full-text indexing, retention); `run` starts it through
+`anyio.to_thread.run_sync` in its own task group, so the daemon's task group owns it and
+waits for it to commit what was queued before the store closes. The writer hands each
+transaction's requests to a second thread of the same task group, which wakes them on
+the event loop with `anyio.from_thread.run_sync` — every transaction settled since its
+last call in one call — so the writer never waits for the event loop. Reads run on worker threads, each with its own read-only connection,
+and never wait for the writer (WAL).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import queue
 import sqlite3
 import threading
 import time
@@ -18,6 +23,7 @@ from typing import TypeVar
 
 import anyio
 import anyio.abc
+import anyio.from_thread
 import anyio.to_thread
 import structlog
 
@@ -77,7 +83,10 @@ class SqliteLogStore:
         self._now = now
         self._max_page_count = max_page_count
         self._writer: Writer | None = None
-        self._thread: threading.Thread | None = None
+        # settled groups on their way from the writer thread to the notifier thread
+        self._settled_groups: queue.SimpleQueue[
+            tuple[list[Job], bool, list[GlideinUsage]] | None
+        ] = queue.SimpleQueue()
         self._stop = anyio.Event()
         self._closed = True
         self._local = threading.local()
@@ -86,12 +95,12 @@ class SqliteLogStore:
         self._limiter = anyio.CapacityLimiter(4)
         self._size_bytes = 0
         self.changed = anyio.Event()  # set (and replaced) after each commit with new records
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open (creating and migrating) the database and start the writer thread."""
+        """Open (creating and migrating) the database and make the writer (`run` runs
+        its thread)."""
         try:
             private_database(self.path)  # records may hold what operators keep private
             conn = _connect(self.path)
@@ -120,14 +129,10 @@ class SqliteLogStore:
             synchronous=lambda: "FULL" if self._settings().fsync == "full" else "NORMAL",
             maintenance=self._maintain,
             now=self._now,
-            on_commit=self._committed,
-            on_usage=self._used,
+            notify=self._settled,
         )
         writer.size_bytes = self._size_bytes
         self._writer = writer
-        self._thread = threading.Thread(target=writer.run, name="log-store-writer", daemon=True)
-        self._closed = False
-        self._thread.start()
         log.info(
             "logs.store_opened",
             path=str(self.path),
@@ -136,13 +141,10 @@ class SqliteLogStore:
         )
 
     def close(self) -> None:
-        """Commit what is queued, stop the writer and close every connection."""
-        if self._writer is None or self._thread is None:
+        """Close every connection (after the writer thread ended, if it ran)."""
+        if self._writer is None:
             return
         self._closed = True
-        self._writer.jobs.put(None)
-        self._thread.join()
-        self._fail_stragglers(self._writer)
         with contextlib.suppress(sqlite3.Error):
             self._writer.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._writer.conn.close()
@@ -155,27 +157,44 @@ class SqliteLogStore:
 
     @staticmethod
     def _fail_stragglers(writer: Writer) -> None:
-        """Batches queued after the writer stopped get an error, never silence."""
-        stragglers: list[Job] = []
+        """Batches queued after the writer stopped get an error, never silence (on the
+        event loop, after the thread ended)."""
+        closing = StoreError("log store is closing")
         while not writer.jobs.empty():
             job = writer.jobs.get_nowait()
             if job is not None:
-                stragglers.append(job)
-        if stragglers:
-            writer.settle(stragglers, StoreError("log store is closing"))
+                job.result = closing
+                job.done.set()
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
     ) -> None:
-        """Open, serve until `stop()`, then close (after in-flight requests)."""
-        self._loop = asyncio.get_running_loop()
+        """Open, run the writer thread until `stop()` (or cancellation), then close: the
+        thread first commits every batch queued before, later ones get an error."""
         await anyio.to_thread.run_sync(self.open)
-        task_status.started()
+        writer = self._writer
+        assert writer is not None
         try:
-            await self._stop.wait()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._run_writer, writer)
+                tg.start_soon(_in_thread, "log-store-notifier", self._notify_settled)
+                self._closed = False
+                task_status.started()
+                try:
+                    await self._stop.wait()
+                finally:
+                    self._closed = True
+                    writer.jobs.put(None)  # the thread commits what is queued, then ends
         finally:
             with anyio.CancelScope(shield=True):
+                self._fail_stragglers(writer)
                 await anyio.to_thread.run_sync(self.close)
+
+    async def _run_writer(self, writer: Writer) -> None:
+        try:
+            await _in_thread("log-store-writer", writer.run)
+        finally:
+            self._settled_groups.put(None)  # after the writer's last group: the notifier ends
 
     async def stop(self) -> None:
         """Make `run` close the store and return."""
@@ -190,10 +209,10 @@ class SqliteLogStore:
             raise StoreError("log store is not open")
         if not batch.seqs:
             return IngestResult(0, 0)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[IngestResult] = loop.create_future()
-        writer.jobs.put(Job(glidein, entry, batch, loop, future))
-        return await future
+        job = Job(glidein, entry, batch)
+        writer.jobs.put(job)
+        await job.done.wait()
+        return job.outcome()
 
     async def search(self, query: LogQuery) -> LogPage:
         """Records matching `query` (see `store.query.search`)."""
@@ -287,25 +306,36 @@ class SqliteLogStore:
                 self._readers.append(conn)
         return conn
 
-    def _committed(self, batch_id: int) -> None:
-        loop = self._loop
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._wake)
+    def _settled(self, jobs: list[Job], committed: bool, usage: list[GlideinUsage]) -> None:
+        """On the writer thread: pass a settled group on (never blocks)."""
+        self._settled_groups.put((jobs, committed, usage))
 
-    def _used(self, usage: list[GlideinUsage]) -> None:
-        loop, listener = self._loop, self._on_usage
-        if listener is None:
-            return
-        if loop is None:  # opened without `run` (tests, tools): tell at once
-            listener(usage)
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(listener, usage)
+    def _notify_settled(self) -> None:
+        """The notifier thread: wake the requests of every group settled since the last
+        round (and the tails when records were committed, and the usage listener when
+        records told of glideins' time), one event-loop call each round."""
+        while True:
+            groups = [self._settled_groups.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    groups.append(self._settled_groups.get_nowait())
+            settled = [g for g in groups if g is not None]
+            jobs = [job for group, _, _ in settled for job in group]
+            committed = any(c for _, c, _ in settled)
+            usage = [u for _, _, used in settled for u in used]
+            if jobs or committed or usage:
+                anyio.from_thread.run_sync(self._wake, jobs, committed, usage)
+            if len(settled) < len(groups):
+                return
 
-    def _wake(self) -> None:
-        event, self.changed = self.changed, anyio.Event()
-        event.set()
+    def _wake(self, jobs: list[Job], committed: bool, usage: list[GlideinUsage]) -> None:
+        for job in jobs:
+            job.done.set()
+        if committed:
+            event, self.changed = self.changed, anyio.Event()
+            event.set()
+        if usage and self._on_usage is not None:
+            self._on_usage(usage)
 
     def _maintain(self, writer: Writer) -> None:
         settings = self._settings()
@@ -316,6 +346,21 @@ class SqliteLogStore:
             max_bytes=int(settings.max_bytes),
         )
         self._size_bytes = writer.size_bytes = retention.used_bytes(writer.conn)
+
+
+async def _in_thread(name: str, body: Callable[[], None]) -> None:
+    """Run `body` on a worker thread of its own (its own limiter: it never waits for, nor
+    takes, a shared one), named `name` while it runs; never abandoned on cancellation."""
+
+    def named() -> None:
+        thread = threading.current_thread()
+        pooled_name, thread.name = thread.name, name
+        try:
+            body()
+        finally:
+            thread.name = pooled_name
+
+    await anyio.to_thread.run_sync(named, limiter=anyio.CapacityLimiter(1))
 
 
 def _load_glideins(conn: sqlite3.Connection) -> dict[str, GlideinState]:

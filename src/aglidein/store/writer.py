@@ -1,15 +1,17 @@
 """The log store's one writer thread: group commit, deduplication, background FTS
 indexing and retention, all on one SQLite connection.
 
-Requests enqueue batches; the writer takes every queued batch, stores them in one
-transaction, and settles each request's future only after COMMIT returned. With WAL
-and `synchronous=NORMAL` a committed transaction survives a crash of the process; with
-`FULL` also a power loss.
+Requests enqueue batches (a thread-safe queue: the thread never waits on the event
+loop to take work); the writer takes every queued batch, stores them in one
+transaction, and hands the whole group back through `notify` only after COMMIT
+returned — one call per transaction, which the store turns into one task on the event
+loop that wakes every waiting request (`SqliteLogStore`, which runs this thread in its
+task group). With WAL and `synchronous=NORMAL` a committed transaction survives a
+crash of the process; with `FULL` also a power loss.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import queue
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio
 import structlog
 
 from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
@@ -86,14 +89,26 @@ class GlideinState:
 
 @dataclass
 class Job:
-    """One request's batch waiting for the writer."""
+    """One request's batch waiting for the writer; `done` is set (on the event loop)
+    once `result` holds what happened to it."""
 
     glidein: str
     entry: str
     batch: ParsedBatch
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[IngestResult]
+    done: anyio.Event = field(default_factory=anyio.Event)
     result: IngestResult | BaseException | None = None
+
+    def outcome(self) -> IngestResult:
+        """The result once `done`; the store's error is raised."""
+        if isinstance(self.result, BaseException):
+            raise self.result
+        if self.result is None:
+            raise StoreError("log store lost a batch")  # never: settle sets every result
+        return self.result
+
+
+def _ignore_settled(jobs: list[Job], committed: bool, usage: list[GlideinUsage]) -> None:
+    """The default `notify`: nobody waits (tests of the thread alone)."""
 
 
 @dataclass
@@ -110,8 +125,10 @@ class Writer:
     jobs: queue.SimpleQueue[Job | None] = field(default_factory=queue.SimpleQueue)
     last_committed: int = 0
     last_error: str | None = None
-    on_commit: Callable[[int], None] = lambda batch_id: None
-    on_usage: Callable[[list[GlideinUsage]], None] = lambda usage: None
+    # called on this thread after each transaction (and failure) with the jobs it
+    # settled, whether new records were committed and what those records say of
+    # glideins' time (usage, for the accounting); must not block
+    notify: Callable[[list[Job], bool, list[GlideinUsage]], None] = _ignore_settled
     _sync_mode: str = ""
     _glidein_seq: int = 0
     size_bytes: int = 0
@@ -228,11 +245,7 @@ class Writer:
             self.last_committed = self.next_batch - 1
             records = sum(len(p.msgs) for p in pending)
             self.indexer.add(self.last_committed, pending, records)
-        self.settle(group, None)
-        if batch_rows:
-            self.on_commit(self.last_committed)
-        if usage:
-            self.on_usage(usage)
+        self.notify(group, bool(batch_rows), usage)
 
     def _prepare(
         self,
@@ -350,16 +363,11 @@ class Writer:
             else:
                 self.glideins[name] = saved
 
-    def settle(self, group: list[Job], error: BaseException | None) -> None:
-        """Wake each job's request with its result (or `error`) on its event loop."""
-        by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
+    def settle(self, group: list[Job], error: BaseException) -> None:
+        """Give every job of a failed group `error` and hand them back."""
         for job in group:
-            if error is not None:
-                job.result = error
-            by_loop.setdefault(job.loop, []).append(job)
-        for loop, jobs in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits
-                loop.call_soon_threadsafe(_resolve, jobs)
+            job.result = error
+        self.notify(group, False, [])
 
     def _apply_sync(self) -> None:
         mode = self.synchronous()
@@ -394,13 +402,3 @@ def _new_indexes(seen: SeenSet, batch: ParsedBatch) -> range | list[int]:
             seen.add(seq)
             new.append(i)
     return new
-
-
-def _resolve(jobs: list[Job]) -> None:
-    for job in jobs:
-        if job.future.done():
-            continue
-        if isinstance(job.result, BaseException):
-            job.future.set_exception(job.result)
-        elif job.result is not None:
-            job.future.set_result(job.result)
