@@ -61,7 +61,7 @@ def test_the_poller_counts_them_in_the_census() -> None:
 
 async def test_the_daemon_never_submits_on_top_of_the_old_factory(tmp_path: Path) -> None:
     from aglidein.condor.fake import FakePool as SimulatedPool
-    from aglidein.condor.fake_sim import _Slot
+    from aglidein.condor.fake_startds import Slot
     from tests.adapter_helpers import idtoken_entry
     from tests.adapter_helpers import make_config as adapter_config
     from tests.services.test_cycle import MATCH, Factory, _scenario
@@ -76,7 +76,7 @@ async def test_the_daemon_never_submits_on_top_of_the_old_factory(tmp_path: Path
     clock = ManualClock()
     pool = SimulatedPool(_scenario(), clock=clock)
     for n in range(3):  # three glideins of the old factory at the same CE, never matching
-        pool.sim.slots[f"slot1@old{n}"] = _Slot(
+        pool.sim.slots[f"slot1@old{n}"] = Slot(
             {
                 "Name": f"slot1@old{n}",
                 "GLIDEIN_Factory": "gwms1",
