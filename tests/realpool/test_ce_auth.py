@@ -23,13 +23,8 @@ NO_FS = (
 
 
 def restart_schedd(pool: PoolInstance) -> None:
-    """Restart the schedd (its gridmanager and cached security sessions go with it)."""
-    pool.run("condor_restart", "-daemon", "schedd")
-    wait_for(
-        lambda: pool.run("condor_q", "-totals", check=False).returncode == 0,
-        60,
-        "the schedd to answer again",
-    )
+    """Restart the schedd; return once the new one answers."""
+    pool.restart_schedd()
 
 
 def give_to(path: Path, user: str) -> None:

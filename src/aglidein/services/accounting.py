@@ -25,6 +25,7 @@ import structlog
 
 from aglidein.condor.userlog import JobEnd
 from aglidein.core.accounting import AccountingTotals, busy_seconds
+from aglidein.services.metrics import UNKNOWN_GROUP
 from aglidein.services.roster import RosterGlidein
 from aglidein.services.runtime import Runtime
 from aglidein.store.api import GlideinUsage, LogStore
@@ -32,7 +33,6 @@ from aglidein.store.api import GlideinUsage, LogStore
 __all__ = ["UNKNOWN_GROUP", "Accounting"]
 
 log = structlog.get_logger()
-UNKNOWN_GROUP = "unknown"
 VALIDATION_FAILED_EXIT = 10
 _REMEMBER = 20_000  # glideins counted from the queue (bounded memory)
 

@@ -20,14 +20,13 @@ import structlog
 
 from aglidein.condor.userlog import JobEnd, read_new_job_ends
 from aglidein.core.lifecycle import exit_reason
-from aglidein.services.metrics import Metrics
+from aglidein.services.metrics import UNKNOWN_GROUP, Metrics
 from aglidein.state import StateDB
 
 __all__ = ["USERLOG_NAME", "ExitWatcher"]
 
 log = structlog.get_logger()
 USERLOG_NAME = "glideins.log"
-UNKNOWN_GROUP = "unknown"
 _OFFSETS_KEY = "userlog_offsets"
 
 

@@ -247,6 +247,31 @@ class PoolInstance:
         last_proc = int(last.split(".")[1]) if last else first_proc
         return cluster, last_proc - first_proc + 1
 
+    def restart_schedd(self, timeout: float = 60) -> None:
+        """Restart the schedd (its gridmanager and cached security sessions go with it)
+        and return once the new one answers: the old one may still answer for a moment
+        after `condor_restart`, so its process must be gone first."""
+        old = set(self.daemon_pids("condor_schedd"))
+        self.run("condor_restart", "-daemon", "schedd")
+        wait_until(
+            lambda: (
+                not old & set(self.daemon_pids("condor_schedd"))
+                and self.run("condor_q", "-totals", check=False).returncode == 0
+            ),
+            timeout=timeout,
+            what=f"the schedd of {self.base} to answer again",
+            diagnose=lambda: self.log_tail("MasterLog", "SchedLog"),
+        )
+
+    def daemon_pids(self, program: str) -> list[int]:
+        """The pids of this instance's processes running `program` (e.g. condor_schedd)."""
+        found = []
+        for pid in pids_of(self.base):
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/comm").read_text().strip() == program[:15]:
+                    found.append(pid)
+        return found
+
     def mint_token(self, identity: str, *, lifetime: int | None = None) -> str:
         """An IDTOKEN signed by this pool's key for `identity` (user@domain)."""
         argv = ["condor_token_create", "-identity", identity, "-key", "POOL"]

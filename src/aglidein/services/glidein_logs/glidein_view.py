@@ -127,8 +127,8 @@ class GlideinView:
                             "X-Aglidein-Truncated says whether the start was left out",
                             "content": {"text/plain": {"schema": {"type": "string"}}},
                         },
-                        "400": _ERROR,
-                        "404": _ERROR,
+                        "400": ERROR_RESPONSE,
+                        "404": ERROR_RESPONSE,
                     },
                 },
             ),
@@ -224,7 +224,8 @@ class GlideinView:
         return found
 
 
-_ERROR = {
+# OpenAPI parts the log API shares (services/glidein_logs/service.py)
+ERROR_RESPONSE = {
     "description": "error",
     "content": {
         "application/json": {
@@ -236,7 +237,7 @@ _ERROR = {
         }
     },
 }
-_NULLABLE_STRING = {"type": "string", "nullable": True}
+NULLABLE_STRING = {"type": "string", "nullable": True}
 DETAIL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "a row of GET /api/v1/glideins, plus user_jobs and files",
@@ -249,9 +250,9 @@ DETAIL_SCHEMA: dict[str, Any] = {
                 "type": "object",
                 "properties": {
                     "job": {"type": "string", "description": "Cluster.Proc@schedd"},
-                    "owner": _NULLABLE_STRING,
-                    "start": _NULLABLE_STRING,
-                    "end": _NULLABLE_STRING,
+                    "owner": NULLABLE_STRING,
+                    "start": NULLABLE_STRING,
+                    "end": NULLABLE_STRING,
                     "exit_code": {"type": "integer", "nullable": True},
                     "exit_signal": {"type": "integer", "nullable": True},
                 },
@@ -259,7 +260,7 @@ DETAIL_SCHEMA: dict[str, Any] = {
         },
         "files": {
             "type": "object",
-            "properties": {"out": _NULLABLE_STRING, "err": _NULLABLE_STRING},
+            "properties": {"out": NULLABLE_STRING, "err": NULLABLE_STRING},
             "description": "URLs of the output files that are still on disk",
         },
     },
@@ -270,6 +271,6 @@ DETAIL_SCHEMA: dict[str, Any] = {
 def _responses(schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
-        "404": _ERROR,
-        "503": _ERROR,
+        "404": ERROR_RESPONSE,
+        "503": ERROR_RESPONSE,
     }

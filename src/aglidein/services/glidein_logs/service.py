@@ -23,6 +23,8 @@ from aglidein.services.accounting import Accounting
 from aglidein.services.auth import Access
 from aglidein.services.glidein_logs import glidein_list
 from aglidein.services.glidein_logs.glidein_list import glidein_page, parse_glidein_query
+from aglidein.services.glidein_logs.glidein_view import ERROR_RESPONSE as _ERROR
+from aglidein.services.glidein_logs.glidein_view import NULLABLE_STRING as _NULLABLE_STRING
 from aglidein.services.glidein_logs.glidein_view import GlideinView
 from aglidein.services.glidein_logs.ingest import Ingest, RateLimiter, TokenVerifier
 from aglidein.services.glidein_logs.query import (
@@ -245,19 +247,6 @@ class LogService:
 
 
 GLIDEIN_LIST_DOC = (glidein_list.__doc__ or "").split("\n\n", 1)[-1].strip()
-_NULLABLE_STRING = {"type": "string", "nullable": True}
-_ERROR = {
-    "description": "error",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"error": {"type": "string"}},
-                "required": ["error"],
-            }
-        }
-    },
-}
 _INGEST_RESULT = {
     "type": "object",
     "properties": {
