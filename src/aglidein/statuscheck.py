@@ -33,6 +33,8 @@ def _sources(pool: Mapping[str, Any]) -> list[tuple[str, str]]:
     """(key, label) of the pool rows: the collector, then each factory schedd."""
     others = [(k, "factory schedd") for k in pool if k.startswith(OTHER_FACTORY_SCHEDD)]
     return [*POOL_SOURCES, *others]
+
+
 STALE_CYCLES = 3  # a poll older than this many cycles (plus a minute) is a warning
 STALE_GRACE_S = 60.0
 

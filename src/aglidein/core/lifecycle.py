@@ -108,9 +108,7 @@ def count_removal_cycles(
     previous: Mapping[str, int], glideins: Iterable[Glidein]
 ) -> dict[str, int]:
     """Cycles each glidein has been seen in the removed state (`Glidein.key` -> count)."""
-    return {
-        g.key: previous.get(g.key, 0) + 1 for g in glideins if g.state is GlideinState.REMOVED
-    }
+    return {g.key: previous.get(g.key, 0) + 1 for g in glideins if g.state is GlideinState.REMOVED}
 
 
 def plan_lifecycle(

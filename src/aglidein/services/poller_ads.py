@@ -5,7 +5,6 @@ slot ads of our glideins (both carry `AglideinFactory`, `AglideinEntry`, `Aglide
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any

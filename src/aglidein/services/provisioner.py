@@ -140,9 +140,7 @@ class Provisioner:
         batches = " || ".join(f"AglideinBatch == {quote(b)}" for b in pending)
         constraint = f"AglideinFactory == {quote(config.factory.name)} && ({batches})"
         try:
-            ads = await self.factory_schedd(where).query(
-                constraint, ["AglideinBatch", "ClusterId"]
-            )
+            ads = await self.factory_schedd(where).query(constraint, ["AglideinBatch", "ClusterId"])
         except CondorError as exc:
             log.warning(
                 "provision.recover_failed", schedd=where, pending=len(pending), error=str(exc)
@@ -191,9 +189,7 @@ class Provisioner:
                         state=state,
                         releases=[r for r in plan.releases if r.entry == entry],
                         removals=[r for r in plan.removals if r.entry == entry],
-                        submits=[r for r in plan.submits if r.entry == entry]
-                        if can_submit
-                        else [],
+                        submits=[r for r in plan.submits if r.entry == entry] if can_submit else [],
                         spread=entry_spread(census.glideins, entry, config.pool.schedds),
                         stale=frozenset(census.stale_schedds),
                     ),
@@ -377,7 +373,11 @@ class Provisioner:
             await anyio.to_thread.run_sync(self._kit.remove_tokens, entry.name, ids)
             self._metrics.submissions.labels(entry=entry.name, result="failure").inc(size)
             log.warning(
-                "provision.submit_failed", entry=entry.name, schedd=where, batch=batch, error=str(exc)
+                "provision.submit_failed",
+                entry=entry.name,
+                schedd=where,
+                batch=batch,
+                error=str(exc),
             )
             return str(exc)
         await self._state.finish_batch(batch, "submitted", cluster=result.cluster)
