@@ -39,4 +39,4 @@ async def test_each_exit_is_counted_once_even_after_a_restart(tmp_path: Path) ->
     finally:
         state.close()
     text = metrics.render().decode()
-    assert 'aglidein_glidein_exits_total{entry="CE_A",reason="removed"} 1.0' in text
+    assert 'aglidein_glidein_exits_total{entry="CE_A",group="unknown",reason="removed"} 1.0' in text

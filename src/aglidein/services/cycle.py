@@ -282,7 +282,7 @@ class CycleService:
 
     async def _scan_exits(self, config: Config) -> None:
         assert self.exits is not None
-        self._exits = await self.exits.scan(e.name for e in config.entries)
+        self._exits = await self.exits.scan((e.name for e in config.entries), config.pool.schedds)
 
     async def _step(self, reason: str, work: Awaitable[object] | Callable[[], object]) -> bool:
         """Do one bookkeeping step; a failure is logged and counted. True if it worked."""

@@ -40,7 +40,7 @@ from aglidein.core.model import (
 )
 from aglidein.core.policy_census import CensusCounts
 from aglidein.core.spread import entry_spread, group_by_schedd, pick_schedd
-from aglidein.core.submit import render_submit
+from aglidein.core.submit import render_submit, userlog_name
 from aglidein.errors import AglideinError, CondorError, CondorTimeout
 from aglidein.services.glidein_files import PilotKit, TokenWriter
 from aglidein.services.metrics import Metrics
@@ -343,6 +343,7 @@ class Provisioner:
                 pilot,
                 self._log_url(),
                 str(self._kit.entry_dir(entry.name)),
+                userlog=userlog_name(where, config.pool.schedds),
             )
             description = SubmitDescription(
                 commands=rendered.commands,
