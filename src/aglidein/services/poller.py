@@ -340,6 +340,12 @@ class Poller:
         self._metrics.factory_schedd_up.labels(schedd=where).set(1)
         found[where] = glideins_from_ads(ads, name, schedd=where)
 
+    def note_submitted(self, schedd: str, glideins: Sequence[Glidein]) -> None:
+        """Glideins just submitted to `schedd`: counted with its last known ones should it
+        fail the next poll (an answer replaces them all)."""
+        if schedd in self._known:
+            self._known[schedd] = (*self._known[schedd], *glideins)
+
     def _record_census(self, config: Config, census: GlideinCensus) -> None:
         if not census.factory_ok:
             return

@@ -31,7 +31,9 @@ from aglidein.core.health import effective_state
 from aglidein.core.limits import Headroom
 from aglidein.core.model import (
     EntryHealth,
+    Glidein,
     GlideinCensus,
+    GlideinState,
     HealthState,
     Plan,
     ReleaseRequest,
@@ -61,6 +63,17 @@ class EntryOutcome:
     removed: int = 0
     released: int = 0
     skipped: list[str] = field(default_factory=list)  # why submissions were not sent
+
+
+def _as_idle(
+    where: str, ids: Sequence[str], entry: str, group: str, batch: str, cluster: int, now: float
+) -> list[Glidein]:
+    """A cluster just submitted to `where`, as the census would see it."""
+    state = GlideinState.IDLE
+    return [
+        Glidein(g, entry, group, batch, cluster, proc, state, now, now, schedd=where)
+        for proc, g in enumerate(ids)
+    ]
 
 
 @dataclass
@@ -102,6 +115,8 @@ class Provisioner:
         self._log_url = log_url or (lambda: config().http.base_url() + "/api/v1/logs")
         self._limiter = anyio.CapacityLimiter(max_entries)
         self.recovered = False
+        # told of each cluster submitted: (schedd, its glideins as idle)
+        self.on_submitted: Callable[[str, Sequence[Glidein]], None] | None = None
 
     async def prepare(self) -> None:
         """Build the pilot files; without a pilot every submission fails (and backs off)."""
@@ -382,6 +397,10 @@ class Provisioner:
             )
             return str(exc)
         await self._state.finish_batch(batch, "submitted", cluster=result.cluster)
+        if self.on_submitted is not None:
+            self.on_submitted(
+                where, _as_idle(where, ids, entry.name, group, batch, result.cluster, now)
+            )
         self._metrics.submissions.labels(entry=entry.name, result="success").inc(result.count)
         log.info(
             "provision.submitted",
