@@ -10,6 +10,7 @@ from typing import Any
 
 from aglidein.clock import ManualClock
 from aglidein.condor.fake import FakePool
+from aglidein.condor.scenario import EntryBehaviour
 from aglidein.config import Config
 from aglidein.core.model import Plan, SubmitRequest
 from aglidein.statuscheck import CheckState, check_status, pool_rows
@@ -213,3 +214,58 @@ async def test_a_batch_left_pending_is_looked_up_on_its_own_schedd_after_a_crash
         )
     finally:
         restarted.close()
+
+
+class _Refuses(AcceptsThenHangs):
+    """A factory schedd that answers queries and refuses every submission."""
+
+    async def submit(self, description: Any) -> Any:
+        from aglidein.errors import CondorError
+
+        raise CondorError("submit: permission denied")
+
+
+async def test_a_schedd_that_refuses_a_submission_gets_none_of_the_rest_this_cycle(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    clock = ManualClock()
+    pool = FakePool(_scenario(), clock=clock, factory_schedds=SCHEDDS)
+    factory = Factory(tmp_path, config, _PoolWith(pool, "fs1", _Refuses(pool.schedd("fs1"))), clock)
+    try:
+        cycle = factory.cycle
+        await cycle.provisioner.prepare()
+        _, census = await cycle.poller.poll(1)
+        plan = Plan(cycle=1, now=clock.now(), submits=(SubmitRequest("A", "main", 15),))
+        outcome = (await cycle.provisioner.act(plan, {}, census))["A"]
+        # fs1 refused the first cluster: all three went to fs2, and A is not at fault
+        assert (outcome.submitted, outcome.submit_error) == (15, None)
+        assert len(pool.factories["fs2"].jobs) == 15
+        assert not pool.factories["fs1"].jobs
+        failed = metric(factory.runtime, "aglidein_submissions_total", entry="A", result="failure")
+        assert failed == 5
+    finally:
+        factory.close()
+
+
+async def test_an_entry_every_schedd_refuses_fails(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    clock = ManualClock()
+    pool = FakePool(
+        _scenario(A=EntryBehaviour(submit_failure_rate=1.0)), clock=clock, factory_schedds=SCHEDDS
+    )
+    factory = Factory(tmp_path, config, pool, clock)
+    try:
+        cycle = factory.cycle
+        await cycle.provisioner.prepare()
+        _, census = await cycle.poller.poll(1)
+        plan = Plan(cycle=1, now=clock.now(), submits=(SubmitRequest("A", "main", 15),))
+        outcome = (await cycle.provisioner.act(plan, {}, census))["A"]
+        assert outcome.submitted == 0
+        assert outcome.submit_error is not None
+        assert "refused" in outcome.submit_error
+        assert (
+            metric(factory.runtime, "aglidein_submissions_total", entry="A", result="failure") == 10
+        )
+    finally:
+        factory.close()

@@ -133,11 +133,9 @@ def render_submit(
     pilot: PilotFiles,
     log_url: str,
     output_dir: str,
-    *,
     userlog: str = USERLOG_NAME,
 ) -> RenderedSubmit:
-    """One cluster of glideins for (entry, group), tagged with `batch`; its user log is
-    `output_dir/userlog` (see `userlog_name`)."""
+    """One cluster of glideins for (entry, group) tagged `batch`, logging to `userlog`."""
     rules = gridtype(entry.gridtype)
     if not rules.submittable:
         raise ValueError(f"entry {entry.name}: gridtype {rules.name} cannot be submitted")

@@ -310,6 +310,7 @@ class Provisioner:
         settings = entry.effective_submit(config.factory)
         per_cycle = settings.max_per_cycle
         refused: set[str] = set(work.stale)  # schedds that get none of this entry's clusters
+        last_error: str | None = None
         for request in work.submits:
             room = headroom.room_for_new(request.group, entry.name)
             wanted = max(0, min(request.count, per_cycle, request.count if room is None else room))
@@ -320,8 +321,9 @@ class Provisioner:
             headroom.add(request.group, entry.name, idle=wanted)
             while wanted > 0:
                 where = pick_schedd(config.pool.schedds, work.spread, refused)
-                if where is None:
-                    if not outcome.submit_error:
+                if where is None:  # an entry failure only when every schedd refused it
+                    outcome.submit_error = last_error
+                    if last_error is None:
                         outcome.skipped.append("factory_schedds_unavailable")
                     return
                 size = min(wanted, settings.cluster_size)
@@ -331,9 +333,10 @@ class Provisioner:
                     outcome.submitted += size
                     work.spread[where] += size
                     continue
-                outcome.submit_error = error
-                if not self.recovered:
-                    return  # a timed-out submit: nothing more until it is settled
+                if not self.recovered:  # a timed-out submit: nothing more until settled
+                    outcome.submit_error = error
+                    return
+                last_error = error
                 refused.add(where)  # its share goes to the other schedds
 
     async def _submit_cluster(
