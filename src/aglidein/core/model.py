@@ -410,7 +410,7 @@ class SubmitRequest:
 
 @dataclass(frozen=True, slots=True)
 class RemoveRequest:
-    """Remove these glideins (job ids on the factory schedd); `force` = removex."""
+    """Remove these glideins (`Glidein.key`s: `cluster.proc@schedd`); `force` = removex."""
 
     entry: str
     job_ids: tuple[str, ...]
@@ -420,7 +420,7 @@ class RemoveRequest:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRequest:
-    """Release these held glideins."""
+    """Release these held glideins (`Glidein.key`s)."""
 
     entry: str
     job_ids: tuple[str, ...]
