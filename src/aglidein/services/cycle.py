@@ -136,7 +136,7 @@ class CycleService:
         """Read entry health, policy memory and removal cycles from the state DB."""
         if self._loaded:
             return
-        stored = await load_cycle_memory(self.runtime.state)
+        stored = await load_cycle_memory(self.runtime.state, self.runtime.config().pool.schedds[0])
         self.health = dict(stored.memory.health)
         self.memory = stored.memory.policy
         self._removal_cycles = stored.memory.removal_cycles
