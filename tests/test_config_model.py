@@ -74,3 +74,31 @@ def test_start_expr_attr_is_reserved() -> None:
         BASE.replace("GLIDEIN_CPUS: 8}", "GLIDEIN_CPUS: 8, GLIDEIN_START_EXPR: 'x'}")
     )
     assert "attrs.GLIDEIN_START_EXPR is set by start_expr: use start_expr" in problem
+
+
+SIGNING = "  signing_key: /etc/condor/passwords.d/POOL\n"
+
+
+def test_factory_schedds_is_a_list_and_the_old_scalar_a_one_item_list() -> None:
+    assert parse_config_text(BASE).config.pool.schedds == ("local",)
+    one = BASE.replace(SIGNING, SIGNING + "  factory_schedd: fs.example.org\n")
+    assert parse_config_text(one).config.pool.schedds == ("fs.example.org",)
+    two = BASE.replace(SIGNING, SIGNING + "  factory_schedds: [fs1.example.org, 'fs2:9618']\n")
+    assert parse_config_text(two).config.pool.schedds == ("fs1.example.org", "fs2:9618")
+
+
+@pytest.mark.parametrize(
+    ("keys", "problem"),
+    [
+        (
+            "  factory_schedd: local\n  factory_schedds: [a, b]\n",
+            "pool.factory_schedd and pool.factory_schedds are both set",
+        ),
+        ("  factory_schedds: [a, a]\n", "'a' is listed twice"),
+        ("  factory_schedds: []\n", "pool.factory_schedds"),
+        ("  factory_schedds: [' ']\n", "an empty schedd name"),
+    ],
+)
+def test_bad_factory_schedds_name_the_problem(keys: str, problem: str) -> None:
+    errors = errors_of(BASE.replace(SIGNING, SIGNING + keys))
+    assert any(problem in e for e in errors), errors

@@ -44,3 +44,14 @@ def test_pilot_examples_sign_their_log_token() -> None:
     for text in (README, PILOT_README):
         assert "aglidein token log" in text
         assert "echo token" not in text
+
+
+def test_the_factory_schedds_example_loads(tmp_path: Path) -> None:
+    from aglidein.config import parse_config_text
+
+    start = README.index("cat > /tmp/aglidein-fs/aglidein.yaml <<'YAML'\n")
+    text = README[start:].split("\n", 1)[1].split("\nYAML\n", 1)[0]
+    key = tmp_path / "POOL"
+    key.write_bytes(b"k" * 32)
+    config = parse_config_text(text.replace("/tmp/aglidein-fs/POOL", str(key))).config
+    assert len(config.pool.schedds) == 2

@@ -172,3 +172,29 @@ def test_an_answer_that_is_not_a_status_document_is_unknown(document: object) ->
     result = check_status(document, NOW)
     assert result.state is CheckState.UNKNOWN
     assert result.line.startswith("AGLIDEIN UNKNOWN - cannot read the status document")
+
+
+def test_every_factory_schedd_has_a_row_and_any_unreachable_is_critical() -> None:
+    from aglidein.statuscheck import pool_rows
+
+    source = {"ok": True, "last_poll": _iso(NOW - 5), "last_ok": _iso(NOW - 5), "cycle_s": 60}
+    down = {**source, "ok": False, "last_error": "connection refused"}
+    pool = {
+        "collector": {"name": "cm.example.org", **source},
+        "factory_schedd": {"name": "fs1", **source},
+        "factory_schedd:fs2": {"name": "fs2", **source},
+    }
+    ok = check_status(_document(pool=pool), NOW)
+    assert ok.state is CheckState.OK
+    assert "collector and 2 factory schedds reachable" in ok.line
+    rows = pool_rows({"pool": pool})
+    assert [(r["source"], r["name"]) for r in rows] == [
+        ("collector", "cm.example.org"),
+        ("factory schedd", "fs1"),
+        ("factory schedd", "fs2"),
+    ]
+    result = check_status(
+        _document(pool={**pool, "factory_schedd:fs2": {"name": "fs2", **down}}), NOW
+    )
+    assert result.state is CheckState.CRITICAL
+    assert "factory schedd fs2 unreachable: connection refused" in result.line

@@ -150,12 +150,34 @@ class PoolConfig(_Model):
     signing_key: str
     glidein_identity: str | None = None
     factory_schedd: str = "local"
+    factory_schedds: list[str] | None = Field(default=None, min_length=1)
     simulate: str | None = None
 
     @property
     def identity(self) -> str:
         """The IDTOKEN `sub` of glideins."""
         return self.glidein_identity or f"glidein@{self.trust_domain}"
+
+    @property
+    def schedds(self) -> tuple[str, ...]:
+        """The factory schedds in order: `factory_schedds`, else the one `factory_schedd`."""
+        return tuple(self.factory_schedds or (self.factory_schedd,))
+
+    @model_validator(mode="after")
+    def _one_schedd_key(self) -> PoolConfig:
+        if self.factory_schedds is not None and "factory_schedd" in self.model_fields_set:
+            raise ValueError(
+                "pool.factory_schedd and pool.factory_schedds are both set: "
+                "keep factory_schedds (a list) and drop factory_schedd"
+            )
+        names = self.factory_schedds or []
+        for name in names:
+            if not name.strip():
+                raise ValueError("pool.factory_schedds: an empty schedd name")
+        doubles = sorted({n for n in names if names.count(n) > 1})
+        if doubles:
+            raise ValueError(f"pool.factory_schedds: {doubles[0]!r} is listed twice")
+        return self
 
 
 class TlsConfig(_Model):

@@ -74,6 +74,8 @@ MIGRATIONS: list[str] = [
         created REAL NOT NULL
     );
     """,
+    # the factory schedd a batch went to (NULL: before several schedds, the first one)
+    "ALTER TABLE batches ADD COLUMN schedd TEXT;",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 LOCK_FILE = "aglidein.lock"
@@ -129,7 +131,8 @@ def _holder(fd: int) -> str:
 
 
 class BatchRecord(dict[str, Any]):
-    """A row of the batches table (batch, entry, grp, count, created, state, cluster)."""
+    """A row of the batches table (batch, entry, grp, count, created, state, cluster,
+    schedd: the factory schedd it was sent to, None for a batch of an older version)."""
 
 
 class StateDB:
@@ -241,13 +244,14 @@ class StateDB:
     # --- submission batches (no double submission) ---------------------------------------
 
     async def record_batch(
-        self, batch: str, entry: str, group: str, count: int, created: float
+        self, batch: str, entry: str, group: str, count: int, created: float, schedd: str = ""
     ) -> None:
         """Write a batch as pending before it is sent to the schedd."""
         await self._run(
             lambda c: c.execute(
-                "INSERT INTO batches (batch, entry, grp, count, created) VALUES (?, ?, ?, ?, ?)",
-                (batch, entry, group, count, created),
+                "INSERT INTO batches (batch, entry, grp, count, created, schedd)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (batch, entry, group, count, created, schedd or None),
             )
         )
 
@@ -267,7 +271,7 @@ class StateDB:
 
         def read(conn: sqlite3.Connection) -> list[BatchRecord]:
             cur = conn.execute(
-                "SELECT batch, entry, grp, count, created, state, cluster FROM batches"
+                "SELECT batch, entry, grp, count, created, state, cluster, schedd FROM batches"
                 " WHERE state = 'pending' ORDER BY created"
             )
             names = [d[0] for d in cur.description]

@@ -25,6 +25,16 @@ from rich.text import Text
 __all__ = ["CheckResult", "CheckState", "check_status", "pool_rows", "pool_table"]
 
 POOL_SOURCES = (("collector", "collector"), ("factory_schedd", "factory schedd"))
+# every factory schedd after the first: `factory_schedd:NAME` in the status's `pool`
+OTHER_FACTORY_SCHEDD = "factory_schedd:"
+
+
+def _sources(pool: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(key, label) of the pool rows: the collector, then each factory schedd."""
+    others = [(k, "factory schedd") for k in pool if k.startswith(OTHER_FACTORY_SCHEDD)]
+    return [*POOL_SOURCES, *others]
+
+
 STALE_CYCLES = 3  # a poll older than this many cycles (plus a minute) is a warning
 STALE_GRACE_S = 60.0
 
@@ -95,7 +105,7 @@ def _check(document: Any, now: float) -> CheckResult:
     pool = document.get("pool", {})
     if not isinstance(pool, Mapping):
         raise BadStatus("pool is not an object")
-    for key, label in POOL_SOURCES:
+    for key, label in _sources(pool):
         source = pool.get(key)
         if source is None:
             warning.append(f"{label} not polled yet")
@@ -125,9 +135,14 @@ def _check(document: Any, now: float) -> CheckResult:
     running = sum(int((e.get("glideins") or {}).get("running", 0)) for e in entries)
     return CheckResult(
         CheckState.OK,
-        summary=f"{name}: collector and factory schedd reachable, {len(entries)} entries ok, "
+        summary=f"{name}: collector and {_schedds(pool)} reachable, {len(entries)} entries ok, "
         f"{running} glideins running, {len(document.get('credentials') or [])} credentials ok",
     )
+
+
+def _schedds(pool: Mapping[str, Any]) -> str:
+    count = 1 + sum(1 for k in pool if k.startswith(OTHER_FACTORY_SCHEDD))
+    return "factory schedd" if count == 1 else f"{count} factory schedds"
 
 
 def _check_credential(
@@ -155,7 +170,7 @@ def pool_rows(status: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The collector and factory schedd rows (empty before the first poll)."""
     pool = status.get("pool") or {}
     rows = []
-    for key, label in POOL_SOURCES:
+    for key, label in _sources(pool):
         source = pool.get(key)
         if isinstance(source, Mapping):
             rows.append({"source": label, **source})

@@ -240,3 +240,31 @@ async def test_user_jobs_run_only_on_slots_their_requirements_accept(tmp_path: P
     assert {s["GLIDEIN_Site"] for s in slots} == {"SiteA", "SiteB"}
     assert len(await pool.schedd("schedd1").query("JobStatus == 2")) == 2
     await pool.aclose()
+
+
+async def test_several_factory_schedds_each_have_their_own_queue(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, pool={"simulate": str(SCENARIO), "factory_schedds": ["fs1", "fs2"]}
+    )
+    pool = open_pool(config, clock=ManualClock())
+    assert isinstance(pool, FakePool)
+    assert list(pool.factories) == ["fs1", "fs2"]
+    assert pool.schedd("local") is pool.factories["fs1"]
+    located = {loc.name for loc in await pool.collector().locate_schedds()}
+    assert {"fs1", "fs2"} <= located
+    description = SubmitDescription(
+        (("executable", "/bin/true"),), ("AglideinId",), ({"AglideinId": "a"},)
+    )
+    for name in ("fs1", "fs2"):
+        result = await pool.schedd(name).submit(description)
+        assert result.cluster == 1  # each numbers its own clusters
+    done = await pool.schedd("fs2").act(JobAction.REMOVE, ["1.0"])
+    assert done.success == 1
+    fs1 = await pool.schedd("fs1").query("true", ["JobStatus"])
+    fs2 = await pool.schedd("fs2").query("true", ["JobStatus"])
+    assert (fs1, fs2) == ([{"JobStatus": 1}], [{"JobStatus": 3}])
+    pool.factories["fs2"].down = True
+    with pytest.raises(CondorError):
+        await pool.schedd("fs2").query("true")
+    assert len(await pool.schedd("fs1").query("true")) == 1
+    await pool.aclose()

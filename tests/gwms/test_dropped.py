@@ -26,7 +26,7 @@ def test_several_factory_schedds_are_reported(tmp_path: Path) -> None:
     _, result = run_import(tmp_path, factory(entry("E"), root=root))
     assert (
         "f0.xml:1: warning: factory: GlideinWMS spread glideins over 2 factory schedds "
-        "(a.org, schedd_glideins2@a.org): aglidein submits to the one pool.factory_schedd"
+        "(a.org, schedd_glideins2@a.org): not imported; list aglidein's own in pool.factory_schedds"
     ) in messages(result)
 
 

@@ -61,3 +61,15 @@ def test_plan_reads_nothing_where_no_daemon_ran(tmp_path: Path) -> None:
     stored = stored_cycle(tmp_path)
     assert stored is not None
     assert dict(stored.memory.removal_cycles) == {"1.0": 1}
+
+
+async def test_removal_cycles_of_a_version_with_one_factory_schedd_are_the_first_ones(
+    tmp_path: Path,
+) -> None:
+    state = StateDB.open(tmp_path / "state.db")
+    try:
+        await save_cycle_memory(state, PolicyMemory(), {"7.0": 4, "8.0@fs2": 2}, None)
+        stored = await load_cycle_memory(state, "fs1")
+        assert dict(stored.memory.removal_cycles) == {"7.0@fs1": 4, "8.0@fs2": 2}
+    finally:
+        state.close()

@@ -39,5 +39,31 @@ async def test_each_exit_is_counted_once_even_after_a_restart(tmp_path: Path) ->
     finally:
         state.close()
     text = metrics.render().decode()
-    # no roster here: the group of a glidein the daemon never saw is "unknown"
     assert 'aglidein_glidein_exits_total{entry="CE_A",group="unknown",reason="removed"} 1.0' in text
+
+
+async def test_each_factory_schedd_has_its_own_log_and_ends_name_it(tmp_path: Path) -> None:
+    entry = tmp_path / "glideins" / "CE_A"
+    _end(entry / USERLOG_NAME, 0, 0)  # 1.0 on fs1 (the first: the old file name)
+    _end(entry / "glideins@fs2.log", 0, 1)  # 1.0 on fs2 as well
+    state = StateDB.open(tmp_path / "state.db")
+    try:
+        seen: list[tuple[str, int, int, int | None]] = []
+        watcher = ExitWatcher(
+            tmp_path / "glideins",
+            state,
+            Metrics(),
+            on_ends=lambda ends: seen.extend(
+                (e.schedd, e.cluster, e.proc, e.exit_code) for e in ends
+            ),
+        )
+        found = await watcher.scan(["CE_A"], ("fs1", "fs2"))
+        assert sum(found["CE_A"].values()) == 2
+        assert sorted(seen) == [("fs1", 1, 0, 0), ("fs2", 1, 0, 1)]
+        assert await watcher.scan(["CE_A"], ("fs1", "fs2")) == {}  # offsets kept per file
+        assert set(await state.get_json("userlog_offsets") or {}) == {
+            "CE_A",
+            "CE_A/glideins@fs2.log",
+        }
+    finally:
+        state.close()

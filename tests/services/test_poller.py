@@ -284,7 +284,7 @@ async def test_collector_and_factory_outages_are_reported_not_fatal(pool: FakePo
     assert sources == {"collector", "factory schedd factory"}
     text = metrics.render().decode()
     assert "aglidein_collector_up 0.0" in text
-    assert "aglidein_factory_schedd_up 0.0" in text
+    assert 'aglidein_factory_schedd_up{schedd="factory"} 0.0' in text
 
 
 async def test_expression_valued_attributes_widen_the_projection(pool: FakePool) -> None:

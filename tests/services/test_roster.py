@@ -76,3 +76,16 @@ def test_ended_glideins_are_forgotten_after_a_day_or_past_the_cap() -> None:
     assert [g.glidein for g in roster.glideins()] == ["g3"]
     roster.observe(GlideinCensus(), now=240.0 + 3601.0)
     assert len(roster) == 0
+
+
+def test_job_ids_repeat_across_factory_schedds_and_ends_find_theirs() -> None:
+    one = Glidein("a", "CE1", "cms", "b", 1, 0, GlideinState.RUNNING, 0.0, 0.0, schedd="fs1")
+    two = Glidein("b", "CE1", "atlas", "b", 1, 0, GlideinState.RUNNING, 0.0, 0.0, schedd="fs2")
+    roster = GlideinRoster()
+    roster.observe(GlideinCensus(glideins=(one, two)), now=1.0)
+    end = JobEnd(1, 0, exit_code=0, signal=None, schedd="fs2")
+    assert roster.group_of_job(end) == "atlas"
+    roster.record_ends([end], now=2.0)
+    assert roster.get("b").exit_reason is not None  # type: ignore[union-attr]
+    assert roster.get("a").exit_reason is None  # type: ignore[union-attr]
+    assert [(g.schedd, g.job_id) for g in roster.glideins()] == [("fs1", "1.0"), ("fs2", "1.0")]

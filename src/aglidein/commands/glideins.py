@@ -78,14 +78,16 @@ def list_glideins(args: argparse.Namespace) -> int:
     table = Table(title=f"{len(glideins)} glideins", header_style="bold")
     for column in _COLUMNS:
         table.add_column(column, overflow="fold")
+    several = len({g.get("schedd") for g in glideins if g.get("schedd")}) > 1
     for g in glideins:
-        table.add_row(*glidein_cells(g))
+        table.add_row(*glidein_cells(g, with_schedd=several))
     Console(file=sys.stdout, width=200).print(table)
     return 0
 
 
-def glidein_cells(g: dict[str, Any]) -> list[str]:
-    """One table row: queue state first, the log state for glideins known from logs."""
+def glidein_cells(g: dict[str, Any], *, with_schedd: bool = False) -> list[str]:
+    """One table row: queue state first, the log state for glideins known from logs. With
+    several factory schedds the job id is `C.P@schedd` (job ids repeat across them)."""
     last = g.get("last_record") or {}
     record = " ".join(str(last.get(k)) for k in ("event", "msg") if last.get(k))
     exit_text = g.get("exit_reason") or ""
@@ -94,8 +96,11 @@ def glidein_cells(g: dict[str, Any]) -> list[str]:
     state = g.get("job_state") or f"{g['state']} (logs)"
     if g.get("hold_reason") and g.get("job_state") == "held":
         state += f": {g['hold_reason']}"
+    job = g.get("job_id") or ""
+    if with_schedd and job and g.get("schedd"):
+        job += f"@{g['schedd']}"
     return [
-        g.get("job_id") or "",
+        job,
         g["glidein"],
         g["entry"],
         g.get("group") or "",

@@ -27,7 +27,7 @@ from aglidein.errors import AglideinError
 from aglidein.ownership import expected_owner, foreign_owners, resolve_job_owner
 
 if TYPE_CHECKING:  # the planning machinery (numpy, the poller) loads when a plan is made
-    from aglidein.condor.api import Pool
+    from aglidein.condor.api import Ad, Pool
     from aglidein.core.model import (
         CredentialState,
         DemandSnapshot,
@@ -176,12 +176,14 @@ async def _warn_foreign_owners(config: Config, pool: Pool) -> None:
 
     from aglidein.services.poller_ads import factory_constraint
 
-    schedd = pool.schedd(config.pool.factory_schedd)
-    try:
-        with anyio.fail_after(config.factory.deadlines.schedd_query):
-            ads = await schedd.query(factory_constraint(config.factory.name), ["Owner"])
-    except (AglideinError, TimeoutError):
-        return  # the poll just worked; a failure here only loses the warning
+    ads: list[Ad] = []
+    for name in config.pool.schedds:
+        try:
+            with anyio.fail_after(config.factory.deadlines.schedd_query):
+                schedd = pool.schedd(name)
+                ads.extend(await schedd.query(factory_constraint(config.factory.name), ["Owner"]))
+        except (AglideinError, TimeoutError):
+            continue  # the poll just worked; a failure here only loses the warning
     expected = expected_owner(config)
     foreign = foreign_owners(expected, (ad.get("Owner") for ad in ads))
     if foreign:

@@ -20,7 +20,7 @@ def open_pool(config: Config, *, clock: Clock | None = None) -> Pool:
         from aglidein.condor.fake import FakePool, load_scenario
 
         scenario = load_scenario(expand_path(config.pool.simulate))
-        return FakePool(scenario, clock=clock, factory_schedd=config.pool.factory_schedd)
+        return FakePool(scenario, clock=clock, factory_schedds=config.pool.schedds)
     from aglidein.condor.bindings import BindingsPool
 
     return BindingsPool(lambda: config)

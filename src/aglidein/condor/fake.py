@@ -67,7 +67,7 @@ class FakeCollector:
         """Schedds by name (every user schedd and the factory schedd when empty)."""
         self._check()
         known = {name: schedd for name, schedd in self._sim.schedds.items()}
-        known[self._sim.factory.name] = self._sim.factory
+        known.update(self._sim.factories)
         wanted = list(names) or sorted(known)
         missing = [n for n in wanted if n not in known]
         if missing:
@@ -84,26 +84,38 @@ class FakePool:
         *,
         clock: Clock | None = None,
         factory_schedd: str = "local",
+        factory_schedds: Sequence[str] = (),
     ) -> None:
         self.clock = clock or SystemClock()
-        self.sim = Simulation(scenario or Scenario(), self.clock, factory_schedd=factory_schedd)
+        self.sim = Simulation(
+            scenario or Scenario(),
+            self.clock,
+            factory_schedds=tuple(factory_schedds) or (factory_schedd,),
+        )
         self._collector = FakeCollector(self.sim)
 
     @property
     def factory(self) -> FakeSchedd:
-        """The factory schedd."""
+        """The (first) factory schedd."""
         return self.sim.factory
+
+    @property
+    def factories(self) -> dict[str, FakeSchedd]:
+        """Every factory schedd, by name, in the order of the config."""
+        return self.sim.factories
 
     def collector(self) -> Collector:
         """The collector."""
         return self._collector
 
     def schedd(self, location: str | ScheddLocation) -> Schedd:
-        """A schedd by name, `<sim:NAME>` address or `local` (the factory schedd)."""
+        """A schedd by name, `<sim:NAME>` address or `local` (the first factory schedd)."""
         name = location.name if isinstance(location, ScheddLocation) else location
         if name.startswith(_ADDRESS_PREFIX):
             name = name[len(_ADDRESS_PREFIX) : -1]
-        if name in ("local", self.sim.factory.name):
+        if name in self.sim.factories:
+            return self.sim.factories[name]
+        if name == "local":
             return self.sim.factory
         schedd = self.sim.schedds.get(name)
         if schedd is None:  # a schedd the scenario does not have: it never answers

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import re
+from collections.abc import Sequence
 
 from aglidein.classad.facade import AdValue, expand_submit
 from aglidein.clock import Clock
@@ -41,15 +42,20 @@ LOCAL_UNIVERSE = 12
 class Simulation:
     """The state of a simulated pool and the rules that move it."""
 
-    def __init__(self, scenario: Scenario, clock: Clock, *, factory_schedd: str = "local") -> None:
+    def __init__(
+        self, scenario: Scenario, clock: Clock, *, factory_schedds: Sequence[str] = ("local",)
+    ) -> None:
         self.scenario = scenario
         self.clock = clock
         self.started = clock.now()
         self.rng = random.Random(scenario.seed)
         self.runner = LocalRunner()
-        self.factory = FakeSchedd(
-            factory_schedd, step=self.step, on_submit=self._submit, on_action=self._act
-        )
+        # every factory schedd its own queue and cluster numbering; `factory` is the first
+        self.factories = {
+            name: FakeSchedd(name, step=self.step, on_submit=self._submit, on_action=self._act)
+            for name in factory_schedds or ("local",)
+        }
+        self.factory = next(iter(self.factories.values()))
         self.users = UserPool(scenario, self.started, self.step)
         self.stuck_removals: set[str] = set()  # entries whose CE never confirms a removal
         self._last = self.started
@@ -77,12 +83,26 @@ class Simulation:
         if now < self._last:
             return
         self.users.arrivals(now)
-        for job in list(self.factory.jobs.values()):
+        for job in self._glideins():
             self._advance_glidein(job, now)
         self.users.finish_jobs(now)
         self._retire(now)
         self.users.match(now)
         self._last = now
+
+    def _glideins(self) -> list[FakeJob]:
+        """Every job of every factory schedd."""
+        return [job for schedd in self.factories.values() for job in list(schedd.jobs.values())]
+
+    def _queue(self, job: FakeJob) -> FakeSchedd:
+        """The factory schedd that holds `job`."""
+        schedd = job.sim.get("schedd")
+        return schedd if isinstance(schedd, FakeSchedd) else self.factory
+
+    def _rid(self, job: FakeJob) -> str:
+        """The job's process key in the local runner (unique across factory schedds)."""
+        schedd = self._queue(job)
+        return job.job_id if schedd is self.factory else f"{job.job_id}@{schedd.name}"
 
     def _behaviour(self, job: FakeJob) -> EntryBehaviour:
         return self.scenario.behaviour(str(job.ad.get("AglideinEntry", "")))
@@ -96,14 +116,14 @@ class Simulation:
         if status == JobStatus.REMOVED:
             entry = str(job.ad.get("AglideinEntry", ""))
             if entry not in self.stuck_removals and now > job.sim.get("removed_at", now):
-                del self.factory.jobs[job.job_id]
+                del self._queue(job).jobs[job.job_id]
             return
         if status == JobStatus.IDLE and job.sim["start_at"] <= now:
             self._start(job, now)
             status = job.status  # it may also end within this step
         if status == JobStatus.RUNNING:
             if job.ad.get("JobUniverse") == LOCAL_UNIVERSE:
-                code = self.runner.poll(job.job_id)
+                code = self.runner.poll(self._rid(job))
                 if code is not None:
                     self._terminate(job, now, code)
             elif job.sim["end_at"] <= now:
@@ -131,7 +151,7 @@ class Simulation:
         self._log(job, 1, when, "Job executing on host: <127.0.0.1:0?sim>")
         if job.ad.get("JobUniverse") == LOCAL_UNIVERSE:
             problem = self.runner.start(
-                job.job_id,
+                self._rid(job),
                 str(job.ad.get("Cmd", "")),
                 str(job.ad.get("Args", "")),
                 str(job.ad.get("Environment", "")),
@@ -187,10 +207,10 @@ class Simulation:
         if job.ad.get("JobUniverse") != LOCAL_UNIVERSE:
             write_pilot_stderr(job, when, str(fate), code)
         self._log(job, 5, when, "Job terminated.", body)
-        del self.factory.jobs[job.job_id]  # completed jobs leave the queue
+        del self._queue(job).jobs[job.job_id]  # completed jobs leave the queue
 
     def _stop(self, job: FakeJob) -> None:
-        self.runner.stop(job.job_id)
+        self.runner.stop(self._rid(job))
         self.users.drop_slots(job.ad.get("AglideinId"), self._last)
 
     # --- the slots a running glidein brings ---------------------------------------------
@@ -239,7 +259,7 @@ class Simulation:
 
     def _retire(self, now: float) -> None:
         retiring = self.users.retire(now)
-        for job in list(self.factory.jobs.values()):
+        for job in self._glideins():
             glidein = str(job.ad.get("AglideinId"))
             running = glidein in retiring and job.status == JobStatus.RUNNING
             if running and not self.users.busy(glidein):  # retired, no job left: it exits
@@ -274,6 +294,7 @@ class Simulation:
                 Owner="aglidein",
             )
             job = FakeJob(ad=ad)
+            job.sim["schedd"] = schedd
             job.sim["start_at"] = now + self._jitter(behaviour.queue_time, behaviour)
             if str(ad.pop("SubmitCommand_hold", "false")).strip().lower() == "true":
                 ad.update(

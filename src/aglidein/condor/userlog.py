@@ -38,6 +38,7 @@ class JobEnd:
     exit_code: int | None
     signal: int | None
     removed: bool = False
+    schedd: str = ""  # the factory schedd whose cluster.proc this is (set by the reader's caller)
 
 
 def format_event(code: int, cluster: int, proc: int, when: float, text: str, *body: str) -> str:

@@ -37,10 +37,12 @@ from aglidein.core.model import (
     DemandSnapshot,
     Downtime,
     EntryHealth,
+    Glidein,
     GlideinCensus,
     GlideinState,
     Plan,
     PolicyMemory,
+    split_job_key,
 )
 from aglidein.core.policy import decide
 
@@ -101,19 +103,21 @@ def plan_cycle(
         health.setdefault(entry_config.name, EntryHealth(entry=entry_config.name))
     removal_cycles: Mapping[str, int] = memory.removal_cycles
     troubled: dict[str, str] = {}
+    live = _answered(census)
     if census.factory_ok:
-        removal_cycles = count_removal_cycles(removal_cycles, census.glideins)
+        removal_cycles = {
+            **_on_stale_schedds(census, removal_cycles),
+            **count_removal_cycles(removal_cycles, live),
+        }
         if census.collector_ok:
-            troubled = assess_entries(
-                config, health, census.glideins, census.slots, now, reported=reported
-            )
+            troubled = assess_entries(config, health, live, census.slots, now, reported=reported)
             for entry, reason in troubled.items():
                 current = health.get(entry) or EntryHealth(entry=entry)
                 health[entry] = record_failure(current, now, reason, config.factory.backoff)
     lifecycle = (
         plan_lifecycle(
             config,
-            census.glideins,
+            live,
             now,
             health=health,
             removal_cycles=removal_cycles,
@@ -159,6 +163,18 @@ def silent_candidates(census: GlideinCensus) -> frozenset[str]:
         for g in census.glideins
         if g.state is GlideinState.RUNNING and g.glidein_id not in with_slot
     )
+
+
+def _answered(census: GlideinCensus) -> tuple[Glidein, ...]:
+    """The glideins of the factory schedds that answered this cycle: those acted on."""
+    if not census.stale_schedds:
+        return census.glideins
+    return tuple(g for g in census.glideins if g.schedd not in census.stale_schedds)
+
+
+def _on_stale_schedds(census: GlideinCensus, counts: Mapping[str, int]) -> dict[str, int]:
+    """Removal counts of glideins on a schedd that did not answer: kept as they were."""
+    return {k: v for k, v in counts.items() if split_job_key(k)[1] in census.stale_schedds}
 
 
 def _with_lifecycle(plan: Plan, lifecycle: LifecycleActions) -> Plan:

@@ -107,10 +107,8 @@ class LifecycleActions:
 def count_removal_cycles(
     previous: Mapping[str, int], glideins: Iterable[Glidein]
 ) -> dict[str, int]:
-    """Cycles each glidein has been seen in the removed state (job id -> count)."""
-    return {
-        g.job_id: previous.get(g.job_id, 0) + 1 for g in glideins if g.state is GlideinState.REMOVED
-    }
+    """Cycles each glidein has been seen in the removed state (`Glidein.key` -> count)."""
+    return {g.key: previous.get(g.key, 0) + 1 for g in glideins if g.state is GlideinState.REMOVED}
 
 
 def plan_lifecycle(
@@ -147,10 +145,10 @@ def plan_lifecycle(
             ):
                 reason = "downtime"
             if g.state is GlideinState.REMOVED:
-                if removal_cycles.get(g.job_id, 0) >= FORCEX_AFTER_CYCLES:
-                    forcex.append(g.job_id)
+                if removal_cycles.get(g.key, 0) >= FORCEX_AFTER_CYCLES:
+                    forcex.append(g.key)
             elif reason is not None:
-                remove[reason].append(g.job_id)
+                remove[reason].append(g.key)
             elif (
                 g.state is GlideinState.HELD
                 and now - g.entered_state >= max(g.num_system_holds, 1) * RELEASE_DELAY_PER_HOLD
@@ -169,7 +167,7 @@ def plan_lifecycle(
             releases.append(
                 ReleaseRequest(
                     entry=entry,
-                    job_ids=tuple(g.job_id for g in ready[:release_cap]),
+                    job_ids=tuple(g.key for g in ready[:release_cap]),
                     reason="recoverable_hold",
                 )
             )
@@ -185,7 +183,7 @@ def cap_releases(
     `max_running` row of `core.limits.LIMITS` is counted like the policy counts it (idle
     and running glideins: held ones are not in `max_running`, so a release adds one).
     """
-    by_id = {g.job_id: g for g in glideins}
+    by_id = {g.key: g for g in glideins}
     headroom = Headroom(config, CensusCounts.of(GlideinCensus(glideins=tuple(glideins))))
 
     kept: list[ReleaseRequest] = []
@@ -208,7 +206,7 @@ def after_releases(census: GlideinCensus, releases: Sequence[ReleaseRequest]) ->
     if not released:
         return census
     glideins = tuple(
-        dataclasses.replace(g, state=GlideinState.IDLE) if g.job_id in released else g
+        dataclasses.replace(g, state=GlideinState.IDLE) if g.key in released else g
         for g in census.glideins
     )
     return dataclasses.replace(census, glideins=glideins)

@@ -40,6 +40,7 @@ __all__ = [
     "Slot",
     "SlotActivity",
     "SubmitRequest",
+    "split_job_key",
 ]
 
 
@@ -190,11 +191,24 @@ class Glidein:
     job_start: float | None = None  # JobCurrentStartDate
     grid_job_id: str | None = None  # GridJobId: the job's id at the CE or batch system
     remove_attempts: int = 0  # cycles a removal has been asked and not done
+    schedd: str = ""  # the factory schedd that holds it ("" in tests: the first one)
 
     @property
     def job_id(self) -> str:
-        """`cluster.proc` on the factory schedd."""
+        """`cluster.proc` on its factory schedd."""
         return f"{self.cluster}.{self.proc}"
+
+    @property
+    def key(self) -> str:
+        """`cluster.proc@schedd`: unique across the factory schedds (the ids of removal and
+        release requests); `cluster.proc` when the schedd is not known."""
+        return f"{self.cluster}.{self.proc}@{self.schedd}" if self.schedd else self.job_id
+
+
+def split_job_key(key: str) -> tuple[str, str]:
+    """(`cluster.proc`, schedd) of a `Glidein.key`; the schedd is "" when not named."""
+    job_id, _, schedd = key.partition("@")
+    return job_id, schedd
 
 
 class SlotActivity(enum.StrEnum):
@@ -236,6 +250,9 @@ class GlideinCensus:
     factory_error: str | None = None  # why the factory schedd did not answer
     # entry -> glideins of the old (GlideinWMS) factory in the collector (migration)
     old_glideins: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # factory schedd -> why it did not answer; its glideins above are the last known ones
+    # (still counted against the limits, never acted on until it answers again)
+    stale_schedds: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # --- entry health and credentials -------------------------------------------------------
@@ -393,7 +410,7 @@ class SubmitRequest:
 
 @dataclass(frozen=True, slots=True)
 class RemoveRequest:
-    """Remove these glideins (job ids on the factory schedd); `force` = removex."""
+    """Remove these glideins (`Glidein.key`s: `cluster.proc@schedd`); `force` = removex."""
 
     entry: str
     job_ids: tuple[str, ...]
@@ -403,7 +420,7 @@ class RemoveRequest:
 
 @dataclass(frozen=True, slots=True)
 class ReleaseRequest:
-    """Release these held glideins."""
+    """Release these held glideins (`Glidein.key`s)."""
 
     entry: str
     job_ids: tuple[str, ...]

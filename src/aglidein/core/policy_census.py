@@ -56,8 +56,10 @@ class CensusCounts:
 
     @classmethod
     def of(cls, census: GlideinCensus) -> CensusCounts:
-        """Sum a census."""
+        """Sum a census. Glideins of a factory schedd that did not answer (last known)
+        are counted but never offered for removal."""
         out = cls(old=dict(census.old_glideins))
+        stale = census.stale_schedds
         for glidein in census.glideins:
             pair = (glidein.group, glidein.entry)
             for totals in (
@@ -67,13 +69,15 @@ class CensusCounts:
                 out.factory,
             ):
                 totals.add(glidein.state)
-            if glidein.state is GlideinState.IDLE:
+            if glidein.state is GlideinState.IDLE and glidein.schedd not in stale:
                 out.idle_glideins[pair].append(glidein)
         activity_by_glidein: dict[str, set[SlotActivity]] = defaultdict(set)
         for slot in census.slots:
             out.slots[(slot.group, slot.entry)][slot.activity] += 1
             activity_by_glidein[slot.glidein_id].add(slot.activity)
         for glidein in census.glideins:
+            if glidein.schedd in stale:
+                continue
             if glidein.state is GlideinState.RUNNING and activity_by_glidein.get(
                 glidein.glidein_id
             ) == {SlotActivity.IDLE}:
@@ -90,17 +94,17 @@ class CensusCounts:
         return counter[activity] if counter else 0
 
     def newest_idle(self, group: str, entry: str, count: int) -> tuple[str, ...]:
-        """Job ids of the `count` most recently queued idle glideins."""
+        """Keys (`Glidein.key`) of the `count` most recently queued idle glideins."""
         glideins = sorted(
             self.idle_glideins.get((group, entry), ()), key=lambda g: (g.queued, g.cluster, g.proc)
         )
-        return tuple(g.job_id for g in reversed(glideins[len(glideins) - count :])) if count else ()
+        return tuple(g.key for g in reversed(glideins[len(glideins) - count :])) if count else ()
 
     def newest_unused(self, group: str, entry: str, count: int) -> tuple[str, ...]:
-        """Job ids of running glideins whose every slot is idle, newest first."""
+        """Keys of running glideins whose every slot is idle, newest first."""
         glideins = sorted(
             self.unused_glideins.get((group, entry), ()),
             key=lambda g: (g.queued, g.cluster, g.proc),
             reverse=True,
         )
-        return tuple(g.job_id for g in glideins[:count])
+        return tuple(g.key for g in glideins[:count])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from aglidein.config_model import START_EXPR_ATTR
 from aglidein.gridtypes import gridtype
 
 __all__ = [
+    "USERLOG_NAME",
     "GlideinFiles",
     "PilotFiles",
     "RenderedSubmit",
@@ -32,6 +34,7 @@ __all__ = [
     "render_submit",
     "resource_request",
     "shell_quote",
+    "userlog_name",
 ]
 
 # itemdata columns: the glidein id and its two token files
@@ -108,6 +111,19 @@ def grid_resource(entry: EntryConfig, ssh_key: str | None = None) -> str | None:
     return render((entry.gatekeeper or "").strip(), entry.batch_system, ssh_key)
 
 
+USERLOG_NAME = "glideins.log"
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.@:-]")
+
+
+def userlog_name(schedd: str, schedds: Sequence[str]) -> str:
+    """The user log of an entry's clusters on factory schedd `schedd`: `glideins.log` for
+    the first of `schedds` (the one every version before several schedds used), else
+    `glideins@SCHEDD.log`: one per (entry, schedd), as cluster.proc is per schedd."""
+    if not schedds or schedd in ("", schedds[0]):
+        return USERLOG_NAME
+    return f"glideins@{_UNSAFE.sub('_', schedd)}.log"
+
+
 def render_submit(
     config: Config,
     entry: EntryConfig,
@@ -117,8 +133,9 @@ def render_submit(
     pilot: PilotFiles,
     log_url: str,
     output_dir: str,
+    userlog: str = USERLOG_NAME,
 ) -> RenderedSubmit:
-    """One cluster of glideins for (entry, group), tagged with `batch`."""
+    """One cluster of glideins for (entry, group) tagged `batch`, logging to `userlog`."""
     rules = gridtype(entry.gridtype)
     if not rules.submittable:
         raise ValueError(f"entry {entry.name}: gridtype {rules.name} cannot be submitted")
@@ -151,7 +168,7 @@ def render_submit(
         ("when_to_transfer_output", "ON_EXIT"),
         ("output", f"{output_dir}/$(AglideinId).out"),
         ("error", f"{output_dir}/$(AglideinId).err"),
-        ("log", f"{output_dir}/glideins.log"),  # services.exits reads it
+        ("log", f"{output_dir}/{userlog}"),  # services.exits reads it
         ("notification", "never"),
     ]
     if local and not settings.condor_tarball:

@@ -95,14 +95,15 @@ def report_group_config(
 
 
 def report_schedds(root: XmlNode, report: ImportReport) -> None:
-    """A factory `schedd_name` list: aglidein submits to one factory schedd."""
+    """A factory `schedd_name` list: not translated (those are schedds of the old factory's
+    host); `pool.factory_schedds` spreads glideins the same way once set by hand."""
     names = [n.strip() for n in root.attrs.get("schedd_name", "").split(",") if n.strip()]
     if len(names) > 1:
         report.warn(
             root.where,
             "factory",
             f"GlideinWMS spread glideins over {len(names)} factory schedds "
-            f"({', '.join(names)}): aglidein submits to the one pool.factory_schedd",
+            f"({', '.join(names)}): not imported; list aglidein's own in pool.factory_schedds",
         )
 
 

@@ -136,7 +136,7 @@ class CycleService:
         """Read entry health, policy memory and removal cycles from the state DB."""
         if self._loaded:
             return
-        stored = await load_cycle_memory(self.runtime.state)
+        stored = await load_cycle_memory(self.runtime.state, self.runtime.config().pool.schedds[0])
         self.health = dict(stored.memory.health)
         self.memory = stored.memory.policy
         self._removal_cycles = stored.memory.removal_cycles
@@ -282,7 +282,7 @@ class CycleService:
 
     async def _scan_exits(self, config: Config) -> None:
         assert self.exits is not None
-        self._exits = await self.exits.scan(e.name for e in config.entries)
+        self._exits = await self.exits.scan((e.name for e in config.entries), config.pool.schedds)
 
     async def _step(self, reason: str, work: Awaitable[object] | Callable[[], object]) -> bool:
         """Do one bookkeeping step; a failure is logged and counted. True if it worked."""

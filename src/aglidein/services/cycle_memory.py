@@ -37,8 +37,11 @@ class StoredCycle:
     downtimes: tuple[Downtime, ...] = ()
 
 
-async def load_cycle_memory(state: StateDB) -> StoredCycle:
-    """Health, policy memory, removal cycles, reported glideins, downtimes: the state DB."""
+async def load_cycle_memory(state: StateDB, first_schedd: str = "") -> StoredCycle:
+    """Health, policy memory, removal cycles, reported glideins, downtimes: the state DB.
+
+    Removal cycles stored by a version before several factory schedds are keyed by
+    `cluster.proc`: they are the first schedd's (`first_schedd`) glideins."""
     health = await state.load_health()
     policy = _policy(await state.get_json(POLICY_KEY))
     removal = await state.get_json(REMOVAL_KEY)
@@ -48,12 +51,18 @@ async def load_cycle_memory(state: StateDB) -> StoredCycle:
             health=MappingProxyType(health),
             policy=policy,
             removal_cycles=MappingProxyType(
-                {str(k): int(v) for k, v in removal.items()} if isinstance(removal, dict) else {}
+                {_qualified(str(k), first_schedd): int(v) for k, v in removal.items()}
+                if isinstance(removal, dict)
+                else {}
             ),
         ),
         reported=frozenset(str(g) for g in reported) if isinstance(reported, list) else None,
         downtimes=tuple(await state.load_downtimes()),
     )
+
+
+def _qualified(key: str, schedd: str) -> str:
+    return f"{key}@{schedd}" if schedd and "@" not in key else key
 
 
 async def save_cycle_memory(

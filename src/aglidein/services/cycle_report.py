@@ -48,7 +48,6 @@ def publish_cycle(
     status.cycle.duration_s = round(duration, 3)
     metrics.cycle_duration.observe(duration)
     metrics.cycles.labels(result="frozen" if plan.frozen else "success").inc()
-    metrics.factory_schedd_up.set(1 if census.factory_ok else 0)
     metrics.collector_up.set(1 if census.collector_ok else 0)
     status.schedds = [
         ScheddStatus(
@@ -109,12 +108,18 @@ def _entry_downtime(downtimes: Sequence[Downtime], entry: str, now: float) -> di
 
 
 def _publish_pool(runtime: Runtime, config: Config, census: GlideinCensus, now: float) -> None:
-    """The collector and factory schedd rows: reachable at the last poll, and when."""
+    """The collector and factory schedd rows: reachable at the last poll, and when. The
+    first factory schedd is `factory_schedd`, any other `factory_schedd:NAME`."""
     polled = census.taken_at or now
-    for key, name, ok, error in (
-        ("collector", config.pool.collector, census.collector_ok, census.collector_error),
-        ("factory_schedd", config.pool.factory_schedd, census.factory_ok, census.factory_error),
-    ):
+    rows = [("collector", config.pool.collector, census.collector_ok, census.collector_error)]
+    for index, name in enumerate(config.pool.schedds):
+        error = census.stale_schedds.get(name)
+        key = "factory_schedd" if index == 0 else f"factory_schedd:{name}"
+        rows.append((key, name, error is None, error))
+    for key in [k for k in runtime.status.pool if k.startswith("factory_schedd:")]:
+        if key not in {row[0] for row in rows}:
+            del runtime.status.pool[key]  # a schedd the reloaded config no longer lists
+    for key, name, ok, error in rows:
         before = runtime.status.pool.get(key)
         last_ok = polled if ok else (before.last_ok if before and before.name == name else None)
         runtime.status.pool[key] = PoolSourceStatus(

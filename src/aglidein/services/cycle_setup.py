@@ -111,7 +111,9 @@ def build_cycle(
     )
     cycle = CycleService(
         runtime,
-        poller or Poller(runtime.config, pool, runtime.metrics, runtime.clock),
+        _told_of_submissions(
+            poller or Poller(runtime.config, pool, runtime.metrics, runtime.clock), provisioner
+        ),
         decide,
         provisioner,
         ExitWatcher(
@@ -133,3 +135,11 @@ def build_cycle(
     if recorder is not None:
         routes += StatusPages(runtime, recorder, lambda: cycle.health).routes()
     return cycle, routes
+
+
+def _told_of_submissions(poller: PollerLike, provisioner: Provisioner) -> PollerLike:
+    """The poller, told of every cluster the provisioner submits (a factory schedd that
+    fails the next poll counts them with its last known glideins)."""
+    if isinstance(poller, Poller):
+        provisioner.on_submitted = poller.note_submitted
+    return poller

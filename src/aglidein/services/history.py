@@ -161,7 +161,7 @@ class HistoryRecorder:
     def note_ends(self, ends: Iterable[JobEnd]) -> None:
         """Count ends by the group of their glidein (told by the exit scan)."""
         for end in ends:
-            known = self._roster.by_job(end.cluster, end.proc)
+            known = self._roster.of_job(end)
             if known is None:
                 continue  # ended before this daemon saw it: its group is not known
             reason = exit_reason(end.exit_code, end.signal, removed=end.removed)

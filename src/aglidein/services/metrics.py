@@ -100,7 +100,14 @@ class Metrics:
         )
         self.factory_schedd_up = Gauge(
             "aglidein_factory_schedd_up",
-            "1 when the last factory schedd query succeeded",
+            "1 when the last query of this factory schedd succeeded",
+            ["schedd"],
+            registry=r,
+        )
+        self.factory_schedd_glideins = Gauge(
+            "aglidein_factory_schedd_glideins",
+            "Glideins of this factory on each factory schedd (last known when it fails)",
+            ["schedd"],
             registry=r,
         )
 

@@ -2,8 +2,11 @@
 
 All sources are asked concurrently, each under its deadline. A schedd that fails keeps
 its last good demand, marked stale (the policy drops it past `factory.stale_cycles`); a
-failing collector or factory schedd gives a census with `collector_ok`/`factory_ok`
-False, which freezes actions for the cycle. No failure of one source stops the others.
+failing collector gives a census with `collector_ok` False, which freezes actions for
+the cycle. Every factory schedd is asked (`pool.factory_schedds`); one that fails keeps
+its last known glideins in the census (`stale_schedds`: counted against the limits, not
+acted on); `factory_ok` is False (all frozen) when none answered or a failing one was
+never heard from. No failure of one source stops the others.
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class _Results:
     glideins: tuple[Glidein, ...] = ()
     slots: tuple[Slot, ...] = ()
     old_glideins: dict[str, int] = field(default_factory=dict)
+    stale_schedds: dict[str, str] = field(default_factory=dict)
     factory_ok: bool = True
     collector_ok: bool = True
     collector_error: str | None = None
@@ -106,6 +110,7 @@ class Poller:
         self._last: dict[tuple[str, str], ScheddDemand] = {}
         self._extra: dict[str, tuple[str, ...]] = {}  # attributes learned from expressions
         self._per_job: set[str] = set()  # schedds whose GroupBy query failed
+        self._known: dict[str, tuple[Glidein, ...]] = {}  # factory schedd -> last glideins
         self.failures: tuple[SourceFailure, ...] = ()
 
     async def poll(self, cycle: int) -> tuple[DemandSnapshot, GlideinCensus]:
@@ -127,6 +132,7 @@ class Poller:
             collector_error=results.collector_error,
             factory_error=results.factory_error,
             old_glideins=MappingProxyType(results.old_glideins),
+            stale_schedds=MappingProxyType(results.stale_schedds),
         )
         self._record_census(config, census)
         log.debug(
@@ -286,29 +292,66 @@ class Poller:
         )
 
     async def _poll_glideins(self, config: Config, results: _Results) -> None:
+        """Every factory schedd, concurrently. One that fails adds its last known glideins
+        (counted, not acted on: `census.stale_schedds`); the census is not ok (every action
+        frozen) when none answered or one never has since the daemon started."""
+        names = config.pool.schedds
+        found: dict[str, tuple[Glidein, ...]] = {}
+        async with anyio.create_task_group() as tg:
+            for where in names:
+                tg.start_soon(self._poll_factory_schedd, config, where, found, results)
+        self._known = {n: g for n, g in self._known.items() if n in names}
+        self._known.update(found)
+        glideins: list[Glidein] = []
+        for where in names:
+            glideins.extend(self._known.get(where, ()))
+            if where not in found and where not in self._known:
+                results.factory_ok = False  # its glideins are unknown: never over-submit
+        if not found:
+            results.factory_ok = False
+        if not results.factory_ok:
+            results.factory_error = "; ".join(
+                f"{n}: {e}" if len(names) > 1 else e for n, e in results.stale_schedds.items()
+            )
+            return  # no census to act on (nor to count from)
+        results.glideins = tuple(glideins)
+
+    async def _poll_factory_schedd(
+        self,
+        config: Config,
+        where: str,
+        found: dict[str, tuple[Glidein, ...]],
+        results: _Results,
+    ) -> None:
         deadline = config.factory.deadlines.schedd_query
         name = config.factory.name
-        where = config.pool.factory_schedd
         try:
             with anyio.fail_after(deadline):
                 ads = await self._pool.schedd(where).query(
                     factory_constraint(name), GLIDEIN_PROJECTION
                 )
         except Exception as exc:  # CondorError, TimeoutError, or an adapter bug: not fatal
-            results.factory_ok = False
-            results.factory_error = _describe(exc, deadline)
-            results.errors.append(
-                SourceFailure(f"factory schedd {where}", _describe(exc, deadline))
-            )
-            self._metrics.factory_schedd_up.set(0)
-            log.warning("poll.factory_schedd_failed", schedd=where, error=_describe(exc, deadline))
+            error = _describe(exc, deadline)
+            results.stale_schedds[where] = error
+            results.errors.append(SourceFailure(f"factory schedd {where}", error))
+            self._metrics.factory_schedd_up.labels(schedd=where).set(0)
+            log.warning("poll.factory_schedd_failed", schedd=where, error=error)
             return
-        self._metrics.factory_schedd_up.set(1)
-        results.glideins = glideins_from_ads(ads, name)
+        self._metrics.factory_schedd_up.labels(schedd=where).set(1)
+        found[where] = glideins_from_ads(ads, name, schedd=where)
+
+    def note_submitted(self, schedd: str, glideins: Sequence[Glidein]) -> None:
+        """Glideins just submitted to `schedd`: counted with its last known ones should it
+        fail the next poll (an answer replaces them all)."""
+        if schedd in self._known:
+            self._known[schedd] = (*self._known[schedd], *glideins)
 
     def _record_census(self, config: Config, census: GlideinCensus) -> None:
         if not census.factory_ok:
             return
+        per_schedd = Counter(g.schedd for g in census.glideins)
+        for where in config.pool.schedds:
+            self._metrics.factory_schedd_glideins.labels(schedd=where).set(per_schedd[where])
         counts = Counter((g.entry, g.state) for g in census.glideins)
         for entry in config.entries:
             for state in GlideinState:

@@ -4,6 +4,7 @@ slot ads of our glideins (both carry `AglideinFactory`, `AglideinEntry`, `Aglide
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
@@ -219,9 +220,12 @@ def slot_from_ad(ad: Mapping[str, Any], now: float, factory: str | None = None) 
     )
 
 
-def glideins_from_ads(ads: Iterable[Mapping[str, Any]], factory: str) -> tuple[Glidein, ...]:
-    """Our glideins among job ads."""
-    return tuple(g for ad in ads if (g := glidein_from_ad(ad, factory)) is not None)
+def glideins_from_ads(
+    ads: Iterable[Mapping[str, Any]], factory: str, *, schedd: str = ""
+) -> tuple[Glidein, ...]:
+    """Our glideins among the job ads of factory schedd `schedd`."""
+    found = (g for ad in ads if (g := glidein_from_ad(ad, factory)) is not None)
+    return tuple(dataclasses.replace(g, schedd=schedd) if schedd else g for g in found)
 
 
 def slots_from_ads(ads: Iterable[Mapping[str, Any]], now: float, factory: str) -> tuple[Slot, ...]:

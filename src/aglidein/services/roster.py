@@ -52,19 +52,26 @@ class RosterGlidein:
     ended: float | None = None  # when it left the queue (or its end was logged)
     exit_reason: str | None = None
     exit_code: int | None = None
+    schedd: str = ""  # the factory schedd that holds (held) it
 
     @property
     def job_id(self) -> str:
-        """`ClusterId.ProcId` on the factory schedd."""
+        """`ClusterId.ProcId` on its factory schedd."""
         return f"{self.cluster}.{self.proc}"
+
+    @property
+    def order(self) -> tuple[str, int, int]:
+        """Where it sorts in the list: by factory schedd, then job id."""
+        return (self.schedd, self.cluster, self.proc)
 
 
 class GlideinRoster:
-    """Glideins on the queue and recently ended (bounded), by glidein id."""
+    """Glideins on the queue and recently ended (bounded), by glidein id; also by
+    (factory schedd, cluster, proc), as job ids repeat across factory schedds."""
 
     def __init__(self, keep_s: float = ENDED_KEEP_S, keep_max: int = ENDED_KEEP_MAX) -> None:
         self._glideins: dict[str, RosterGlidein] = {}
-        self._by_job: dict[tuple[int, int], str] = {}
+        self._by_job: dict[tuple[str, int, int], str] = {}
         self._keep_s = keep_s
         self._keep_max = keep_max
 
@@ -75,14 +82,14 @@ class GlideinRoster:
         """One glidein, or None when the roster does not know it."""
         return self._glideins.get(glidein)
 
-    def by_job(self, cluster: int, proc: int) -> RosterGlidein | None:
-        """The glidein that is (or was) factory job `cluster.proc`, if known."""
-        name = self._by_job.get((cluster, proc))
+    def by_job(self, cluster: int, proc: int, schedd: str = "") -> RosterGlidein | None:
+        """The glidein that is (or was) job `cluster.proc` of factory schedd `schedd`."""
+        name = self._by_job.get((schedd, cluster, proc))
         return self._glideins.get(name) if name is not None else None
 
     def of_job(self, end: JobEnd) -> RosterGlidein | None:
-        """The glidein that is factory job `end.cluster.end.proc`, when known."""
-        return self.by_job(end.cluster, end.proc)
+        """The glidein that is job `end.cluster.end.proc` of `end.schedd`, when known."""
+        return self.by_job(end.cluster, end.proc, end.schedd)
 
     def group_of_job(self, end: JobEnd) -> str | None:
         """The group of the glidein that is factory job `end.cluster.end.proc`."""
@@ -95,8 +102,8 @@ class GlideinRoster:
         return known.group if known is not None else None
 
     def glideins(self) -> list[RosterGlidein]:
-        """Every glidein known, by factory job id."""
-        return sorted(self._glideins.values(), key=lambda g: (g.cluster, g.proc))
+        """Every glidein known, by factory schedd and job id."""
+        return sorted(self._glideins.values(), key=lambda g: g.order)
 
     def observe(self, census: GlideinCensus, now: float) -> None:
         """Take in one census; glideins gone from a good census have ended."""
@@ -116,9 +123,10 @@ class GlideinRoster:
                     proc=g.proc,
                     job_state=g.state.value,
                     queued=g.queued,
+                    schedd=g.schedd,
                 )
                 self._glideins[g.glidein_id] = known
-                self._by_job[(g.cluster, g.proc)] = g.glidein_id
+                self._by_job[(g.schedd, g.cluster, g.proc)] = g.glidein_id
             known.job_state = g.state.value
             known.started = g.job_start or known.started
             known.grid_job_id = g.grid_job_id or known.grid_job_id
@@ -134,8 +142,7 @@ class GlideinRoster:
     def record_ends(self, ends: Iterable[JobEnd], now: float) -> None:
         """Exit reasons read from an entry's user log."""
         for end in ends:
-            name = self._by_job.get((end.cluster, end.proc))
-            known = self._glideins.get(name) if name is not None else None
+            known = self.of_job(end)
             if known is None:
                 continue  # ended before this daemon saw it on the queue
             known.exit_reason = exit_reason(end.exit_code, end.signal, removed=end.removed)
@@ -152,4 +159,4 @@ class GlideinRoster:
         for index, known in enumerate(ended):
             if index < extra or now - (known.ended or now) > self._keep_s:
                 del self._glideins[known.glidein]
-                self._by_job.pop((known.cluster, known.proc), None)
+                self._by_job.pop((known.schedd, known.cluster, known.proc), None)

@@ -3,8 +3,10 @@
 One list in two parts, walked with `next_cursor`: first every glidein of the roster (on
 the factory schedd's queue, or ended within the roster's memory) by factory job id, with
 what the store knows of its logs; then the glideins known only from their logs (ended
-longer ago, or started by hand), in the order they first posted. A cursor `r:C.P`
-continues the roster after job C.P; a number continues the store's list (the cursors the
+longer ago, or started by hand), in the order they first posted. A cursor `r:C.P@SCHEDD`
+continues the roster after job C.P of factory schedd SCHEDD (the roster is ordered by
+schedd, then job id); a cursor `r:C.P` of a version before several schedds continues on
+the first schedd of the roster; a number continues the store's list (the cursors the
 endpoint always gave). Filters can make a page shorter than `limit`: follow
 `next_cursor` until it is null.
 """
@@ -25,7 +27,7 @@ from aglidein.store.api import GlideinDetail, GlideinSummary, LogStore
 __all__ = ["LOG_STATES", "STATES", "GlideinFilter", "glidein_page", "parse_glidein_query"]
 
 NO_LOGS = "none"  # `state` of a glidein that never posted a record
-_ROSTER_CURSOR = re.compile(r"r:(\d{1,18})\.(\d{1,9})\Z")
+_ROSTER_CURSOR = re.compile(r"r:(\d{1,18})\.(\d{1,9})(?:@([\w.@:-]{1,255}))?\Z")
 _LAST_RECORD_KEYS = ("ts", "level", "event", "msg")
 
 
@@ -73,15 +75,15 @@ async def glidein_page(
     where, cursor = query.where, query.cursor
     rows: list[dict[str, Any]] = []
     if cursor is None or cursor.startswith("r:"):
-        after = (-1, -1)
+        known = roster.glideins()
+        after = ("", -1, -1)
         if cursor is not None and (match := _ROSTER_CURSOR.match(cursor)):
-            after = (int(match[1]), int(match[2]))
+            first = known[0].schedd if known else ""
+            after = (match[3] or first, int(match[1]), int(match[2]))
         listed = [
             g
-            for g in roster.glideins()
-            if (g.cluster, g.proc) > after
-            and where.entry in (None, g.entry)
-            and where.group in (None, g.group)
+            for g in known
+            if g.order > after and where.entry in (None, g.entry) and where.group in (None, g.group)
         ]
         if where.state in LOG_STATES:  # the logs may say so: ask the store about every one
             details = await store.glidein_details([g.glidein for g in listed])
@@ -92,7 +94,7 @@ async def glidein_page(
         page = matching[: query.limit]
         rows = [roster_glidein_json(g, details.get(g.glidein)) for g in page]
         if len(matching) > query.limit:
-            return rows, f"r:{page[-1].job_id}"
+            return rows, f"r:{page[-1].job_id}@{page[-1].schedd}"
         cursor = "0"  # the roster is done: the glideins known only from their logs follow
     remaining = query.limit - len(rows)
     if remaining == 0:
@@ -149,6 +151,7 @@ def _queue_fields(glidein: RosterGlidein | None) -> dict[str, Any]:
         return dict.fromkeys(QUEUE_FIELDS)
     return {
         "job_id": glidein.job_id,
+        "schedd": glidein.schedd or None,
         "grid_job_id": glidein.grid_job_id,
         "group": glidein.group,
         "job_state": glidein.job_state,
@@ -164,6 +167,7 @@ def _queue_fields(glidein: RosterGlidein | None) -> dict[str, Any]:
 
 QUEUE_FIELDS: Sequence[str] = (
     "job_id",
+    "schedd",
     "grid_job_id",
     "group",
     "job_state",

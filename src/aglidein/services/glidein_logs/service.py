@@ -339,6 +339,10 @@ GLIDEINS_SCHEMA = {
                         "description": "the last record received (ts, level, event, msg)",
                     },
                     "job_id": {**_NULLABLE_STRING, "description": "ClusterId.ProcId"},
+                    "schedd": {
+                        **_NULLABLE_STRING,
+                        "description": "the factory schedd of job_id (job ids repeat across them)",
+                    },
                     "grid_job_id": {**_NULLABLE_STRING, "description": "GridJobId"},
                     "group": _NULLABLE_STRING,
                     "job_state": {
