@@ -117,7 +117,26 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
             ids = {g["AglideinId"] for g in ended}
             return ended if glideins <= ids else None
 
-        ended = wait_for(retired, 180, f"the glideins {glideins} to retire")
+        def still_there() -> str:
+            """What the factory and the pilots say of glideins that did not retire."""
+            queue = vo.jobs(
+                f'{ours} && AglideinEntry == "SITE_A"',
+                ["AglideinId", "JobStatus", "GridJobStatus", "HoldReason"],
+            )
+            last = {
+                g: [
+                    (r["event"], r.get("ts"))
+                    for r in factory.get("/api/v1/logs", glidein=g, order="desc", limit=5)[
+                        "records"
+                    ]
+                ]
+                for g in glideins
+            }
+            return f"the glideins {glideins} to retire; queue: {queue}; last records: {last}"
+
+        # retiring waits GLIDEIN_Max_Idle, then the site job's end comes back through
+        # HTCondor-C (polling): generous, for a loaded 2-core machine
+        ended = wait_for(retired, 300, still_there)
         assert all(g["ExitCode"] == 0 for g in ended if g["AglideinId"] in glideins)
         # their stdout came back through HTCondor-C and is served to the viewer
         for glidein in glideins:
