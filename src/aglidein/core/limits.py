@@ -60,21 +60,26 @@ class Limit:
         self, config: Config, group: GroupConfig | None, entry: EntryConfig | None
     ) -> int | None:
         """The configured limit for (group, entry); None when this row does not apply."""
-        if self.scope is Scope.FACTORY:
-            source: object = config.factory.limits
-        elif self.scope is Scope.GROUP:
-            source = group.limits if group is not None else None
-        elif self.scope is Scope.ENTRY:
-            source = entry.limits if entry is not None else None
-        else:
-            source = (
-                entry.group_limits.get(group.name)
-                if entry is not None and group is not None
-                else None
-            )
-        # a Kind is a str: its value is the config key (getattr without the enum property)
-        value = getattr(source, self.kind, None) if source is not None else None
-        return value if isinstance(value, int) else None
+        return _value_in(_source(self.scope, config, group, entry), self.kind)
+
+
+def _source(
+    scope: Scope, config: Config, group: GroupConfig | None, entry: EntryConfig | None
+) -> object:
+    """The config section that sets the limits of `scope` for (group, entry), or None."""
+    if scope is Scope.FACTORY:
+        return config.factory.limits
+    if scope is Scope.GROUP:
+        return group.limits if group is not None else None
+    if scope is Scope.ENTRY:
+        return entry.limits if entry is not None else None
+    return entry.group_limits.get(group.name) if entry is not None and group is not None else None
+
+
+def _value_in(source: object, kind: Kind) -> int | None:
+    # a Kind is a str: its value is the config key (getattr without the enum property)
+    value = getattr(source, kind, None) if source is not None else None
+    return value if isinstance(value, int) else None
 
 
 # In the order they cut (the order of `limited_by`).
@@ -159,9 +164,10 @@ class Headroom:
         if rows is None:
             totals = self._totals(scope, group, entry)
             group_config, entry_config = self._groups.get(group), self._entries.get(entry)
+            source = _source(scope, self._config, group_config, entry_config)
             rows = []
             for limit in _SCOPE_LIMITS[scope]:
-                value = limit.value(self._config, group_config, entry_config)
+                value = _value_in(source, limit.kind)
                 if value is not None:
                     rows.append((limit, value, totals, _COUNTED[limit.kind]))
             cache[key] = rows
