@@ -73,7 +73,9 @@ def _classes(
 
 
 def _nonzero(matrix: BoolMatrix) -> tuple[Ids, Ids]:
-    rows, cols = np.nonzero(matrix)
+    """np.nonzero of a 2-d matrix (the same pairs in the same order), several times faster
+    through the flat indexes."""
+    rows, cols = np.divmod(np.flatnonzero(matrix), matrix.shape[1])
     return rows, cols
 
 
@@ -239,7 +241,7 @@ class Matcher:
         tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
         alive = (lambda: _nonzero(matrix), int(np.count_nonzero(matrix)))
         table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, alive)
-        matrix &= table[np.ix_(my_ids, tg_ids)]
+        matrix &= table.take(my_ids, axis=0).take(tg_ids, axis=1)  # table[np.ix_(...)], faster
 
     def _filter(
         self,
