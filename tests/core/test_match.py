@@ -3,8 +3,10 @@ the index and vectorised paths."""
 
 from __future__ import annotations
 
+import random
 from unittest.mock import patch
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -98,3 +100,20 @@ def test_a_non_zero_number_matches_as_in_htcondor() -> None:
     shapes = [{"cpus": 1}, {"cpus": True}, {"cpus": 0.5}, {"cpus": 0}, {"cpus": "1"}, {}]
     shape_class, matrix = matcher.match_classes(shapes)
     assert [bool(matrix[c, 0]) for c in shape_class] == [True, True, True, False, False, False]
+
+
+@given(
+    st.integers(min_value=0, max_value=6),
+    st.integers(min_value=0, max_value=6),
+    st.randoms(use_true_random=False),
+)
+def test_alive_pairs_are_numpys_nonzero(n_rows: int, n_cols: int, rnd: random.Random) -> None:
+    matrix = np.array(
+        [[rnd.random() < 0.4 for _ in range(n_cols)] for _ in range(n_rows)], dtype=bool
+    ).reshape(n_rows, n_cols)
+    rows, cols = match_module._nonzero(matrix)
+    want_rows, want_cols = np.nonzero(matrix)
+    assert rows.tolist() == want_rows.tolist()
+    assert cols.tolist() == want_cols.tolist()
+    assert rows.dtype == want_rows.dtype
+    assert cols.dtype == want_cols.dtype

@@ -563,3 +563,20 @@ def test_group_limits_cap_the_sum_over_entries() -> None:
     plan = decide(running, inputs(demand(shape("A", 30), shape("B", 30)), census), NOW)
     assert sum(s.count for s in plan.submits) == 20
     assert "group.max_running" in by_entry(plan)["CE_B"].limited_by
+
+
+def test_an_entry_submit_override_caps_its_own_submits_only() -> None:
+    config = make_config(
+        ["A", "B"],
+        group_limits={
+            "ramp_up_attenuation": 1,
+            "max_idle_per_entry": 500,
+            "max_idle": 5000,
+            "curb_idle_per_entry": 1000,
+        },
+        factory={"submit": {"max_per_cycle": 100}},
+        entry_overrides={"A": {"submit": {"max_per_cycle": 7}}},
+    )
+    rows = by_entry(decide(config, inputs(demand(shape("A", 300), shape("B", 300))), NOW))
+    assert (rows["CE_A"].submit, rows["CE_A"].limited_by) == (7, ("submit_cap",))
+    assert (rows["CE_B"].submit, rows["CE_B"].limited_by) == (100, ("submit_cap",))

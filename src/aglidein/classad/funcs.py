@@ -47,8 +47,24 @@ def string_list_items(text: str, delimiters: str = DEFAULT_DELIMITERS) -> list[s
     As HTCondor's StringTokenIterator: the delimiters are exact characters, trimming is
     C isspace() only (NBSP or an em space stay inside an item).
     """
+    if delimiters == DEFAULT_DELIMITERS and text.isascii() and not _odd_space(text):
+        # ", \t\r\n" are then all the whitespace str.split() knows, and no item can
+        # keep a \v or \f to trim: the same items, without a regex
+        return text.replace(",", " ").split()
     items = _splitter(delimiters).split(text)
     return [s for s in (item.strip(STRING_LIST_SPACE) for item in items) if s]
+
+
+def _odd_space(text: str) -> bool:
+    """Whether ASCII `text` holds whitespace str.split() splits on beyond " \t\r\n"."""
+    return (
+        "\v" in text
+        or "\f" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+        or "\x1f" in text
+    )
 
 
 @lru_cache(maxsize=64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -20,7 +21,7 @@ from aglidein.classad.facade import Expr, parse_expr
 from aglidein.classad.parse import Attr, Binary, Call, Cond, ListLit, Node, Unary
 from aglidein.config import Config, GroupConfig
 from aglidein.core.model import JobShape, ScalarValue, ShapeCount
-from aglidein.core.shaper import RawKey, expr_value, plain_value
+from aglidein.core.shaper import RawKey, Typed, expr_value, plain_value
 
 __all__ = [
     "REQUEST_ATTRS",
@@ -192,6 +193,11 @@ def _has_expressions(counts: Mapping[RawKey, int]) -> bool:
     )
 
 
+def _has_typed(counts: Mapping[RawKey, int]) -> bool:
+    """Whether some value is `Typed`-wrapped (numbers of several types in a column)."""
+    return Typed in set(map(type, chain.from_iterable(counts)))
+
+
 def _picker(names: Sequence[str], wanted: Sequence[str]) -> Callable[[RawKey], RawKey]:
     """A function from a key (with a None appended) to the values of `wanted`."""
     position = {name: i for i, name in enumerate(names)}
@@ -222,8 +228,9 @@ def _add_plain(
     pick_requests = _picker(names, _REQUESTS)
     decided: dict[RawKey, bool] = {}
     rows: dict[RawKey, list[Any]] = {}
+    unwrap = _has_typed(counts)
     for key, count in counts.items():
-        ext = (*map(plain_value, key), None)
+        ext = (*map(plain_value, key), None) if unwrap else (*key, None)
         status = ext[status_at]
         if status.__class__ is not int or (status != _IDLE and status != _RUNNING):
             continue
@@ -241,14 +248,15 @@ def _add_plain(
         if row is None:
             row = rows[shape_key] = [0, 0]
         row[0 if status == _IDLE else 1] += count
-    for (values, _, (cpus, memory, disk, gpus)), (idle, running) in rows.items():
-        shape = JobShape(
-            attrs=tuple(zip(projection.match_refs, values, strict=True)),
-            request_cpus=1 if cpus is None else _int(cpus),
-            request_memory=_int(memory),
-            request_disk=_int(disk),
-            request_gpus=_int(gpus),
-        )
+    requests: dict[tuple[RawKey, tuple[type, ...]], tuple[int, int, int, int]] = {}
+    for (values, _, raw), (idle, running) in rows.items():
+        typed_raw = (raw, tuple(map(type, raw)))
+        ints = requests.get(typed_raw)
+        if ints is None:
+            cpus, memory, disk, gpus = raw
+            ints = (1 if cpus is None else _int(cpus), _int(memory), _int(disk), _int(gpus))
+            requests[typed_raw] = ints
+        shape = JobShape(tuple(zip(projection.match_refs, values, strict=True)), *ints)
         tally.add(shape, idle, running)
 
 

@@ -60,20 +60,26 @@ class Limit:
         self, config: Config, group: GroupConfig | None, entry: EntryConfig | None
     ) -> int | None:
         """The configured limit for (group, entry); None when this row does not apply."""
-        if self.scope is Scope.FACTORY:
-            source: object = config.factory.limits
-        elif self.scope is Scope.GROUP:
-            source = group.limits if group is not None else None
-        elif self.scope is Scope.ENTRY:
-            source = entry.limits if entry is not None else None
-        else:
-            source = (
-                entry.group_limits.get(group.name)
-                if entry is not None and group is not None
-                else None
-            )
-        value = getattr(source, self.kind.value, None) if source is not None else None
-        return value if isinstance(value, int) else None
+        return _value_in(_source(self.scope, config, group, entry), self.kind)
+
+
+def _source(
+    scope: Scope, config: Config, group: GroupConfig | None, entry: EntryConfig | None
+) -> object:
+    """The config section that sets the limits of `scope` for (group, entry), or None."""
+    if scope is Scope.FACTORY:
+        return config.factory.limits
+    if scope is Scope.GROUP:
+        return group.limits if group is not None else None
+    if scope is Scope.ENTRY:
+        return entry.limits if entry is not None else None
+    return entry.group_limits.get(group.name) if entry is not None and group is not None else None
+
+
+def _value_in(source: object, kind: Kind) -> int | None:
+    # a Kind is a str: its value is the config key (getattr without the enum property)
+    value = getattr(source, kind, None) if source is not None else None
+    return value if isinstance(value, int) else None
 
 
 # In the order they cut (the order of `limited_by`).
@@ -95,8 +101,6 @@ LIMITS: tuple[Limit, ...] = (
 
 _Key = tuple[Scope, str, str]
 _Row = tuple[Limit, int, GlideinTotals, Callable[[GlideinTotals], int]]
-_BY_GROUP = frozenset({Scope.GROUP, Scope.GROUP_AT_ENTRY})
-_BY_ENTRY = frozenset({Scope.ENTRY, Scope.GROUP_AT_ENTRY})
 _COUNTED: dict[Kind, Callable[[GlideinTotals], int]] = {
     Kind.MAX_GLIDEINS: attrgetter("total"),
     Kind.MAX_RUNNING: attrgetter("active"),
@@ -121,7 +125,11 @@ class Headroom:
         self._groups = {g.name: g for g in config.groups}
         self._entries = {e.name: e for e in config.entries}
         self._counts: dict[_Key, GlideinTotals] = {}
-        self._scope_cache: dict[_Key, list[_Row]] = {}
+        # rows by scope, keyed (group, entry) with "" where the scope does not split
+        self._group_rows: dict[tuple[str, str], list[_Row]] = {}
+        self._group_entry_rows: dict[tuple[str, str], list[_Row]] = {}
+        self._entry_rows: dict[tuple[str, str], list[_Row]] = {}
+        self._factory_rows: dict[tuple[str, str], list[_Row]] = {}
         self._pair_rows: dict[tuple[str, str], list[_Row]] = {}
         for (group, entry), totals in census.pairs.items():
             self._counts[(Scope.GROUP_AT_ENTRY, group, entry)] = replace(totals)
@@ -138,30 +146,31 @@ class Headroom:
     def _totals(self, scope: Scope, group: str, entry: str) -> GlideinTotals:
         key: _Key = (
             scope,
-            group if scope in _BY_GROUP else "",
-            entry if scope in _BY_ENTRY else "",
+            group if scope is Scope.GROUP or scope is Scope.GROUP_AT_ENTRY else "",
+            entry if scope is Scope.ENTRY or scope is Scope.GROUP_AT_ENTRY else "",
         )
         totals = self._counts.get(key)
         if totals is None:
             totals = self._counts[key] = GlideinTotals()
         return totals
 
-    def _scope_rows(self, scope: Scope, group: str, entry: str) -> list[_Row]:
-        """The rows of one scope for (group, entry), built once per group / entry / pair."""
-        key = (scope, group if scope in _BY_GROUP else "", entry if scope in _BY_ENTRY else "")
-        rows = self._scope_cache.get(key)
+    def _scope_rows(
+        self, scope: Scope, group: str, entry: str, cache: dict[tuple[str, str], list[_Row]]
+    ) -> list[_Row]:
+        """The rows of one scope for (group, entry), built once per group / entry / pair
+        (`cache` is the scope's, keyed as `_totals` keys it)."""
+        key = (group, entry)
+        rows = cache.get(key)
         if rows is None:
             totals = self._totals(scope, group, entry)
             group_config, entry_config = self._groups.get(group), self._entries.get(entry)
-            wanted = _SCOPE_LIMITS[scope]
-            if scope is Scope.GROUP_AT_ENTRY and not (entry_config and entry_config.group_limits):
-                wanted = ()  # the common case: no per-group limit at this entry
+            source = _source(scope, self._config, group_config, entry_config)
             rows = []
-            for limit in wanted:
-                value = limit.value(self._config, group_config, entry_config)
+            for limit in _SCOPE_LIMITS[scope]:
+                value = _value_in(source, limit.kind)
                 if value is not None:
                     rows.append((limit, value, totals, _COUNTED[limit.kind]))
-            self._scope_cache[key] = rows
+            cache[key] = rows
         return rows
 
     def _rows(self, group: str, entry: str) -> list[_Row]:
@@ -169,11 +178,16 @@ class Headroom:
         value and the live totals `add` moves."""
         rows = self._pair_rows.get((group, entry))
         if rows is None:
+            entry_config = self._entries.get(entry)
+            rows = self._scope_rows(Scope.GROUP, group, "", self._group_rows)
+            if entry_config is not None and entry_config.group_limits:
+                rows = rows + self._scope_rows(
+                    Scope.GROUP_AT_ENTRY, group, entry, self._group_entry_rows
+                )  # the common case has no per-group limit at the entry: no rows
             rows = (
-                self._scope_rows(Scope.GROUP, group, entry)
-                + self._scope_rows(Scope.GROUP_AT_ENTRY, group, entry)
-                + self._scope_rows(Scope.ENTRY, group, entry)
-                + self._scope_rows(Scope.FACTORY, group, entry)
+                rows
+                + self._scope_rows(Scope.ENTRY, "", entry, self._entry_rows)
+                + self._scope_rows(Scope.FACTORY, "", "", self._factory_rows)
             )
             self._pair_rows[(group, entry)] = rows
         return rows
@@ -182,6 +196,14 @@ class Headroom:
         """(row, room left) for every row that applies to (group, entry), in cut order."""
         return [
             (limit, value - counted(totals))
+            for limit, value, totals, counted in self._rows(group, entry)
+        ]
+
+    def values_and_rooms(self, group: str, entry: str) -> list[tuple[Limit, int, int]]:
+        """(row, its configured value, room left) for every row that applies to (group,
+        entry), in cut order: `rooms` with the values `value` would look up."""
+        return [
+            (limit, value, value - counted(totals))
             for limit, value, totals, counted in self._rows(group, entry)
         ]
 

@@ -49,25 +49,33 @@ def typed_key(value: ScalarValue) -> tuple[str, ScalarValue]:
     return (type(value).__name__, value)
 
 
+_ClassKey = tuple[tuple[ScalarValue, ...], tuple[type, ...]]
+
+
 def _classes(
     ads: Sequence[Ad], names: Sequence[str]
 ) -> tuple[npt.NDArray[np.intp], list[dict[str, ScalarValue]]]:
     """Group ads by their values of `names`: (class of each ad, one ad per class).
 
     Values are keyed with their types, so 1, 1.0 and true stay apart."""
-    index: dict[tuple[tuple[ScalarValue, ...], tuple[type, ...]], int] = {}
+    index: dict[_ClassKey, int] = {}
     add = index.setdefault
-    codes = []
-    for ad in ads:
-        values = tuple(map(ad.get, names))
-        codes.append(add((values, tuple(map(type, values))), len(index)))
+    keys: list[_ClassKey]
+    if len(names) == 1:  # the common operand reads one attribute: no per-ad map()
+        name = names[0]
+        keys = [((v,), (type(v),)) for v in [ad.get(name) for ad in ads]]
+    else:
+        keys = [(v, tuple(map(type, v))) for v in [tuple(map(ad.get, names)) for ad in ads]]
+    codes = [add(key, len(index)) for key in keys]
     ids = np.array(codes, dtype=np.intp) if codes else np.empty(0, dtype=np.intp)
     reps = [dict(zip(names, values, strict=True)) for values, _ in index]
     return ids, reps
 
 
 def _nonzero(matrix: BoolMatrix) -> tuple[Ids, Ids]:
-    rows, cols = np.nonzero(matrix)
+    """np.nonzero of a 2-d matrix (the same pairs in the same order), several times faster
+    through the flat indexes."""
+    rows, cols = np.divmod(np.flatnonzero(matrix), matrix.shape[1])
     return rows, cols
 
 
@@ -233,7 +241,7 @@ class Matcher:
         tg_ids, tg_reps = _classes(self._entry_reps, op.target_names)
         alive = (lambda: _nonzero(matrix), int(np.count_nonzero(matrix)))
         table = self._table(op, my_reps, tg_reps, my_ids, tg_ids, alive)
-        matrix &= table[np.ix_(my_ids, tg_ids)]
+        matrix &= table.take(my_ids, axis=0).take(tg_ids, axis=1)  # table[np.ix_(...)], faster
 
     def _filter(
         self,
@@ -335,19 +343,21 @@ class Matcher:
             else:
                 odd_needles.append(i)
         odd_lists: list[int] = []
+        list_at: list[int] = []  # (list_at[k], needle_at[k]): a needle in a list
+        needle_at: list[int] = []
         for j, rep in enumerate(list_reps):
             value = rep.get(list_attr.name)
             if type(value) is not str or not value.isascii():
                 odd_lists.append(j)
                 continue
-            hits: list[int] = []
+            before = len(needle_at)
             for item in string_list_items(value, delimiters):
-                hits.extend(by_needle.get(item.lower() if fold else item, ()))
-            if hits:
-                if needles_on_target:
-                    table[j, hits] = True
-                else:
-                    table[hits, j] = True
+                needle_at.extend(by_needle.get(item.lower() if fold else item, ()))
+            list_at.extend([j] * (len(needle_at) - before))
+        if needles_on_target:
+            table[list_at, needle_at] = True
+        else:
+            table[needle_at, list_at] = True
         if needles_on_target:
             self._fill_rows_cols(op, table, my_reps, tg_reps, odd_lists, odd_needles)
         else:

@@ -42,10 +42,17 @@ class GroupDemand:
 
 
 def _entry_key(entries: Iterable[EntryConfig]) -> EntriesKey:
-    return tuple(
-        (e.name, tuple((k, type(v).__name__, v) for k, v in sorted(e.attrs.items())))
-        for e in entries
-    )
+    out = []
+    for entry in entries:
+        attrs = entry.attrs
+        typed = [(k, type(v).__name__, v) for k, v in attrs.items()]
+        typed.sort(key=_name)  # names are unique: sorted by name as the items would be
+        out.append((entry.name, tuple(typed)))
+    return tuple(out)
+
+
+def _name(item: tuple[str, str, object]) -> str:
+    return item[0]
 
 
 def count_group(

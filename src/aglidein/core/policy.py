@@ -34,7 +34,6 @@ from aglidein.core.model import (
     CycleInputs,
     Decision,
     Downtime,
-    EntryHealth,
     HealthState,
     LimitReason,
     Plan,
@@ -51,6 +50,7 @@ EXCESS_IDLE_CYCLES = 5
 EXCESS_ALL_CYCLES = 10
 MAX_GLIDEINS_FACTOR = 1.15
 R = LimitReason
+_NO_COUNT = EntryCount()  # a pair no idle job matches
 _HEALTH_REASON = {
     HealthState.BACKOFF: R.BACKOFF,
     HealthState.DISABLED: R.DISABLED,
@@ -67,12 +67,17 @@ class _Caps:
 
     @classmethod
     def of(cls, config: Config) -> _Caps:
-        """The caps of every entry from its effective `submit` settings."""
-        settings = {e.name: e.effective_submit(config.factory) for e in config.entries}
-        return cls(
-            submit={n: s.max_per_cycle for n, s in settings.items()},
-            remove={n: s.remove_per_cycle for n, s in settings.items()},
-        )
+        """The caps of every entry from its effective `submit` settings (an entry's
+        override where set, else the factory's: `effective_submit` without a model copy)."""
+        factory = config.factory.submit
+        submit, remove = {}, {}
+        for entry in config.entries:
+            override = entry.submit
+            cap = override.max_per_cycle
+            submit[entry.name] = factory.max_per_cycle if cap is None else cap
+            cap = override.remove_per_cycle
+            remove[entry.name] = factory.remove_per_cycle if cap is None else cap
+        return cls(submit=submit, remove=remove)
 
 
 class _Cuts:
@@ -116,18 +121,16 @@ def _target_idle(
 
     Headroom is what the pairs planned before this one left under each shared limit.
     """
-    rooms = headroom.rooms(group.name, entry.name)
-    hit = [(limit, room) for limit, room in rooms if room <= 0]
+    rooms = headroom.values_and_rooms(group.name, entry.name)
+    hit = [(limit, value) for limit, value, room in rooms if room <= 0]
     if hit:
-        for limit, _ in hit:
-            value = headroom.value(limit, group.name, entry.name)
+        for limit, value in hit:
             note = headroom.note(limit, entry.name)
             cuts.add(limit.reason, demand, 0, limit=value, detail=note)
         return 0
     base = demand
-    for limit, room in rooms:
+    for limit, value, room in rooms:
         if limit.kind.counts_new and room < base:
-            value = headroom.value(limit, group.name, entry.name)
             note = headroom.note(limit, entry.name)
             cuts.add(limit.reason, base, room, limit=value, detail=note)
             base = room
@@ -163,10 +166,9 @@ def _cap_submit(
 ) -> int:
     """New glideins within the shared headroom and the per-cycle cap; headroom is used up."""
     submit = wanted
-    for limit, room in headroom.rooms(group, entry):
+    for limit, limit_value, room in headroom.values_and_rooms(group, entry):
         if limit.kind.counts_new and submit > room:
             after = max(room, 0)
-            limit_value = headroom.value(limit, group, entry)
             note = headroom.note(limit, entry)
             cuts.add(limit.reason, submit, after, what="submit", limit=limit_value, detail=note)
             submit = after
@@ -263,12 +265,16 @@ def _operator_cuts(
 ) -> tuple[int, Downtime | None]:
     """Health, downtimes and credentials: they cut what is requested to 0, never counts."""
     now = cycle.now
-    health = cycle.inputs.health.get(entry.name) or EntryHealth(entry.name)
-    state = health.state(now, config_enabled=entry.enabled)
+    health = cycle.inputs.health.get(entry.name)
+    if health is not None:
+        state = health.state(now, config_enabled=entry.enabled)
+    else:  # what a fresh EntryHealth says, without making one per pair
+        state = HealthState.OK if entry.enabled else HealthState.DISABLED
     if state is not HealthState.OK:
         cuts.add(_HEALTH_REASON[state], requested, 0)
         requested = 0
-    downtime = in_force(cycle.inputs.downtimes, entry.name, group.name, now)
+    downtimes = cycle.inputs.downtimes
+    downtime = in_force(downtimes, entry.name, group.name, now) if downtimes else None
     if downtime is not None:
         cuts.add(R.DOWNTIME, requested, 0, detail=downtime.comment or None)
         requested = 0
@@ -285,7 +291,7 @@ def _decide_pair(
     """The decision for one (group, entry); submits use up the cycle's shared headroom."""
     census, memory, frozen = cycle.census, cycle.inputs.memory, cycle.frozen
     key = (group.name, entry.name)
-    count = group_demand.counts.get(entry.name, EntryCount())
+    count = group_demand.counts.get(entry.name) or _NO_COUNT
     pair = census.pair(group.name, entry.name)
     cuts = _Cuts()
     idle_slots = census.slot_count(group.name, entry.name, SlotActivity.IDLE)
