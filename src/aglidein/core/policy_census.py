@@ -98,7 +98,12 @@ class CensusCounts:
         glideins = sorted(
             self.idle_glideins.get((group, entry), ()), key=lambda g: (g.queued, g.cluster, g.proc)
         )
-        return tuple(g.key for g in reversed(glideins[len(glideins) - count :])) if count else ()
+        # a count above what is on offer (pair.idle also counts a stale schedd's) is all
+        return (
+            tuple(g.key for g in reversed(glideins[max(0, len(glideins) - count) :]))
+            if count
+            else ()
+        )
 
     def newest_unused(self, group: str, entry: str, count: int) -> tuple[str, ...]:
         """Keys of running glideins whose every slot is idle, newest first."""

@@ -1,0 +1,116 @@
+"""aglidein.services.pages_html: the status pages' HTML escapes operator input and links with the token."""
+
+from __future__ import annotations
+
+from aglidein.services.pages_data import Accounting, EntriesPage, EntryRow, TotalRow
+from aglidein.services.pages_html import (
+    EXIT_COLOURS,
+    entries_html,
+    entry_html,
+    error_html,
+    exit_colours,
+)
+from aglidein.store.history import RANGES, HistorySample
+
+T0 = 1_800_000_000.0
+EVIL = '<script>alert("x")</script>'
+ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+
+
+def _row(entry: str = "CE/A b", **changes: object) -> EntryRow:
+    fields: dict[str, object] = {
+        "entry": entry,
+        "health": "downtime",
+        "reason": EVIL,
+        "until": "2027-01-15T08:00:00Z",
+        "demand": 40,
+        "requested": 5,
+        "idle": 2,
+        "running": 7,
+        "held": 1,
+        "black_hole": 3,
+        "limited_by": ("backoff", EVIL),
+        "last_submit": None,
+        "exits_hour": {"ok": 1, "held": 0},
+        "exits_day": {EVIL: 2},
+        "accounting": None,
+    }
+    fields.update(changes)
+    return EntryRow(**fields)  # type: ignore[arg-type]
+
+
+def _total(name: str) -> TotalRow:
+    return TotalRow(name, 40, 5, 2, 7, 1, 3, {}, {"ok": 4})
+
+
+def test_exit_colours_ok_green_and_others_sorted() -> None:
+    colours = exit_colours(["held", "ok", "black_hole", "held"])
+    assert colours == {
+        "black_hole": EXIT_COLOURS[1],
+        "held": EXIT_COLOURS[2],
+        "ok": EXIT_COLOURS[0],
+    }
+    assert exit_colours([]) == {}
+    many = exit_colours(f"r{i}" for i in range(10))
+    assert all(c != EXIT_COLOURS[0] for c in many.values())
+
+
+def test_entries_page_escapes_operator_text() -> None:
+    page = EntriesPage(
+        factory_name=EVIL,
+        cycle=12,
+        cycle_at="2026-12-07T07:20:09.5Z",
+        entries=(_row(),),
+        groups=(_total(EVIL),),
+        factory=_total(""),
+    )
+    html = entries_html(page)
+    assert "<script" not in html
+    assert html.count(ESCAPED) >= 5  # factory name, reason, limited_by, exits, group
+    assert '<td class="num demand">40</td>' in html
+    assert '<td class="exits-1h">ok 1</td>' in html  # zero counts are left out
+    assert '<time datetime="2026-12-07T07:20:09.5Z">2026-12-07 07:20:09Z</time>' in html
+    assert '<tr class="factory" data-group=""><th scope="row">factory</th>' in html
+    assert "glidein h" not in html  # no accounting columns without accounting
+
+
+def test_entries_page_links_carry_the_token_and_quote_the_entry() -> None:
+    page = EntriesPage("f", 1, None, (_row(),), (), _total(""))
+    html = entries_html(page, token="t&k")
+    assert 'href="/entries/CE%2FA%20b?access_token=t%26k"' in html
+    assert 'href="/?entry=CE%2FA+b&amp;access_token=t%26k"' in html
+    assert 'href="/api/v1/entries?access_token=t%26k"' in html
+    bare = entries_html(page)
+    assert 'href="/entries/CE%2FA%20b"' in bare
+    assert "access_token" not in bare
+
+
+def test_accounting_columns() -> None:
+    acc = Accounting(glidein_hours=1.26, job_hours=0.5, badput_hours=0.76, validation_failures=2)
+    page = EntriesPage("f", 1, None, (_row(accounting=acc),), (), _total(""), with_accounting=True)
+    html = entries_html(page)
+    assert "<th>glidein h</th>" in html
+    assert '<td class="num">1.3</td><td class="num">0.5</td><td class="num">0.8</td>' in html
+
+
+def test_entry_page_ranges_and_charts() -> None:
+    span = RANGES["24h"]
+    samples = [
+        HistorySample(T0 - 600, 1, 2, 0, 0, 3, 1, 1, {"ok": 1, EVIL: 1}),
+        HistorySample(T0 - 300, 2, 2, 0, 0, 3, 1, 0, {}),
+    ]
+    html = entry_html(_row(entry=EVIL), span, samples, T0, token="tok")
+    assert "<script" not in html
+    assert f'<h2 id="entry-name">{ESCAPED}</h2>' in html
+    assert '<a class="range current" href="/entries/' in html
+    assert "range=24h&amp;access_token=tok" in html
+    assert html.count('<figure class="chart-box">') == 3
+    assert f"(2 points, one per {span.resolution // 60} min)" in html
+    assert 'data-range="24h"' in html
+
+
+def test_error_page_escapes_and_does_not_refresh() -> None:
+    html = error_html(400, EVIL)
+    assert f'<p class="error" id="error">400: {ESCAPED}</p>' in html
+    assert "http-equiv" not in html
+    assert "http-equiv" in entries_html(EntriesPage("f", 1, None, (), (), _total("")))
