@@ -97,12 +97,7 @@ class EntryRow:
             "until": self.until,
             "demand": self.demand,
             "requested": self.requested,
-            "glideins": {
-                "idle": self.idle,
-                "running": self.running,
-                "held": self.held,
-                "black_hole": self.black_hole,
-            },
+            "glideins": _glideins_json(self.idle, self.running, self.held, self.black_hole),
             "limited_by": list(self.limited_by),
             "last_submit": self.last_submit,
             "exits": {"1h": dict(self.exits_hour), "24h": dict(self.exits_day)},
@@ -110,6 +105,11 @@ class EntryRow:
         if self.accounting is not None:
             row["accounting"] = self.accounting.as_json()
         return row
+
+
+def _glideins_json(idle: int, running: int, held: int, black_hole: int) -> dict[str, int]:
+    """A row's glideins by state, as the JSON rows of entries and totals carry them."""
+    return {"idle": idle, "running": running, "held": held, "black_hole": black_hole}
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +132,7 @@ class TotalRow:
         row: dict[str, Any] = {
             "demand": self.demand,
             "requested": self.requested,
-            "glideins": {
-                "idle": self.idle,
-                "running": self.running,
-                "held": self.held,
-                "black_hole": self.black_hole,
-            },
+            "glideins": _glideins_json(self.idle, self.running, self.held, self.black_hole),
             "exits": {"1h": dict(self.exits_hour), "24h": dict(self.exits_day)},
         }
         if self.name:
