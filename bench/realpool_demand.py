@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,8 @@ from tests.realpool.release import HOW_TO_GET, find_release  # noqa: E402
 
 from aglidein.condor.api import Ad  # noqa: E402
 from aglidein.condor.bindings import BindingsPool  # noqa: E402
-from aglidein.core.shaper import Shaper  # noqa: E402
+from aglidein.core.shaper import Shaper, plain_value  # noqa: E402
+from aglidein.services.poller_ads import group_weights  # noqa: E402
 
 CONSTRAINT = '(JobStatus == 1 || JobStatus == 2) && (AglideinBench == "demand")'
 PROJECTION = (
@@ -99,20 +99,22 @@ def wire_bytes(vo: PoolInstance, projection: Sequence[str], group_by: bool) -> i
     return sum(len(ad.printOld()) for ad in ads)
 
 
-def shapes_of(ads: Sequence[Ad], grouped: bool) -> list[tuple[tuple[str, ...], dict[Any, int]]]:
-    """The poller's counts by shape (GroupBy ads expanded by their JobCount)."""
-    if grouped:
-        ads = [
-            ad
-            for group in ads
-            for ad in repeat(
-                {k: v for k, v in group.items() if k not in ("JobCount", "AutoClusterId")},
-                int(str(group["JobCount"])),
-            )
-        ]
+def shapes_of(ads: Sequence[Ad], grouped: bool) -> dict[tuple[tuple[str, Any], ...], int]:
+    """The poller's counts by shape (GroupBy ads counted as their JobCount jobs), as
+    {((name, value) of each defined attribute): jobs}."""
     shaper = Shaper(PROJECTION)
-    shaper.add(ads)
-    return [(names, dict(counts)) for names, counts in shaper.counts()]
+    if grouped:
+        shaper.add_weighted(group_weights(ads))
+    else:
+        shaper.add(ads)
+    out: dict[tuple[tuple[str, Any], ...], int] = {}
+    for names, counts in shaper.counts():
+        for key, n in counts.items():
+            pairs = tuple(
+                (k, plain_value(v)) for k, v in zip(names, key, strict=True) if v is not None
+            )
+            out[pairs] = out.get(pairs, 0) + n
+    return out
 
 
 async def measure(

@@ -53,10 +53,11 @@ def load() -> str:
 
 
 def table(rows: list[dict[str, object]]) -> str:
-    """The rows as a Markdown table, with whether each target was met."""
+    """The rows as a Markdown table, with whether each target was met ("-": no target)."""
     lines = ["| " + " | ".join((*COLUMNS, "met")) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for row in rows:
-        cells = [str(row[c]) for c in COLUMNS] + ["yes" if row.get("met") else "no"]
+        met = row.get("met")
+        cells = [str(row[c]) for c in COLUMNS] + ["-" if met is None else "yes" if met else "no"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

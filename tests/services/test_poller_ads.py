@@ -1,5 +1,5 @@
 """Ads to census: our glideins and their slots from schedd and collector ads, whatever
-the attribute case; GroupBy ads expanded to jobs."""
+the attribute case; GroupBy ads with their job counts."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from aglidein.core.model import GlideinState, SlotActivity
 from aglidein.errors import CondorError
 from aglidein.services.poller_ads import (
-    expand_groups,
     factory_constraint,
     glidein_from_ad,
     glideins_from_ads,
+    group_weights,
     slot_from_ad,
 )
 
@@ -69,11 +69,12 @@ def test_a_partitionable_slot_with_nothing_left_is_no_capacity() -> None:
     assert slot_from_ad(ad, 0.0) is not None
 
 
-def test_group_ads_expand_to_their_jobs() -> None:
+def test_group_ads_carry_their_job_counts() -> None:
     groups = [{"JobCount": 2, "AutoClusterId": 4, "RequestCpus": 1}, {"jobcount": 0, "X": 1}]
-    assert expand_groups(groups) == [{"RequestCpus": 1}, {"RequestCpus": 1}]
-    with pytest.raises(CondorError, match="without a job count"):
-        expand_groups([{"RequestCpus": 1}])
+    assert group_weights(groups) == [({"RequestCpus": 1}, 2), ({"X": 1}, 0)]
+    for bad in ({"RequestCpus": 1}, {"JobCount": -1}, {"JobCount": True}, {"JobCount": "3"}):
+        with pytest.raises(CondorError, match="without a job count"):
+            group_weights([bad])
 
 
 def test_the_factory_constraint_quotes_its_name() -> None:

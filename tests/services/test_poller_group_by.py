@@ -20,7 +20,6 @@ from aglidein.config import Config
 from aglidein.errors import CondorError
 from aglidein.services.metrics import Metrics
 from aglidein.services.poller import Poller
-from aglidein.services.poller_ads import expand_groups
 from tests.adapter_helpers import make_config
 from tests.realpool.pool import PoolInstance
 
@@ -169,13 +168,3 @@ async def test_group_by_demand_equals_per_job_demand(source: Source) -> None:
     # the schedd that cannot group is asked per job, and only tried once
     assert per_job_pool.calls(source.schedd) == (1, 2)
     assert [e["schedd"] for e in logs if e["event"] == "poll.group_by_failed"] == [source.schedd]
-
-
-def test_group_ads_expand_to_job_ads() -> None:
-    groups: list[Ad] = [
-        {"RequestCpus": 1, "JobCount": 2, "AutoClusterId": 0},
-        {"RequestCpus": 2, "jobcount": 1},
-    ]
-    assert expand_groups(groups) == [{"RequestCpus": 1}, {"RequestCpus": 1}, {"RequestCpus": 2}]
-    with pytest.raises(CondorError, match="job count"):
-        expand_groups([{"RequestCpus": 1}])

@@ -92,6 +92,22 @@ class Shaper:
             if self.add_counts(layout, counts):
                 return
 
+    def add_weighted(self, ads: Sequence[tuple[Mapping[str, Any], int]]) -> None:
+        """Count ads that stand for `n` alike jobs each (a schedd's GroupBy answer: one ad
+        per distinct projected value tuple, with its job count), as `add` would count the
+        `n` copies, without making them."""
+        ads = [(ad, n) for ad, n in ads if n > 0]
+        if not ads:
+            return
+        self._learn_spellings(set().union(*(ad for ad, _ in ads)))
+        while True:
+            exact = [i for i, name in enumerate(self._names) if self.is_exact(name)]
+            counts: Counter[RawKey] = Counter()
+            for ad, n in ads:
+                counts[_wrap_numbers(self._values(ad), exact)] += n
+            if self.add_counts(self._names, counts):
+                return
+
     def plain_projection(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
         """(lowercased names, the one spelling of each) while every name has one spelling;
         None once a dump spelled a name two ways (count whole ads with `add` then)."""
@@ -127,11 +143,7 @@ class Shaper:
             return counts
         typed: Counter[RawKey] = Counter()
         for key, n in counts.items():
-            values = list(key)
-            for i in exact:
-                if values[i].__class__ in _NUMERIC:
-                    values[i] = Typed(values[i])
-            typed[tuple(values)] += n
+            typed[_wrap_numbers(list(key), exact)] += n
         return typed
 
     def _learn_spellings(self, present: set[str]) -> None:
@@ -197,6 +209,10 @@ class Shaper:
         return mixed
 
     def _key(self, ad: Mapping[str, Any]) -> RawKey:
+        return tuple(self._values(ad))
+
+    def _values(self, ad: Mapping[str, Any]) -> list[Any]:
+        """The ad's value of every counted name (any spelling), None where undefined."""
         values = []
         for name in self._names:
             value = None
@@ -205,7 +221,7 @@ class Shaper:
                     value = _hashable(ad[spelling])
                     break
             values.append(value)
-        return tuple(values)
+        return values
 
     def _expression_refs(self, counts: Counter[RawKey]) -> set[str]:
         missing: set[str] = set()
@@ -227,8 +243,12 @@ class Shaper:
 
 
 def _typed_key(ad: Mapping[str, Any], spellings: list[str], mixed: list[int]) -> RawKey:
-    values = [ad.get(s) for s in spellings]
-    for i in mixed:
+    return _wrap_numbers([ad.get(s) for s in spellings], mixed)
+
+
+def _wrap_numbers(values: list[Any], columns: Sequence[int]) -> RawKey:
+    """`values` as a key, numbers in `columns` wrapped in `Typed`."""
+    for i in columns:
         if values[i].__class__ in _NUMERIC:
             values[i] = Typed(values[i])
     return tuple(values)

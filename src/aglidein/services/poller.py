@@ -44,9 +44,9 @@ from aglidein.services.poller_ads import (
     GLIDEIN_PROJECTION,
     OLD_FACTORY_PROJECTION,
     SLOT_PROJECTION,
-    expand_groups,
     factory_constraint,
     glideins_from_ads,
+    group_weights,
     old_glideins_from_ads,
     slots_constraint,
     slots_from_ads,
@@ -97,6 +97,14 @@ class _Results:
     collector_error: str | None = None
     factory_error: str | None = None
     errors: list[SourceFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _DemandAds:
+    """A schedd's answer for demand: per-job ads, or GroupBy ads with their job counts."""
+
+    jobs: Sequence[Ad] = ()
+    groups: Sequence[tuple[Ad, int]] = ()
 
 
 class Poller:
@@ -224,22 +232,24 @@ class Poller:
 
     async def _demand_ads(
         self, name: str, constraint: str, projection: tuple[str, ...]
-    ) -> Sequence[Ad]:
+    ) -> _DemandAds:
         """The jobs' projected ads. Asked as one GroupBy ad per shape (the same shapes for
-        a fraction of the bytes and time, see bench/realpool_demand.py) and expanded; per
-        job when the schedd cannot group (then per job from now on, if that works)."""
+        a fraction of the bytes and time, see bench/realpool_demand.py), each counted as
+        the jobs it stands for; per job when the schedd cannot group (then per job from
+        now on, if that works)."""
         schedd = self._pool.schedd(name)
         if name not in self._per_job:
             try:
-                return expand_groups(await schedd.query_autoclusters(constraint, projection))
+                groups = await schedd.query_autoclusters(constraint, projection)
+                return _DemandAds(groups=group_weights(groups))
             except CondorTimeout:
                 raise
             except Exception as exc:  # CondorError, an old schedd, a double without GroupBy
                 log.info("poll.group_by_failed", schedd=name, error=str(exc) or repr(exc))
                 ads = await schedd.query(constraint, projection)
                 self._per_job.add(name)
-                return ads
-        return await schedd.query(constraint, projection)
+                return _DemandAds(jobs=ads)
+        return _DemandAds(jobs=await schedd.query(constraint, projection))
 
     def _shape(
         self,
@@ -247,10 +257,12 @@ class Poller:
         name: str,
         groups: list[str],
         projection: tuple[str, ...],
-        ads: Sequence[Ad],
+        ads: _DemandAds,
     ) -> list[ScheddDemand]:
         shaper = Shaper(projection, exact_attrs(config, groups))
-        shaper.add(ads)
+        if ads.jobs:
+            shaper.add(ads.jobs)
+        shaper.add_weighted(ads.groups)
         learned = set(shaper.names) - {p.lower() for p in projection}
         if learned:
             self._extra[name] = tuple(sorted({*self._extra.get(name, ()), *learned}))

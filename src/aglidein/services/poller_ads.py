@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import repeat
 from typing import Any
 
 from aglidein.classad.facade import quote
@@ -18,10 +17,10 @@ __all__ = [
     "GLIDEIN_PROJECTION",
     "OLD_FACTORY_PROJECTION",
     "SLOT_PROJECTION",
-    "expand_groups",
     "factory_constraint",
     "glidein_from_ad",
     "glideins_from_ads",
+    "group_weights",
     "old_glideins_from_ads",
     "slot_from_ad",
     "slots_constraint",
@@ -236,15 +235,14 @@ def slots_from_ads(ads: Iterable[Mapping[str, Any]], now: float, factory: str) -
 _GROUP_ATTRS = frozenset({"jobcount", "autoclusterid"})
 
 
-def expand_groups(groups: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """GroupBy ads as the per-job query returns them: each group's attributes (without
-    `JobCount`/`AutoClusterId`) `JobCount` times, one shared mapping per group.
-    CondorError when a group has no usable `JobCount`."""
-    jobs: list[Mapping[str, Any]] = []
+def group_weights(groups: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], int]]:
+    """GroupBy ads as (the group's attributes without `JobCount`/`AutoClusterId`, its job
+    count): what `Shaper.add_weighted` counts as that many jobs. CondorError when a group
+    has no usable `JobCount`."""
+    weighted: list[tuple[Mapping[str, Any], int]] = []
     for group in groups:
         count = next((v for k, v in group.items() if k.lower() == "jobcount"), None)
         if not isinstance(count, int) or isinstance(count, bool) or count < 0:
             raise CondorError(f"a GroupBy ad without a job count: {dict(group)!r}")
-        ad = {k: v for k, v in group.items() if k.lower() not in _GROUP_ATTRS}
-        jobs.extend(repeat(ad, count))
-    return jobs
+        weighted.append(({k: v for k, v in group.items() if k.lower() not in _GROUP_ATTRS}, count))
+    return weighted
