@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aglidein.core import records
-from aglidein.core.records import CORE_KEYS, LEVELS, RENAMED_KEYS, parse_batch, parse_ts
+from aglidein.core.records import (
+    CORE_KEYS,
+    LEVELS,
+    RENAMED_KEYS,
+    parse_batch,
+    parse_ts,
+    parse_ts_column,
+)
 
 
 def line(**overrides: object) -> bytes:
@@ -225,3 +232,29 @@ def test_job_records_as_the_pilot_writes_them_are_plain_valid_records() -> None:
     assert batch.events == ["job.end"]
     assert "job.end" in JOB_EVENTS
     assert all(name.encode() in line or name == "exit_code" for name in JOB_FIELDS)
+
+
+_STAMP = st.one_of(
+    st.from_regex(
+        r"\A20[0-9]{2}-[01][0-9]-[0-3][0-9][Tt][0-2][0-9]:[0-5][0-9]:[0-6][0-9]"
+        r"(\.[0-9]{0,10})?([Zz]|[+-]0[01]:0[01]|)\Z"
+    ),
+    st.text(max_size=30),
+)
+
+
+@given(st.lists(_STAMP, min_size=1, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_a_column_of_timestamps_parses_as_each_one_does(stamps: list[str]) -> None:
+    def one(text: str) -> float | None:
+        try:
+            return parse_ts(text)
+        except ValueError:
+            return None
+
+    each = [one(text) for text in stamps]
+    if None in each:
+        with pytest.raises(ValueError, match=r"^ts "):
+            parse_ts_column(stamps)
+    else:
+        assert parse_ts_column(stamps) == each

@@ -12,6 +12,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import add, itemgetter
 from typing import cast
 
 import msgspec
@@ -30,6 +31,7 @@ __all__ = [
     "level_mask",
     "parse_batch",
     "parse_ts",
+    "parse_ts_column",
 ]
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -52,6 +54,9 @@ EVENT_MAX = 128
 _TS_RE = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]00:00)\Z", re.ASCII
 )
+_HEAD_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}\Z", re.ASCII)
+_HEAD = itemgetter(slice(None, 19))  # the whole seconds of a timestamp
+_TAIL = itemgetter(slice(19, None))  # its fraction and zone
 _EVENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*\Z", re.ASCII)
 _SCALARS = frozenset({str, int, float, bool})
 _TS_ERROR = "ts must be an RFC 3339 UTC timestamp, e.g. 2026-01-01T00:00:00Z"
@@ -110,26 +115,45 @@ class _TsParser:
 
     def parse(self, text: str) -> float:
         """Seconds since the epoch; ValueError when not RFC 3339 UTC."""
-        base = self._seconds.get(text[:19])
-        if base is None:
-            base = self._second(text)
-        frac = _tail_fraction(text[19:])
-        if frac is None:
-            raise ValueError(_TS_ERROR)
-        return base + frac
-
-    def _second(self, text: str) -> float:
-        if not _TS_RE.match(text):
-            raise ValueError(_TS_ERROR)
         head = text[:19]
-        try:
-            base = datetime.fromisoformat(head.replace("t", "T") + "+00:00").timestamp()
-        except ValueError:
-            raise ValueError(f"ts {text!r} is not a valid date and time") from None
-        if len(self._seconds) > 4096:
-            self._seconds.clear()
-        self._seconds[head] = base
-        return base
+        base = self._seconds.get(head)
+        if base is None:
+            base = _head_seconds(head)
+            if len(self._seconds) > 4096:
+                self._seconds.clear()
+            self._seconds[head] = base
+        return base + _fraction(text[19:])
+
+
+def parse_ts_column(stamps: list[str]) -> list[float]:
+    """`parse_ts` of every timestamp, each distinct whole second and each distinct
+    fraction parsed once (a batch shares most of them); ValueError on the first bad one."""
+    heads = list(map(_HEAD, stamps))
+    tails = list(map(_TAIL, stamps))
+    bases = {head: _head_seconds(head) for head in set(heads)}
+    fractions = list(map(_TAILS.get, tails))
+    if None in fractions:
+        fractions = [
+            _fraction(tail) if f is None else f for f, tail in zip(fractions, tails, strict=True)
+        ]
+    return list(map(add, map(bases.__getitem__, heads), fractions))
+
+
+def _fraction(tail: str) -> float:
+    frac = _tail_fraction(tail)
+    if frac is None:
+        raise ValueError(_TS_ERROR)
+    return frac
+
+
+def _head_seconds(head: str) -> float:
+    """Seconds since the epoch of `YYYY-MM-DDTHH:MM:SS` (UTC); ValueError otherwise."""
+    if not _HEAD_RE.match(head):
+        raise ValueError(_TS_ERROR)
+    try:
+        return datetime.fromisoformat(head.replace("t", "T") + "+00:00").timestamp()
+    except ValueError:
+        raise ValueError(f"ts {head!r} is not a valid date and time") from None
 
 
 _TAILS: dict[str, float] = {"Z": 0.0, "z": 0.0, "+00:00": 0.0, "-00:00": 0.0}
@@ -228,9 +252,8 @@ def _parse_clean(raws: list[bytes], max_fields: int, max_bytes: int) -> ParsedBa
     levels = [LEVEL_INDEX.get(o.get("level")) for o in objs]  # type: ignore[arg-type]
     if None in levels:
         return None
-    parse = _TsParser().parse
     try:
-        ts = [parse(text) for text in cast(list[str], stamps)]
+        ts = parse_ts_column(cast(list[str], stamps))
     except ValueError:
         return None
     return ParsedBatch(
