@@ -17,6 +17,7 @@
 # and before the glidein ends.
 
 declare -g JOBS_HISTORY_LINES=0 # lines of the history file already read
+declare -g JOBS_HISTORY_ID=""   # its device:inode (a rotation gives the file a new one)
 declare -gA JOBS_STARTED=() # job id -> 1 once job.start was recorded
 declare -gA JOBS_ENDED=()   # job id + start -> 1 once job.end was recorded
 
@@ -82,14 +83,39 @@ _jobs_end_ad() {
 
 # jobs_history_poll FILE: a job.end record for every complete ad appended to FILE
 # (the startd's STARTD_HISTORY: `Attr = value` lines, each ad closed by a `***` line)
-# since the last call. A half-written ad is read next time.
+# since the last call. A half-written ad is read next time. When the startd rotated the
+# file (MAX_HISTORY_LOG: renamed to FILE.<time>, a new FILE begun), the rest of the file
+# read so far is found by its inode and read first, then the new file from its start.
 jobs_history_poll() {
-    local file=$1 line n=0 done_lines=0 name value total
+    local file=$1 id total rotated
     [[ -r $file ]] || return 0
-    # a rotated history (MAX_HISTORY_LOG) is shorter than what was read: start over (the
-    # ends already recorded are skipped by JOBS_ENDED)
+    id=$(stat -c '%d:%i' -- "$file" 2>/dev/null) || id=""
+    if [[ -n $JOBS_HISTORY_ID && -n $id && $id != "$JOBS_HISTORY_ID" ]]; then
+        rotated=$(_jobs_renamed "$file" "$JOBS_HISTORY_ID")
+        [[ -n $rotated ]] && _jobs_history_read "$rotated"
+        JOBS_HISTORY_LINES=0
+    fi
+    [[ -n $id ]] && JOBS_HISTORY_ID=$id
+    # without an inode: a history shorter than what was read was rotated; start over
+    # (the ends already recorded are skipped by JOBS_ENDED)
     total=$(wc -l <"$file" 2>/dev/null) || total=0
     ((total < JOBS_HISTORY_LINES)) && JOBS_HISTORY_LINES=0
+    _jobs_history_read "$file"
+}
+
+# _jobs_renamed FILE ID: prints the FILE.* whose device:inode is ID (FILE rotated).
+_jobs_renamed() {
+    local candidate
+    for candidate in "$1".*; do
+        [[ -f $candidate && $(stat -c '%d:%i' -- "$candidate" 2>/dev/null) == "$2" ]] || continue
+        printf '%s\n' "$candidate"
+        return 0
+    done
+}
+
+# _jobs_history_read FILE: the complete ads of FILE past JOBS_HISTORY_LINES.
+_jobs_history_read() {
+    local file=$1 line n=0 done_lines=0 name value
     declare -gA JOB_AD=()
     while IFS= read -r line || [[ -n $line ]]; do
         ((n++))

@@ -104,3 +104,22 @@ import json, sys
 print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
     [ "$output" = "1.0@vo 2.0@vo 3.0@vo" ]
 }
+
+@test "a history rotated after more ads than were read: the old file's rest, then the new file" {
+    ad "vo#1.0#1" alice 100 160 'ExitCode = 0\n' >"$HISTORY"
+    in_libs '
+        jobs_history_poll "$2/startd_history"
+        ad() { printf "GlobalJobId = \"%s\"\nOwner = \"a\"\nJobCurrentStartDate = %s\nCompletionDate = %s\n*** x\n" "$@"; }
+        ad "vo#2.0#1" 100 170 >>"$2/startd_history"
+        mv "$2/startd_history" "$2/startd_history.20261207T100000"
+        { ad "vo#3.0#1" 200 260; ad "vo#4.0#1" 200 270; ad "vo#5.0#1" 200 280; } >"$2/startd_history"
+        jobs_history_poll "$2/startd_history"
+        ad "vo#6.0#1" 300 360 >>"$2/startd_history"
+        jobs_history_poll "$2/startd_history"'
+    [ "$status" -eq 0 ]
+    records=$BATS_TEST_TMPDIR/log/records.ndjson
+    run "$PYTHON" -c '
+import json, sys
+print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
+    [ "$output" = "1.0@vo 2.0@vo 3.0@vo 4.0@vo 5.0@vo 6.0@vo" ]
+}
