@@ -282,6 +282,25 @@ def test_retiring_slots_are_not_idle_capacity() -> None:
     assert by_entry(decide(config, inputs(snapshot, retiring), NOW))["CE_A"].requested_idle == 10
 
 
+def test_max_glideins_is_under_every_cap_of_the_pair() -> None:
+    wanted = int(100 * 1.15 + 1)  # what 100 idle jobs alone would want
+    snapshot = demand(shape("A", 100))
+
+    def max_glideins(config: Config, census: GlideinCensus | None = None) -> int:
+        return by_entry(decide(config, inputs(snapshot, census), NOW))["CE_A"].max_glideins
+
+    assert max_glideins(make_config(["A"])) == wanted
+    group_here = {"A": {"group_limits": {"main": {"max_glideins": 30}}}}
+    assert max_glideins(make_config(["A"], entry_overrides=group_here)) == 30
+    factory = {"limits": {"max_glideins": 20}}
+    assert max_glideins(make_config(["A"], factory=factory)) == 20
+    entry = {"A": {"limits": {"max_glideins": 50}}}
+    old = GlideinCensus(old_glideins=MappingProxyType({"CE_A": 45}))
+    assert max_glideins(make_config(["A"], entry_overrides=entry), old) == 5
+    crowded = GlideinCensus(old_glideins=MappingProxyType({"CE_A": 60}))
+    assert max_glideins(make_config(["A"], entry_overrides=entry), crowded) == 0
+
+
 def test_running_jobs_are_counted_from_busy_slots() -> None:
     config = make_config(["A"])
     census = GlideinCensus(

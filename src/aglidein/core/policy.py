@@ -340,7 +340,7 @@ def _decide_pair(
         held_glideins=pair.held,
         requested_idle=requested,
         submit=submit,
-        max_glideins=_max_glideins(group, entry, count, running_jobs),
+        max_glideins=_max_glideins(cycle, group, entry, count, running_jobs),
         remove_idle=removed,
         limited_by=cuts.reasons(),
         downtime=downtime.comment if downtime is not None else None,
@@ -350,10 +350,24 @@ def _decide_pair(
 
 
 def _max_glideins(
-    group: GroupConfig, entry: EntryConfig, count: EntryCount, running_jobs: int
+    cycle: _Cycle, group: GroupConfig, entry: EntryConfig, count: EntryCount, running_jobs: int
 ) -> int:
+    """The most glideins of `group` at `entry`: what its jobs want, under every cap that
+    bounds the pair (the entry's less the old factory's glideins there, the group's at
+    the entry, the group's and the factory's)."""
     wanted = int((math.ceil(count.unique_share - 1e-9) + running_jobs) * MAX_GLIDEINS_FACTOR + 1)
-    return min(wanted, entry.limits.max_glideins, group.limits.max_running)
+    factory = cycle.config.factory.limits
+    caps = [
+        wanted,
+        entry.limits.max_glideins - cycle.census.old.get(entry.name, 0),
+        group.limits.max_running,
+        factory.max_glideins,
+        factory.max_running,
+    ]
+    here = entry.group_limits.get(group.name)
+    if here is not None and here.max_glideins is not None:
+        caps.append(here.max_glideins)
+    return max(0, min(caps))
 
 
 def _excess(
