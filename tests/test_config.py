@@ -153,6 +153,16 @@ def test_duplicate_names_are_errors() -> None:
     ]
 
 
+def test_an_entry_named_all_is_refused_naming_the_entry() -> None:
+    # `all` means every entry to `aglidein downtime add` and the downtime API
+    problems = errors_of(BASE.replace("  - name: CE1\n", "  - name: all\n"))
+    assert problems == [
+        "conf.yaml:13: entries[0].name: 'all' is reserved: it means every entry "
+        "(`aglidein downtime add all`); rename this entry"
+    ]
+    assert parse_config_text(BASE.replace("  - name: CE1\n", "  - name: All\n")).config
+
+
 def test_duplicate_yaml_keys_are_errors() -> None:
     problems = errors_of(BASE.replace("  name: f1\n", "  name: f1\n  name: f2\n"))
     assert problems == ["conf.yaml:3: factory.name: duplicate key"]

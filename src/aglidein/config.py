@@ -41,6 +41,7 @@ from aglidein.config_yaml import load_yaml as _load_yaml
 from aglidein.errors import ConfigError
 
 __all__ = [
+    "ALL_ENTRIES",
     "MAX_COUNT",
     "AuthConfig",
     "BackoffSettings",
@@ -64,6 +65,11 @@ __all__ = [
     "missing_files",
     "parse_config_text",
 ]
+
+
+# The word that means every entry (`aglidein downtime add all`, `{"entry": "all"}` in the
+# downtime API and its answers): no entry may be called that, or it could not be told apart.
+ALL_ENTRIES = "all"
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,13 @@ def _cross_check(data: Mapping[str, Any], lines: Mapping[Loc, int], source: str)
                 )
             else:
                 seen[name] = index
+    for index, entry in items("entries"):
+        if entry.get("name") == ALL_ENTRIES:
+            problem(
+                ("entries", index, "name"),
+                f"{ALL_ENTRIES!r} is reserved: it means every entry (`aglidein downtime add "
+                f"{ALL_ENTRIES}`); rename this entry",
+            )
     group_names = {item["name"] for _, item in items("groups") if isinstance(item.get("name"), str)}
     for index, entry in items("entries"):
         for key in ("group_limits", "allow_groups"):

@@ -156,6 +156,7 @@ class Daemon:
         self._stop_requested = anyio.Event()
         self.ready = anyio.Event()  # set once every service has started
         self._force = False
+        self.stop_signal: str | None = None  # the signal that began the drain (SIGTERM, …)
         self.runtime: Runtime | None = None
         self.http: HttpService | None = None
 
@@ -264,7 +265,8 @@ class Daemon:
                     self._force = True
                     scope.cancel()
                     return
-                log.info("daemon.signal", signal=signal.Signals(signum).name)
+                self.stop_signal = signal.Signals(signum).name
+                log.info("daemon.signal", signal=self.stop_signal)
                 self._stop_requested.set()
 
     async def _status_updates(self, runtime: Runtime) -> None:

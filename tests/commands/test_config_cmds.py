@@ -82,3 +82,35 @@ def test_config_needs_an_action(capsys: pytest.CaptureFixture[str]) -> None:
         main(["config"])
     assert exc.value.code == 2
     assert "ACTION" in capsys.readouterr().err
+
+
+def test_the_summary_counts_every_warning_printed_missing_files_included(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _valid(tmp_path, tmp_path / "no-such-key")
+    # a warning of the config's own: an attribute no entry has
+    config.write_text(config.read_text().replace("match: 'true'", "match: 'TARGET.Nowhere'"))
+    assert main(["check-config", str(config)]) == 0
+    captured = capsys.readouterr()
+    printed = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert any("no-such-key: no such file" in line for line in printed)
+    assert len(printed) >= 2
+    assert f"{len(printed)} warnings, 1 of them files missing)" in captured.out
+
+
+def test_check_config_takes_the_file_as_config_like_the_other_commands(
+    tmp_path: Path, signing_key: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _valid(tmp_path, signing_key)
+    assert main(["check-config", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"{config}: ok (1 groups, 1 entries, ")
+
+
+def test_check_config_wants_one_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["check-config"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["check-config", "a.yaml", "--config", "b.yaml"])
+    assert exc.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err

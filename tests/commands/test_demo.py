@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -59,10 +60,13 @@ def test_a_one_minute_demo_passes_its_checks(tmp_path: Path) -> None:
     assert (state / "history.db").stat().st_size > 0  # the status pages' time series
 
 
-def test_ctrl_c_stops_the_demo_cleanly_with_a_summary(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_stops_the_demo_cleanly_with_a_summary_naming_it(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
     port = free_port()
     process = subprocess.Popen(
-        demo_command(tmp_path / "state", port),
+        demo_command(tmp_path / "state", port, "--duration", "10m"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -75,14 +79,20 @@ def test_ctrl_c_stops_the_demo_cleanly_with_a_summary(tmp_path: Path) -> None:
             if not line or line.startswith("["):
                 break
         time.sleep(3)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=40)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
     assert "Traceback" not in err, err
-    assert "demo summary: interrupted" in out
+    assert f"demo summary: interrupted by {signum.name} after " in out
+    stopped = [
+        json.loads(line)
+        for line in (tmp_path / "state" / "aglidein.log").read_text().splitlines()
+        if '"demo.stopped"' in line
+    ]
+    assert [(e["reason"], e["signal"]) for e in stopped] == [("signal", signum.name)]
     assert process.returncode in (0, 1)  # 0 only if the checks already held
     if process.returncode == 1:
         assert "check(s) failed" in out

@@ -47,7 +47,9 @@ def test_output_file_passes_check_config(
     loaded = load_config(out)
     assert len(loaded.config.entries) == 4
     assert main(["check-config", str(out)]) == 0
-    assert "ok (1 groups, 4 entries, 1 credentials, 3 warnings)" in capsys.readouterr().out
+    # 3 of the config (entries without credential) + 2 files not there (the proxy, the key)
+    summary = capsys.readouterr().out
+    assert "ok (1 groups, 4 entries, 1 credentials, 5 warnings, 2 of them files missing)" in summary
 
 
 def test_malformed_xml_exits_1_naming_file_and_line(

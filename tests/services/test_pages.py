@@ -199,3 +199,40 @@ async def test_with_a_read_token_the_pages_take_it_in_the_url_and_their_links_ca
         assert 'href="/entries/A?range=7d&amp;access_token=s3cret-read"' in entry.text
         bearer = {"Authorization": "Bearer s3cret-read"}
         assert (await http.get("/api/v1/entries", headers=bearer)).status_code == 200
+
+
+async def test_a_page_refused_for_lack_of_the_read_token_says_how_to_sign_in_in_html(
+    service: HttpService,
+) -> None:
+    service.tokens = TokenSet(read="s3cret-read")
+    async with client(service.app, host="192.0.2.7") as http:
+        page = await http.get("/entries/A?range=7d")
+        assert page.status_code == 401
+        assert page.headers["content-type"].startswith("text/html")
+        assert "401: read bearer token required" in page.text
+        assert 'id="sign-in"' in page.text
+        # the viewer's sign-in brings the browser back to the page, range included
+        assert 'href="/?next=%2Fentries%2FA%3Frange%3D7d"' in page.text
+        assert "<code>/entries/A?access_token=TOKEN</code>" in page.text
+        wrong = await http.get("/entries?access_token=wrong")
+        assert wrong.status_code == 403
+        assert wrong.headers["content-type"].startswith("text/html")
+        assert "token not valid" in wrong.text
+        assert 'href="/?next=%2Fentries"' in wrong.text  # the wrong token is not carried
+        assert "access_token=wrong" not in wrong.text
+        # API clients keep the JSON body
+        for path in ("/api/v1/entries", "/api/v1/entries/A/history", "/api/v1/status"):
+            api = await http.get(path)
+            assert api.status_code == 401, path
+            assert api.json() == {"error": "read bearer token required"}, path
+
+
+async def test_a_page_refused_to_a_remote_client_without_read_token_file_is_html_too(
+    app: object,
+) -> None:
+    async with client(app, host="192.0.2.7") as http:  # localhost only: no sign-in helps
+        page = await http.get("/entries")
+    assert page.status_code == 403
+    assert page.headers["content-type"].startswith("text/html")
+    assert "answers only to localhost" in page.text
+    assert 'id="sign-in"' not in page.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aglidein.services.pages_data import Accounting, EntriesPage, EntryRow, TotalRow
 from aglidein.services.pages_html import (
     EXIT_COLOURS,
+    denied_html,
     entries_html,
     entry_html,
     error_html,
@@ -114,3 +115,13 @@ def test_error_page_escapes_and_does_not_refresh() -> None:
     assert f'<p class="error" id="error">400: {ESCAPED}</p>' in html
     assert "http-equiv" not in html
     assert "http-equiv" in entries_html(EntriesPage("f", 1, None, (), (), _total("")))
+
+
+def test_a_refused_page_says_how_to_sign_in_and_escapes_the_way_back() -> None:
+    page = denied_html(401, "read bearer token required", f"/entries/{EVIL}", sign_in=True)
+    assert "<script>" not in page
+    assert 'http-equiv="refresh"' not in page  # no reloading into the same refusal
+    assert '<a id="sign-in-link" href="/?next=%2Fentries%2F%3Cscript%3E' in page
+    assert "log viewer" in page
+    assert "?access_token=TOKEN" in page
+    assert 'id="sign-in"' not in denied_html(403, "localhost only", "/entries", sign_in=False)

@@ -8,6 +8,12 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from aglidein.services.history import HistoryRecorder
+from aglidein.services.http import ApiRoute
+from aglidein.services.pages import StatusPages
+from aglidein.services.roster import GlideinRoster
+from aglidein.services.runtime import Runtime
+from aglidein.store.history import HistoryStore
 from tests.services.glidein_logs.helpers import LogServer, eventually, log_server, ndjson
 from tests.tools import need
 
@@ -117,6 +123,41 @@ async def test_viewer_signs_in_with_the_read_token(tmp_path: Path) -> None:
                 )
             finally:
                 await browser.close()
+
+
+@pytest.mark.browser
+async def test_a_refused_status_page_leads_through_the_viewers_sign_in_and_back(
+    tmp_path: Path,
+) -> None:
+    history = HistoryStore(tmp_path / "history.db")
+    history.open()
+
+    def pages(runtime: Runtime) -> list[ApiRoute]:
+        return StatusPages(runtime, HistoryRecorder(history, GlideinRoster()), dict).routes()
+
+    try:
+        async with (
+            log_server(tmp_path, read_token="s3cret-read", routes=pages) as server,
+            async_playwright() as playwright,
+        ):
+            browser = await playwright.chromium.launch(executable_path=need("chromium"), args=ARGS)
+            try:
+                page = await browser.new_page()
+                refused = await page.goto(server.url + "/entries?range=1h")
+                assert refused is not None
+                assert refused.status == 401
+                await expect(page.locator("#sign-in")).to_contain_text("read token")
+                await page.locator("#sign-in-link").click()
+                await expect(page.locator("#auth")).to_be_visible(timeout=10_000)
+                await page.fill("#token", "s3cret-read")
+                await page.click("#auth-form button")
+                await expect(page).to_have_url(server.url + "/entries?range=1h", timeout=10_000)
+                await expect(page.locator("#entries")).to_be_visible()
+                await expect(page.locator("#sign-in")).to_have_count(0)
+            finally:
+                await browser.close()
+    finally:
+        history.close()
 
 
 @pytest.mark.browser

@@ -18,7 +18,14 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     """Add check-config and config."""
     check = subparsers.add_parser("check-config", help="validate a config file")
-    check.add_argument("file", help="the YAML config file")
+    where = check.add_mutually_exclusive_group(required=True)
+    where.add_argument("file", nargs="?", help="the YAML config file")
+    where.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE",
+        help="the same, as the other commands take it",
+    )
     check.set_defaults(func=check_config)
 
     config = subparsers.add_parser("config", help="config tools")
@@ -38,22 +45,25 @@ def register(subparsers: Any) -> None:
 
 def check_config(args: argparse.Namespace) -> int:
     """Exit 0 when valid (warnings on stderr), 1 with every error listed."""
+    file = args.file if args.file is not None else args.config_file
     try:
-        loaded = load_config(args.file)
+        loaded = load_config(file)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 1
     cfg = loaded.config
     # Files are not required to exist here (the config may be checked on another host),
-    # but `run` needs them: say which are missing.
-    missing = missing_files(cfg)
-    for warning in [*loaded.warnings, *(f"{args.file}: {m}" for m in missing)]:
+    # but `run` needs them: say which are missing, as warnings counted with the others.
+    missing = [f"{file}: {m}" for m in missing_files(cfg)]
+    warnings = [*loaded.warnings, *missing]
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(
-        f"{args.file}: ok ({len(cfg.groups)} groups, {len(cfg.entries)} entries, "
-        f"{len(cfg.credentials)} credentials, {len(loaded.warnings)} warnings)"
-        + (f"; {len(missing)} files missing" if missing else "")
+        f"{file}: ok ({len(cfg.groups)} groups, {len(cfg.entries)} entries, "
+        f"{len(cfg.credentials)} credentials, {len(warnings)} warnings"
+        + (f", {len(missing)} of them files missing" if missing else "")
+        + ")"
     )
     return 0
 

@@ -131,13 +131,12 @@ def run_demo_command(args: argparse.Namespace) -> int:
         os.environ.update(pilot_environment(setup.state_dir))  # local pilots inherit it
         with log_to(setup.state_dir / "aglidein.log", args.log_level or "info"):
             outcome = _run(setup, options, console, lock)
-        how = "interrupted" if outcome.interrupted else "duration reached"
         for line in summary(
             outcome.checks,
             elapsed=outcome.elapsed,
             simulated=outcome.simulated,
             cycles=outcome.cycles,
-            how=how,
+            how=outcome.how,
         ):
             console.print(line, highlight=False, markup=False, soft_wrap=True)
         if args.state_dir is None:

@@ -76,7 +76,15 @@ class DemoOutcome:
     elapsed: float
     simulated: float
     cycles: int
-    interrupted: bool
+    interrupted: bool  # stopped before its duration (a signal, or the daemon on its own)
+    stop_signal: str | None = None  # the signal that stopped it (SIGINT, SIGTERM)
+
+    @property
+    def how(self) -> str:
+        """How it ended, for the summary: `duration reached`, `interrupted by SIGTERM`, …"""
+        if not self.interrupted:
+            return "duration reached"
+        return f"interrupted by {self.stop_signal}" if self.stop_signal else "interrupted"
 
 
 class _Watcher:
@@ -94,7 +102,7 @@ class _Watcher:
         self.checks = DemoChecks(started=self.sim_start)
         self.started = anyio.current_time()
         self.elapsed = 0.0
-        self.interrupted = False
+        self.reached = False  # the duration passed (else a signal, or the daemon stopped)
 
     @property
     def simulated(self) -> float:
@@ -125,7 +133,6 @@ class _Watcher:
         while True:
             self.elapsed = anyio.current_time() - self.started
             if not runtime.status.ready:  # the daemon is draining (Ctrl-C, SIGTERM)
-                self.interrupted = True
                 return
             await self._observe(runtime)
             if self.elapsed >= next_probe:
@@ -134,6 +141,7 @@ class _Watcher:
             show(self._moment(runtime))
             if duration is not None and self.elapsed >= duration:
                 # a last look while HTTP still serves
+                self.reached = True
                 self.checks.observe_pilots(await probe_pilot_logs(client))
                 self.daemon.request_stop()
                 return
@@ -175,6 +183,15 @@ async def run_demo(
     cycles = runtime.status.cycle.number if runtime is not None else 0
     if not watcher.elapsed:
         watcher.elapsed = anyio.current_time() - watcher.started
+    # the daemon knows which signal began its drain; the watcher may not have looked
+    # between the signal and the end of the drain (or even seen the daemon ready)
+    stop_signal = None if watcher.reached else daemon.stop_signal
+    if watcher.reached:
+        log.info("demo.stopped", reason="duration", duration_s=options.duration)
+    elif stop_signal is not None:
+        log.info("demo.stopped", reason="signal", signal=stop_signal)
+    else:
+        log.info("demo.stopped", reason="daemon_stopped", daemon_status=status)
     log.info("demo.done", checks_ok=watcher.checks.ok, cycles=cycles)
     return DemoOutcome(
         checks=watcher.checks,
@@ -182,5 +199,6 @@ async def run_demo(
         elapsed=watcher.elapsed,
         simulated=watcher.simulated,
         cycles=cycles,
-        interrupted=watcher.interrupted,
+        interrupted=not watcher.reached,
+        stop_signal=stop_signal,
     )

@@ -52,10 +52,12 @@ class Access(enum.StrEnum):
 
 
 class AccessDenied(Exception):
-    """401 (no or unknown credentials) or 403 (not allowed)."""
+    """401 (no or unknown credentials) or 403 (not allowed); `sign_in`: the read token
+    would let the client in (a page can say how to sign in)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, sign_in: bool = False) -> None:
         self.status = status
+        self.sign_in = sign_in
         super().__init__(message)
 
 
@@ -195,9 +197,9 @@ def check_access(
             return
         raise AccessDenied(403, "read API answers only to localhost (no read_token_file)")
     if token is None:
-        raise AccessDenied(401, "read bearer token required")
+        raise AccessDenied(401, "read bearer token required", sign_in=True)
     if not _same(token, tokens.read):
-        raise AccessDenied(403, "token not valid for the read API")
+        raise AccessDenied(403, "token not valid for the read API", sign_in=True)
 
 
 def token_file_exists(path: str | None) -> bool:

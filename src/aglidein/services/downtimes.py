@@ -19,7 +19,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from aglidein.config import Config
+from aglidein.config import ALL_ENTRIES, Config
 from aglidein.core.downtime import DowntimeError, check_window, parse_when
 from aglidein.core.model import Downtime
 from aglidein.services.auth import Access
@@ -29,7 +29,6 @@ from aglidein.services.runtime import Runtime
 __all__ = ["ALL_ENTRIES", "downtime_json", "downtime_routes", "refresh_board"]
 
 log = structlog.get_logger()
-ALL_ENTRIES = "all"
 _BODY_MAX = 8192
 _COMMENT_MAX = 1000
 _FIELDS = {"entry", "group", "start", "end", "comment"}

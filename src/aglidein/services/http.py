@@ -50,10 +50,20 @@ from aglidein.services.http_guard import GuardedHttpProtocol, connection_cap
 from aglidein.services.metrics import CONTENT_TYPE
 from aglidein.services.runtime import Runtime
 
-__all__ = ["ApiRoute", "HttpService", "RawHandler", "RawResponse", "json_response", "small_body"]
+__all__ = [
+    "ApiRoute",
+    "DeniedHandler",
+    "HttpService",
+    "RawHandler",
+    "RawResponse",
+    "json_response",
+    "small_body",
+]
 
 log = structlog.get_logger()
 Handler = Callable[[Request], Awaitable[Response]]
+# How a route answers a refused request; the default is the API's JSON `{"error": ...}`.
+DeniedHandler = Callable[[Request, AccessDenied], Response]
 
 SESSION_BODY_MAX = 4096
 
@@ -93,6 +103,8 @@ class ApiRoute:
     # Served ahead of the router when set (hot paths; only for Access.NONE and LOG, whose
     # handlers check their own credentials); `handler` still serves the routed request.
     raw: RawHandler | None = None
+    # Pages for browsers answer a refusal with HTML saying how to sign in
+    denied: DeniedHandler | None = None
 
     def __post_init__(self) -> None:
         if self.raw is not None and self.access not in (Access.NONE, Access.LOG):
@@ -204,6 +216,8 @@ class HttpService:
                 check_access(request, route.access, self.tokens, self.sessions)
             except AccessDenied as exc:
                 metrics.http_requests.labels(state=route.access.value, result="denied").inc()
+                if route.denied is not None:
+                    return route.denied(request, exc)
                 return json_response({"error": str(exc)}, exc.status)
             response = await route.handler(request)
             metrics.http_requests.labels(

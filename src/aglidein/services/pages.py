@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from aglidein.core.model import EntryHealth
+from aglidein.services.auth import AccessDenied
 from aglidein.services.history import HistoryRecorder
 from aglidein.services.http import ApiRoute, json_response
 from aglidein.services.pages_data import EntriesPage, EntryRow, entries_page, history_json
-from aglidein.services.pages_html import entries_html, entry_html, error_html
+from aglidein.services.pages_html import denied_html, entries_html, entry_html, error_html
 from aglidein.services.runtime import Runtime
 from aglidein.store.history import RANGES, HistoryRange, history_range
 
@@ -50,12 +52,18 @@ class StatusPages:
     def routes(self) -> list[ApiRoute]:
         """The four read routes."""
         return [
-            ApiRoute("/entries", self._entries_page, summary="Entries page (HTML)"),
+            ApiRoute(
+                "/entries",
+                self._entries_page,
+                summary="Entries page (HTML)",
+                denied=_denied_page,
+            ),
             ApiRoute(
                 "/entries/{name}",
                 self._entry_page,
                 summary="An entry's page with history charts (HTML)",
                 openapi={"parameters": [_NAME_PARAM, _RANGE_PARAM]},
+                denied=_denied_page,
             ),
             ApiRoute(
                 "/api/v1/entries",
@@ -128,6 +136,14 @@ class StatusPages:
         now = self.runtime.clock.now()
         samples = await self.recorder.store.series("entry", row.entry, span, now)
         return json_response(history_json(row.entry, span, samples, now))
+
+
+def _denied_page(request: Request, denied: AccessDenied) -> Response:
+    """HTML for a browser refused a page: what is wrong and how to sign in."""
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "access_token"]
+    back = request.url.path + ("?" + urlencode(query) if query else "")
+    html = denied_html(denied.status, str(denied), back, denied.sign_in)
+    return HTMLResponse(html, status_code=denied.status)
 
 
 def _error(html: bool, status: int, message: str, token: str | None) -> Response:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from urllib.parse import quote, urlencode
 
+from aglidein.services.auth import SESSION_LIFETIME_S
 from aglidein.services.charts import ChartSeries, line_chart
 from aglidein.services.pages_data import Accounting, EntriesPage, EntryRow, TotalRow
 from aglidein.store.history import RANGES, HistoryRange, HistorySample
@@ -15,6 +16,7 @@ from aglidein.store.history import RANGES, HistoryRange, HistorySample
 __all__ = [
     "EXIT_COLOURS",
     "STATE_COLOURS",
+    "denied_html",
     "entries_html",
     "entry_html",
     "error_html",
@@ -230,3 +232,19 @@ def error_html(status: int, message: str, token: str | None = None) -> str:
     """A page saying what was wrong with the request."""
     body = f'<p class="error" id="error">{status}: {escape(message)}</p>'
     return _page("error", body, token, refresh=False)
+
+
+def denied_html(status: int, message: str, back: str, sign_in: bool) -> str:
+    """A refused page (401/403) for a browser; `sign_in`: how to sign in with the read
+    token and come back to `back` (this page's path and query)."""
+    body = f'<p class="error" id="error">{status}: {escape(message)}</p>'
+    if sign_in:
+        hours = SESSION_LIFETIME_S // 3600
+        body += (
+            '<p id="sign-in">This page needs the factory\'s read token. '
+            f'<a id="sign-in-link" href="{_link("/", None, next=back)}">Sign in on the log '
+            "viewer</a> with it: the viewer opens a session for this browser "
+            f"({hours} h) and brings you back here. A link may also carry the token: "
+            f"<code>{escape(back.split('?', 1)[0])}?access_token=TOKEN</code>.</p>"
+        )
+    return _page("sign in" if sign_in else "refused", body, None, refresh=False)

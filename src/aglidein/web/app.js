@@ -9,6 +9,7 @@ const LEVELS = ["debug", "info", "warning", "error", "critical"];
 const CORE = new Set(["glidein", "entry", "seq", "ts", "level", "event", "msg"]);
 const state = {
   nextCursor: null, params: null, source: null, following: null, timeline: [], pendingFollow: null,
+  next: null,
 };
 
 function el(tag, attrs, ...children) {
@@ -292,6 +293,13 @@ function stopFollowing() {
   writeUrl();
 }
 
+function sameSitePath(value) {
+  // `next` of a refused page: only a path on this site, never another origin
+  if (!value || !value.startsWith("/") || value.startsWith("//")) return null;
+  const url = new URL(value, window.location.origin);
+  return url.origin === window.location.origin ? url.pathname + url.search : null;
+}
+
 async function signIn(event) {
   event.preventDefault();
   const response = await fetch("/api/v1/session", {
@@ -305,6 +313,10 @@ async function signIn(event) {
     return;
   }
   $("#auth").hidden = true;
+  if (state.next) {  // signed in for a page that sent us here (its 401 page): back to it
+    window.location.assign(state.next);
+    return;
+  }
   loadGlideins();
   search(false);
   if (state.pendingFollow) follow(state.pendingFollow);
@@ -317,6 +329,7 @@ function start() {
   $("#unfollow").addEventListener("click", stopFollowing);
   $("#auth-form").addEventListener("submit", signIn);
   state.pendingFollow = applyUrl();
+  state.next = sameSitePath(new URLSearchParams(window.location.search).get("next"));
   const token = new URLSearchParams(window.location.search).get("access_token");
   if (token) {
     $("#token").value = token;

@@ -15,7 +15,7 @@ from aglidein.clock import SystemClock
 from aglidein.config import parse_config_text
 from aglidein.logkeys import LogKeyring
 from aglidein.services.glidein_logs.service import LogService
-from aglidein.services.http import HttpService
+from aglidein.services.http import ApiRoute, HttpService
 from aglidein.services.metrics import Metrics
 from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
@@ -78,9 +78,14 @@ def ndjson(seqs: range | list[int], *, level: str = "info", msg: str = "step {se
 
 @asynccontextmanager
 async def log_server(
-    tmp_path: Path, *, logs: str = "{}", read_token: str | None = None
+    tmp_path: Path,
+    *,
+    logs: str = "{}",
+    read_token: str | None = None,
+    routes: Callable[[Runtime], list[ApiRoute]] | None = None,
 ) -> AsyncIterator[LogServer]:
-    """Start store + HTTP on an ephemeral port; stop them in daemon order."""
+    """Start store + HTTP on an ephemeral port; stop them in daemon order. `routes`: more
+    routes on the same server (the status pages)."""
     tokens = ""
     if read_token is not None:
         path = tmp_path / "read.token"
@@ -99,7 +104,7 @@ async def log_server(
     )
     runtime.status.ready = True
     service = LogService(runtime)
-    http = HttpService(runtime, service.routes())
+    http = HttpService(runtime, [*service.routes(), *(routes(runtime) if routes else [])])
     http.ready_checks.append(service.ready)
     async with anyio.create_task_group() as tg:
         await tg.start(service.run)
