@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+from aglidein.daemon import GC_THRESHOLDS, tune_gc
 from tests.daemon_helpers import RunningDaemon
 from tests.tools import need
 
@@ -91,3 +94,22 @@ def test_sigterm_exits_0_within_grace_and_says_stopping(daemon: RunningDaemon) -
     assert time.monotonic() - started < 10
     daemon.read_notify("STOPPING=1", timeout=2)
     assert "daemon.stopped" in daemon.log()
+
+
+def test_the_daemon_runs_with_the_collector_tuned(daemon: RunningDaemon) -> None:
+    deadline = time.monotonic() + 10  # READY=1 goes out just before the log line
+    while "daemon.ready" not in daemon.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    ready = next(line for line in daemon.log().splitlines() if "daemon.ready" in line)
+    assert json.loads(ready)["gc_thresholds"] == list(GC_THRESHOLDS), ready
+
+
+def test_tune_gc_freezes_what_lives_and_raises_the_thresholds() -> None:
+    saved = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)

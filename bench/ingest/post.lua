@@ -1,5 +1,5 @@
 -- wrk script: POST 100-record NDJSON batches (~300-byte records) as 1,000 glideins.
--- Usage: wrk -t2 -c16 -d10s -s post.lua URL -- TOKENS_FILE
+-- Usage: wrk -t2 -c16 -d10s -s post.lua URL -- TOKENS_FILE THREADS [SEQ_BASE]
 -- Every record is a new (glidein, seq): each glidein's seq counter only goes up.
 local threads = {}
 local thread_count = 0
@@ -24,10 +24,11 @@ function init(args)
   end
   file:close()
   local nthreads = tonumber(args[2] or "2")
+  local base = tonumber(args[3] or "0")  -- each run's seqs start above the last run's
   for i = 1, #tokens do
     if (i - 1) % nthreads == tid then
       table.insert(mine, i)
-      seqs[i] = 0
+      seqs[i] = base
     end
   end
   math.randomseed(tid + 1)

@@ -35,7 +35,7 @@ def run_daemon(args: argparse.Namespace) -> int:
     configure_logging(args.log_level or loaded.config.factory.log_level)
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    daemon = Daemon(loaded)
+    daemon = Daemon(loaded, gc_tuned=True)
     status: int = anyio.run(daemon.run, backend="asyncio", backend_options=_loop_options())
     return status
 
