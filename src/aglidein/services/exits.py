@@ -127,6 +127,10 @@ class ExitWatcher:
         expire_before: float | None,
     ) -> _Scanned:
         scanned = _Scanned()
+        known: dict[str, dict[str, str]] = {}  # entry -> file name -> its offset's key
+        for key in offsets:
+            entry, _, name = key.partition("/")  # entry names have no "/"
+            known.setdefault(entry, {})[name or USERLOG_NAME] = key
         for entry in entries:
             try:
                 logs = {
@@ -139,8 +143,9 @@ class ExitWatcher:
             except OSError as exc:
                 log.warning("glidein.userlogs_unreadable", entry=entry, error=str(exc))
                 continue
-            for key in [k for k in offsets if _file_of(k, entry) not in (None, *logs)]:
-                del offsets[key]  # a file deleted by hand: a new one of that name is new
+            for name, key in known.get(entry, {}).items():
+                if name not in logs:  # deleted by hand: a new file of that name is new
+                    del offsets[key]
             for name in sorted(logs):
                 key = _offset_key(entry, name)
                 try:
@@ -159,7 +164,7 @@ class ExitWatcher:
                 if (
                     expire_before is not None
                     and stat.st_mtime < expire_before
-                    and _delete_if_read(Path(logs[name].path), offset)
+                    and _delete_if_done(Path(logs[name].path), offset, expire_before)
                 ):
                     offsets.pop(key, None)
                     scanned.expired += 1
@@ -172,19 +177,13 @@ def _offset_key(entry: str, name: str) -> str:
     return entry if name == USERLOG_NAME else f"{entry}/{name}"
 
 
-def _file_of(key: str, entry: str) -> str | None:
-    """The user log file an offset key names, if it is one of `entry`'s."""
-    if key == entry:
-        return USERLOG_NAME
-    prefix = f"{entry}/"
-    return key[len(prefix) :] if key.startswith(prefix) else None
-
-
-def _delete_if_read(path: Path, offset: int) -> bool:
-    """Delete `path` if everything in it has been read (True if deleted)."""
+def _delete_if_done(path: Path, offset: int, expire_before: float) -> bool:
+    """Delete `path` if everything in it has been read and it was last written before
+    `expire_before` (looked at again: it may have been written while it was read)."""
     try:
-        if os.stat(path, follow_symlinks=False).st_size != offset:
-            return False  # written since, or a half-written event: not finished with
+        stat = os.stat(path, follow_symlinks=False)
+        if stat.st_size != offset or stat.st_mtime >= expire_before:
+            return False  # bytes left to read (a half-written event), or written since
         os.unlink(path)
     except OSError as exc:
         if not isinstance(exc, FileNotFoundError):
