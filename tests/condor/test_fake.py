@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,13 @@ from aglidein.condor import open_pool
 from aglidein.condor.api import JobAction, Pool, SubmitDescription
 from aglidein.condor.fake import FakePool, load_scenario
 from aglidein.condor.userlog import read_new_job_ends
-from aglidein.core.submit import GlideinFiles, PilotFiles, render_submit
+from aglidein.core.submit import GlideinFiles, PilotFiles, render_submit, userlog_name
 from aglidein.errors import CondorError, ConfigError
 from tests.adapter_helpers import ENTRY_KINDS, make_config
 
 SCENARIO = Path(__file__).resolve().parents[1] / "data" / "scenario_basic.yaml"
 PILOT = PilotFiles(startup="/bin/true", tarball="/tmp/glidein-x.tar.gz", attrs_file="/tmp/attrs")
+USERLOG = userlog_name("local", ("local",), date(2026, 12, 7))  # glideins-20261207.log
 
 
 def _pool() -> tuple[FakePool, ManualClock]:
@@ -40,6 +42,7 @@ async def _submit(pool: FakePool, tmp_path: Path, entry: str, n: int, batch: str
         PILOT,
         "http://127.0.0.1:1/api/v1/logs",
         str(tmp_path / "glideins" / entry),
+        userlog=USERLOG,
     )
     result = await pool.schedd("local").submit(
         SubmitDescription(description.commands, description.queue_vars, description.itemdata)
@@ -116,7 +119,7 @@ async def test_glideins_queue_run_show_slots_take_jobs_and_complete(tmp_path: Pa
     assert len(await pool.schedd("schedd1").query("JobStatus == 2")) == 3
     clock.advance(3 * 3600)
     assert await factory.query() == []  # completed glideins leave the queue
-    ends, _ = read_new_job_ends(tmp_path / "glideins" / "CE" / "glideins.log", 0)
+    ends, _ = read_new_job_ends(tmp_path / "glideins" / "CE" / USERLOG, 0)
     assert [e.exit_code for e in ends] == [0, 0, 0]
 
 
@@ -164,8 +167,7 @@ async def test_entry_behaviours(tmp_path: Path) -> None:
     assert "HOLE" not in left
     codes = {
         entry: [
-            e.exit_code
-            for e in read_new_job_ends(tmp_path / "glideins" / entry / "glideins.log", 0)[0]
+            e.exit_code for e in read_new_job_ends(tmp_path / "glideins" / entry / USERLOG, 0)[0]
         ]
         for entry in ("BROKEN", "HOLE")
     }

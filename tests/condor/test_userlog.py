@@ -39,3 +39,19 @@ def test_an_aborted_job_is_an_end_counted_as_removed(tmp_path: Path) -> None:
     ends, _ = read_new_job_ends(log, 0)
     assert ends == [JobEnd(8, 0, None, None, removed=True)]
     assert exit_reason(ends[0].exit_code, ends[0].signal, removed=ends[0].removed) == "removed"
+
+
+def test_the_offset_counts_bytes_even_when_an_event_is_not_utf8(tmp_path: Path) -> None:
+    # a hold reason in latin-1 decoded to U+FFFD (3 bytes): the offset went past the end,
+    # the file looked rotated and every exit in it was counted again
+    log = tmp_path / "glideins.log"
+    log.write_bytes(
+        format_event(12, 9, 0, 0, "Job was held.", "caf\xe9").encode("latin-1")
+        + format_event(
+            5, 9, 0, 60, "Job terminated.", "(1) Normal termination (return value 0)"
+        ).encode()
+    )
+    ends, offset = read_new_job_ends(log, 0)
+    assert ends == [JobEnd(9, 0, 0, None)]
+    assert offset == log.stat().st_size
+    assert read_new_job_ends(log, offset) == ([], offset)

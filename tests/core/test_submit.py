@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import htcondor2
@@ -14,6 +15,8 @@ from aglidein.core.submit import (
     render_attrs_file,
     render_submit,
     shell_quote,
+    userlog_name,
+    userlog_schedd,
 )
 from tests.adapter_helpers import ENTRY_KINDS, make_config
 
@@ -212,3 +215,44 @@ def test_attrs_file_is_single_quoted_name_value_lines(tmp_path: Path) -> None:
     text = render_attrs_file(config.entry("LOCAL"))
     assert text == "GLIDEIN_Site='Local'\nNOTE='it'\\''s local'\n"
     assert shell_quote("a b") == "'a b'"
+
+
+def test_user_logs_are_named_per_schedd_and_utc_day_of_submission() -> None:
+    schedds = ("fs1", "schedd_glideins2@fs.example.org")
+    day = date(2026, 12, 7)
+    assert userlog_name("fs1", schedds, day) == "glideins-20261207.log"
+    assert userlog_name("", (), day) == "glideins-20261207.log"
+    assert userlog_name(schedds[1], schedds, day) == (
+        "glideins@schedd_glideins2@fs.example.org-20261207.log"
+    )
+    assert userlog_name("a b/c", ("fs1", "a b/c"), day) == "glideins@a_b_c-20261207.log"
+    # the undated names earlier versions wrote (still read, never written again)
+    assert userlog_name("fs1", schedds, None) == "glideins.log"
+    assert userlog_name(schedds[1], schedds, None) == "glideins@schedd_glideins2@fs.example.org.log"
+
+
+@pytest.mark.parametrize(
+    ("name", "schedd"),
+    [
+        ("glideins.log", "fs1"),
+        ("glideins-20261207.log", "fs1"),
+        ("glideins@fs2.log", "fs2"),
+        ("glideins@fs2-20261207.log", "fs2"),
+        ("glideins@a_b_c-20261207.log", "a b/c"),
+        # a schedd whose name ends like a day: its undated log, and its dated ones
+        ("glideins@fs-20250101.log", "fs-20250101"),
+        ("glideins@fs-20250101-20261207.log", "fs-20250101"),
+        # a schedd since taken out of the list keeps its own name
+        ("glideins@old.example.org-20261207.log", "old.example.org"),
+        ("glideins.log.1", None),
+        ("glideins-2026127.log", None),
+        ("abc.err", None),
+        ("attrs", None),
+    ],
+)
+def test_a_user_log_names_its_factory_schedd(name: str, schedd: str | None) -> None:
+    assert userlog_schedd(name, ("fs1", "fs2", "a b/c", "fs-20250101")) == schedd
+
+
+def test_a_user_log_of_an_unnamed_single_schedd_names_none() -> None:
+    assert userlog_schedd("glideins-20261207.log", ()) == ""

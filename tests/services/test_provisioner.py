@@ -276,6 +276,22 @@ async def test_exits_are_counted_once_by_reason(tmp_path: Path) -> None:
     assert metric(world.runtime, "aglidein_glidein_exits_total", entry="B", reason="ok") == 3
 
 
+async def test_each_utc_day_of_submission_has_its_user_log(tmp_path: Path) -> None:
+    world = World(tmp_path)  # the clock starts at 2026-01-01 00:00 UTC
+    await world.provisioner.act(world.plan(SubmitRequest("B", "main", 1)), {}, await world.census())
+    world.clock.advance(24 * 3600 + 1800)
+    await world.provisioner.act(world.plan(SubmitRequest("B", "main", 2)), {}, await world.census())
+    world.clock.advance(2 * 3600)
+    await world.census()  # steps the simulation: all three completed
+    entry_dir = Path(world.config.factory.state_dir) / "glideins" / "B"
+    assert sorted(p.name for p in entry_dir.glob("glideins*")) == [
+        "glideins-20260101.log",
+        "glideins-20260102.log",
+    ]
+    watcher = ExitWatcher(entry_dir.parent, world.runtime.state, world.runtime.metrics)
+    assert await watcher.scan(["B"]) == {"B": {"ok": 3}}
+
+
 async def test_removed_glideins_are_counted_as_removed(tmp_path: Path) -> None:
     # issue 13: the user log's `009 Job was aborted` was ignored, so a drain or an
     # excess-idle removal never showed in aglidein_glidein_exits_total.

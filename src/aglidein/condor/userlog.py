@@ -95,11 +95,13 @@ def read_new_job_ends(path: Path, offset: int) -> tuple[list[JobEnd], int]:
             if size < offset:
                 offset = 0
             handle.seek(offset)
-            data = handle.read().decode("utf-8", errors="replace")
+            data = handle.read()
     except FileNotFoundError:
         return [], offset
-    end = data.rfind("...\n")
+    # the offset counts bytes of the file, not of its decoding (a byte that is not UTF-8
+    # would otherwise move it past the end, and the next read would start over at 0)
+    end = data.rfind(b"...\n")
     if end < 0:
         return [], offset
-    complete = data[: end + 4]
-    return list(parse_job_ends(complete)), offset + len(complete.encode("utf-8"))
+    complete = data[: end + 4].decode("utf-8", errors="replace")
+    return list(parse_job_ends(complete)), offset + end + 4

@@ -17,6 +17,7 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from aglidein.classad.facade import quote
 from aglidein.config import Config, EntryConfig, GlideinSettings, GroupConfig
@@ -35,6 +36,7 @@ __all__ = [
     "resource_request",
     "shell_quote",
     "userlog_name",
+    "userlog_schedd",
 ]
 
 # itemdata columns: the glidein id and its two token files
@@ -111,17 +113,41 @@ def grid_resource(entry: EntryConfig, ssh_key: str | None = None) -> str | None:
     return render((entry.gatekeeper or "").strip(), entry.batch_system, ssh_key)
 
 
-USERLOG_NAME = "glideins.log"
+USERLOG_NAME = "glideins.log"  # the undated name of the first schedd's user log (legacy)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.@:-]")
+_USERLOG = re.compile(r"glideins(?:@(?P<safe>[A-Za-z0-9_.@:-]+?))?(?:-(?P<day>\d{8}))?\.log")
 
 
-def userlog_name(schedd: str, schedds: Sequence[str]) -> str:
-    """The user log of an entry's clusters on factory schedd `schedd`: `glideins.log` for
-    the first of `schedds` (the one every version before several schedds used), else
-    `glideins@SCHEDD.log`: one per (entry, schedd), as cluster.proc is per schedd."""
+def userlog_name(schedd: str, schedds: Sequence[str], day: date | None) -> str:
+    """The user log of an entry's clusters submitted on UTC `day` to factory schedd
+    `schedd`: `glideins-YYYYMMDD.log` for the first of `schedds`, else
+    `glideins@SCHEDD-YYYYMMDD.log` (one per entry, schedd and day, as cluster.proc is per
+    schedd). `day=None` names the undated file earlier versions wrote
+    (`glideins.log`, `glideins@SCHEDD.log`)."""
+    dated = "" if day is None else f"-{day:%Y%m%d}"
     if not schedds or schedd in ("", schedds[0]):
-        return USERLOG_NAME
-    return f"glideins@{_UNSAFE.sub('_', schedd)}.log"
+        return f"glideins{dated}.log"
+    return f"glideins@{_safe(schedd)}{dated}.log"
+
+
+def userlog_schedd(name: str, schedds: Sequence[str]) -> str | None:
+    """The factory schedd whose user log file `name` is (of any day, or undated), None if
+    `name` is not a user log. A name made for no schedd of `schedds` (one taken out of
+    the list) gives the name's own spelling."""
+    match = _USERLOG.fullmatch(name)
+    if match is None:
+        return None
+    safe, day = match.group("safe"), match.group("day")
+    if safe is None:
+        return schedds[0] if schedds else ""
+    known = {_safe(s): s for s in schedds}
+    if safe not in known and day is not None and f"{safe}-{day}" in known:
+        return known[f"{safe}-{day}"]  # the undated log of a schedd named `...-NNNNNNNN`
+    return known.get(safe, safe)
+
+
+def _safe(schedd: str) -> str:
+    return _UNSAFE.sub("_", schedd)
 
 
 def render_submit(

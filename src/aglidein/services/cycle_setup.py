@@ -122,6 +122,7 @@ def build_cycle(
             runtime.metrics,
             ended,
             group_of=runtime.roster.group_of_job,
+            retention=lambda: runtime.config().logs.retention,
         ),
         credentials=credentials,
         reported=reported,

@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import anyio
 import anyio.to_thread
@@ -361,7 +362,7 @@ class Provisioner:
                 pilot,
                 self._log_url(),
                 str(self._kit.entry_dir(entry.name)),
-                userlog=userlog_name(where, config.pool.schedds),
+                userlog=userlog_name(where, config.pool.schedds, _utc_day(now)),
             )
             description = SubmitDescription(
                 commands=rendered.commands,
@@ -415,3 +416,8 @@ class Provisioner:
             count=result.count,
         )
         return None
+
+
+def _utc_day(now: float) -> date:
+    """The UTC day of `now` (it names the user log of the clusters submitted then)."""
+    return datetime.fromtimestamp(now, UTC).date()

@@ -157,7 +157,9 @@ async def test_output_files_older_than_the_log_retention_are_deleted(tmp_path: P
     kept = [
         write(root / "CE1" / "c.out", b"x", age=9 * DAY),
         write(root / "CE1" / "c.err", b"x", age=9 * DAY),
-        write(root / "CE1" / "glideins.log", b"x", age=11 * DAY),  # the entry's user log
+        # the user logs: deleted by services.exits, which knows whether they are read
+        write(root / "CE1" / "glideins.log", b"x", age=11 * DAY),
+        write(root / "CE1" / "glideins-20261101.log", b"x", age=11 * DAY),
         write(root / "CE1" / "attrs", b"x", age=11 * DAY),
         write(root / "CE1" / "tokens" / "c.idtoken", b"x", age=11 * DAY),
     ]

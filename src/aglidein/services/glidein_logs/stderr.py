@@ -8,7 +8,8 @@ Each glidein's grid job writes `state_dir/glideins/<entry>/<id>.out` and `<id>.e
   its records (`core.stderr`); storing them makes it "posted", so it is done once. Only
   files younger than a day (and than half the log retention) are judged, so a glidein
   whose records retention already deleted is not brought back;
-- `.out` and `.err` files older than `logs.retention` are deleted, like the records.
+- `.out` and `.err` files older than `logs.retention` are deleted, like the records (the
+  user logs beside them are `services.exits`'s to delete: it knows which are read).
 
 File ages are wall-clock ages (file times), even on a simulated pool's faster clock.
 
