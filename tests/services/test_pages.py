@@ -166,9 +166,44 @@ async def test_entry_page_and_history_json_by_range(app: object) -> None:
     assert params[1]["schema"]["enum"] == ["1h", "24h", "7d"]
 
 
+async def test_group_and_factory_pages_and_history_json(app: object) -> None:
+    async with client(app) as http:
+        page = await http.get("/groups/main?range=1h")
+        assert page.status_code == 200
+        assert page.text.count("<svg") == 3
+        assert "group main" in page.text
+        hour = (await http.get("/api/v1/groups/main/history?range=1h")).json()
+        assert hour["group"] == "main"
+        assert [p["running"] for p in hour["points"]] == [7.0]
+        assert hour["points"][0]["exits"] == {"ok": 1}
+        factory = await http.get("/factory")
+        assert factory.status_code == 200
+        assert 'data-range="24h"' in factory.text
+        whole = (await http.get("/api/v1/factory/history?range=7d")).json()
+        assert (whole["factory"], whole["resolution_s"]) == ("test-factory", 600)
+        missing = await http.get("/api/v1/groups/nope/history")
+        assert (missing.status_code, missing.json()) == (404, {"error": "no group named 'nope'"})
+        assert (await http.get("/groups/nope")).status_code == 404
+        assert (await http.get("/api/v1/factory/history?range=2d")).status_code == 400
+        entries = await http.get("/entries")
+        assert 'href="/groups/main"' in entries.text
+        paths = (await http.get("/api/v1/openapi.json")).json()["paths"]
+    for path in ("/groups/{name}", "/factory", "/api/v1/groups/{name}/history"):
+        assert paths[path]["get"]["x-aglidein-auth"] == "read"
+
+
 async def test_pages_need_read_access_like_the_viewer(app: object) -> None:
     async with client(app, host="192.0.2.7") as http:  # no read token file: localhost only
-        for path in ("/entries", "/entries/A", "/api/v1/entries", "/api/v1/entries/A/history"):
+        for path in (
+            "/entries",
+            "/entries/A",
+            "/groups/main",
+            "/factory",
+            "/api/v1/entries",
+            "/api/v1/entries/A/history",
+            "/api/v1/groups/main/history",
+            "/api/v1/factory/history",
+        ):
             assert (await http.get(path)).status_code == 403, path
 
 

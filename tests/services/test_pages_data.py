@@ -167,7 +167,8 @@ def test_accounting_plus_rounds_in_json() -> None:
 def test_history_json() -> None:
     span = RANGES["1h"]
     samples = [HistorySample(T0 - 60, 1 / 3, 2.0, 0.0, 0.0, 4.5, 1.0, 2, {"ok": 1})]
-    assert history_json("A", span, samples, T0) == {
+    assert history_json("group", "main", span, [], T0)["group"] == "main"
+    assert history_json("entry", "A", span, samples, T0) == {
         "entry": "A",
         "range": "1h",
         "resolution_s": span.resolution,

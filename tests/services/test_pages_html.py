@@ -10,6 +10,7 @@ from aglidein.services.pages_html import (
     entry_html,
     error_html,
     exit_colours,
+    total_html,
 )
 from aglidein.store.history import RANGES, HistorySample
 
@@ -71,7 +72,10 @@ def test_entries_page_escapes_operator_text() -> None:
     assert '<td class="num demand">40</td>' in html
     assert '<td class="exits-1h">ok 1</td>' in html  # zero counts are left out
     assert '<time datetime="2026-12-07T07:20:09.5Z">2026-12-07 07:20:09Z</time>' in html
-    assert '<tr class="factory" data-group=""><th scope="row">factory</th>' in html
+    assert (
+        '<tr class="factory" data-group=""><th scope="row"><a class="total-link" href="/factory">factory</a></th>'
+        in html
+    )
     assert "glidein h" not in html  # no accounting columns without accounting
 
 
@@ -108,6 +112,26 @@ def test_entry_page_ranges_and_charts() -> None:
     assert html.count('<figure class="chart-box">') == 3
     assert f"(2 points, one per {span.resolution // 60} min)" in html
     assert 'data-range="24h"' in html
+
+
+def test_group_and_factory_pages_show_their_totals_and_charts() -> None:
+    span = RANGES["1h"]
+    samples = [HistorySample(T0 - 120, 1, 2, 0, 0, 3, 1, 1, {"ok": 1})]
+    group = total_html(_total(EVIL), "f1", span, samples, T0, token="tok")
+    assert "<script" not in group
+    assert f'<h2 id="total-name">group {ESCAPED}</h2>' in group
+    assert '<a class="range current" href="/groups/%3Cscript%3E' in group
+    assert group.count('<figure class="chart-box">') == 3
+    factory = total_html(_total(""), "f1", span, samples, T0)
+    assert '<h2 id="total-name">factory f1</h2>' in factory
+    assert 'href="/factory?range=7d"' in factory
+
+
+def test_the_totals_link_to_their_pages() -> None:
+    page = EntriesPage("f1", 3, None, (_row(),), (_total("a b"),), _total(""))
+    html = entries_html(page, token="tok")
+    assert '<a class="total-link" href="/groups/a%20b?access_token=tok">a b</a>' in html
+    assert '<a class="total-link" href="/factory?access_token=tok">factory</a>' in html
 
 
 def test_error_page_escapes_and_does_not_refresh() -> None:

@@ -237,6 +237,22 @@ async def test_entries_and_entry_pages_in_chromium(
                 assert response.status == 404
                 await expect(page.locator("#error")).to_contain_text("no entry named '<b>nope'")
 
+                # --- a group's and the factory's totals link to their charts ----------------
+                await page.goto(url + "/entries")
+                await page.locator('#totals tr[data-group="cms"] a.total-link').click()
+                await expect(page).to_have_url(url + "/groups/cms")
+                await expect(page.locator("#total-name")).to_have_text("group cms")
+                await expect(charts.locator("svg")).to_have_count(3)
+                image = await screenshot(page, tmp_path / "group-cms.png")
+                group_box = await charts.locator("svg").first.bounding_box()
+                assert group_box is not None
+                assert colour_pixels(image, group_box, STATE_COLOURS["running"]) > 30
+                await page.goto(url + "/entries")
+                await page.locator("#totals tr.factory a.total-link").click()
+                await expect(page).to_have_url(url + "/factory")
+                await expect(page.locator("#total-name")).to_contain_text("factory")
+                await expect(charts.locator("svg")).to_have_count(3)
+
                 # --- the row's logs link opens the viewer filtered to the entry -----------
                 await page.goto(url + "/entries")
                 await wisconsin.locator("a.logs-link").click()

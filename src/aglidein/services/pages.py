@@ -1,10 +1,12 @@
-"""The factory status pages (read access, like the log viewer): `/entries`, `/entries/NAME`
-(`?range=1h|24h|7d`), and the same data as JSON (`/api/v1/entries`,
-`/api/v1/entries/{name}/history`)."""
+"""The factory status pages (read access, like the log viewer): `/entries`, `/entries/NAME`,
+`/groups/NAME` and `/factory` (`?range=1h|24h|7d`), and the same data as JSON
+(`/api/v1/entries`, `/api/v1/entries/{name}/history`, `/api/v1/groups/{name}/history`,
+`/api/v1/factory/history`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,10 +15,22 @@ from starlette.responses import HTMLResponse, Response
 
 from aglidein.core.model import EntryHealth
 from aglidein.services.auth import AccessDenied
-from aglidein.services.history import HistoryRecorder
+from aglidein.services.history import FACTORY, HistoryRecorder
 from aglidein.services.http import ApiRoute, json_response
-from aglidein.services.pages_data import EntriesPage, EntryRow, entries_page, history_json
-from aglidein.services.pages_html import denied_html, entries_html, entry_html, error_html
+from aglidein.services.pages_data import (
+    EntriesPage,
+    EntryRow,
+    TotalRow,
+    entries_page,
+    history_json,
+)
+from aglidein.services.pages_html import (
+    denied_html,
+    entries_html,
+    entry_html,
+    error_html,
+    total_html,
+)
 from aglidein.services.runtime import Runtime
 from aglidein.store.history import RANGES, HistoryRange, history_range
 
@@ -50,7 +64,8 @@ class StatusPages:
         self._status = status or (lambda: self.runtime.status.as_json())
 
     def routes(self) -> list[ApiRoute]:
-        """The four read routes."""
+        """The read routes: the pages and their JSON."""
+        history = "history over a range (one point per minute or 10 minutes)"
         return [
             ApiRoute(
                 "/entries",
@@ -60,9 +75,23 @@ class StatusPages:
             ),
             ApiRoute(
                 "/entries/{name}",
-                self._entry_page,
+                self._history_page,
                 summary="An entry's page with history charts (HTML)",
                 openapi={"parameters": [_NAME_PARAM, _RANGE_PARAM]},
+                denied=_denied_page,
+            ),
+            ApiRoute(
+                "/groups/{name}",
+                self._history_page,
+                summary="A group's totals with history charts (HTML)",
+                openapi={"parameters": [_NAME_PARAM, _RANGE_PARAM]},
+                denied=_denied_page,
+            ),
+            ApiRoute(
+                "/factory",
+                self._history_page,
+                summary="The factory's totals with history charts (HTML)",
+                openapi={"parameters": [_RANGE_PARAM]},
                 denied=_denied_page,
             ),
             ApiRoute(
@@ -73,15 +102,20 @@ class StatusPages:
             ApiRoute(
                 "/api/v1/entries/{name}/history",
                 self._history_json,
-                summary="An entry's history over a range (one point per minute or 10 minutes)",
-                openapi={
-                    "parameters": [_NAME_PARAM, _RANGE_PARAM],
-                    "responses": {
-                        "200": {"description": "OK"},
-                        "400": {"description": "unknown range"},
-                        "404": {"description": "no such entry"},
-                    },
-                },
+                summary=f"An entry's {history}",
+                openapi=_history_openapi("entry", named=True),
+            ),
+            ApiRoute(
+                "/api/v1/groups/{name}/history",
+                self._history_json,
+                summary=f"A group's {history}",
+                openapi=_history_openapi("group", named=True),
+            ),
+            ApiRoute(
+                "/api/v1/factory/history",
+                self._history_json,
+                summary=f"The factory's {history}",
+                openapi=_history_openapi("factory", named=False),
             ),
         ]
 
@@ -96,20 +130,31 @@ class StatusPages:
             self.runtime.clock.now(),
         )
 
-    async def _entry(self, request: Request) -> tuple[EntryRow, HistoryRange] | Response:
-        """The entry and range a request names, or the error response (HTML or JSON)."""
-        html = not request.url.path.startswith("/api/")
+    async def _target(self, request: Request) -> tuple[_Target, HistoryRange] | Response:
+        """The entry, group or factory and the range a request names, or the error
+        response (HTML or JSON)."""
+        path = request.url.path
+        html = not path.startswith("/api/")
         token = request.query_params.get("access_token") if html else None
-        name = request.path_params["name"]
         try:
             span = history_range(request.query_params.get("range", DEFAULT_RANGE))
         except ValueError as exc:
             return _error(html, 400, str(exc), token)
         page = await self.page()
-        row = next((r for r in page.entries if r.entry == name), None)
-        if row is None:
-            return _error(html, 404, f"no entry named {name!r}", token)
-        return row, span
+        name = request.path_params.get("name")
+        target: _Target | None
+        if path.startswith(("/entries/", "/api/v1/entries/")):
+            row = next((r for r in page.entries if r.entry == name), None)
+            target = _Target("entry", str(name), "entry", str(name), row) if row else None
+        elif path.startswith(("/groups/", "/api/v1/groups/")):
+            total = next((g for g in page.groups if g.name == name), None)
+            target = _Target("group", str(name), "group", str(name), total) if total else None
+        else:
+            target = _Target("factory", FACTORY, "factory", page.factory_name, page.factory)
+        if target is None:
+            kind = "entry" if path.startswith(("/entries/", "/api/v1/entries/")) else "group"
+            return _error(html, 404, f"no {kind} named {name!r}", token)
+        return target, span
 
     async def _entries_page(self, request: Request) -> Response:
         token = request.query_params.get("access_token")
@@ -118,24 +163,47 @@ class StatusPages:
     async def _entries_json(self, request: Request) -> Response:
         return json_response((await self.page()).as_json())
 
-    async def _entry_page(self, request: Request) -> Response:
-        found = await self._entry(request)
+    async def _history_page(self, request: Request) -> Response:
+        found = await self._target(request)
         if isinstance(found, Response):
             return found
-        row, span = found
+        target, span = found
         now = self.runtime.clock.now()
-        samples = await self.recorder.store.series("entry", row.entry, span, now)
+        samples = await self.recorder.store.series(target.scope, target.series, span, now)
         token = request.query_params.get("access_token")
-        return HTMLResponse(entry_html(row, span, samples, now, token))
+        row = target.row
+        if isinstance(row, EntryRow):
+            return HTMLResponse(entry_html(row, span, samples, now, token))
+        name = self.runtime.config().factory.name
+        return HTMLResponse(total_html(row, name, span, samples, now, token))
 
     async def _history_json(self, request: Request) -> Response:
-        found = await self._entry(request)
+        found = await self._target(request)
         if isinstance(found, Response):
             return found
-        row, span = found
+        target, span = found
         now = self.runtime.clock.now()
-        samples = await self.recorder.store.series("entry", row.entry, span, now)
-        return json_response(history_json(row.entry, span, samples, now))
+        samples = await self.recorder.store.series(target.scope, target.series, span, now)
+        return json_response(history_json(target.key, target.label, span, samples, now))
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """What a history page or route shows: its series and its row."""
+
+    scope: str  # the history's scope: entry, group or factory
+    series: str  # the series' name in it
+    key: str  # the JSON key naming it
+    label: str  # its name
+    row: EntryRow | TotalRow
+
+
+def _history_openapi(kind: str, *, named: bool) -> dict[str, Any]:
+    responses = {"200": {"description": "OK"}, "400": {"description": "unknown range"}}
+    if named:
+        responses["404"] = {"description": f"no such {kind}"}
+    params = [_NAME_PARAM, _RANGE_PARAM] if named else [_RANGE_PARAM]
+    return {"parameters": params, "responses": responses}
 
 
 def _denied_page(request: Request, denied: AccessDenied) -> Response:

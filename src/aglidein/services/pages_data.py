@@ -290,11 +290,12 @@ def _total(
 
 
 def history_json(
-    entry: str, span: HistoryRange, samples: Sequence[HistorySample], now: float
+    key: str, name: str, span: HistoryRange, samples: Sequence[HistorySample], now: float
 ) -> dict[str, Any]:
-    """`GET /api/v1/entries/{name}/history`."""
+    """`GET /api/v1/entries/{name}/history` (`key` "entry"), `/api/v1/groups/{name}/history`
+    ("group") or `/api/v1/factory/history` ("factory", the factory's name)."""
     return {
-        "entry": entry,
+        key: name,
         "range": span.name,
         "resolution_s": span.resolution,
         "start": _iso(now - span.seconds),

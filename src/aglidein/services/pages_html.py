@@ -21,6 +21,8 @@ __all__ = [
     "entry_html",
     "error_html",
     "exit_colours",
+    "total_html",
+    "total_path",
 ]
 
 STATE_COLOURS = {
@@ -131,11 +133,17 @@ def _entry_row(row: EntryRow, token: str | None) -> str:
     )
 
 
+def total_path(row: TotalRow) -> str:
+    """The page of a group's totals (`/groups/NAME`) or the factory's (`/factory`)."""
+    return "/groups/" + quote(row.name, safe="") if row.name else "/factory"
+
+
 def _total_row(row: TotalRow, token: str | None) -> str:
     label = escape(row.name) if row.name else "factory"
     cls = "group" if row.name else "factory"
+    link = f'<a class="total-link" href="{_link(total_path(row), token)}">{label}</a>'
     return (
-        f'<tr class="{cls}" data-group="{escape(row.name)}"><th scope="row">{label}</th>'
+        f'<tr class="{cls}" data-group="{escape(row.name)}"><th scope="row">{link}</th>'
         f"{_counts(row)}"
         f'<td class="exits-1h">{_exits(row.exits_hour)}</td>'
         f'<td class="exits-24h">{_exits(row.exits_day)}</td>'
@@ -192,6 +200,30 @@ def _charts(samples: Sequence[HistorySample], span: HistoryRange, now: float) ->
     ]
 
 
+def _history(
+    path: str, span: HistoryRange, samples: Sequence[HistorySample], now: float, token: str | None
+) -> str:
+    """The range links (to `path`) and the history charts over `span`."""
+    ranges = " ".join(
+        f'<a class="range{" current" if r.name == span.name else ""}" '
+        f'href="{_link(path, token, range=r.name)}">{r.name}</a>'
+        for r in RANGES.values()
+    )
+    charts = "".join(
+        f'<figure class="chart-box">{svg}</figure>' for svg in _charts(samples, span, now)
+    )
+    return (
+        f'<p id="ranges">range: {ranges} <span class="meta">({len(samples)} points, one per '
+        f"{span.resolution // 60} min)</span></p>"
+        f'<div id="charts" data-range="{escape(span.name)}">{charts}</div>'
+    )
+
+
+_HEAD_COUNTS = (
+    "<th>demand</th><th>requested</th><th>idle</th><th>running</th><th>held</th><th>black hole</th>"
+)
+
+
 def entry_html(
     row: EntryRow,
     span: HistoryRange,
@@ -200,32 +232,42 @@ def entry_html(
     token: str | None = None,
 ) -> str:
     """`/entries/NAME`: the entry's row and its history charts over `span`."""
-    path = "/entries/" + quote(row.entry, safe="")
-    ranges = " ".join(
-        f'<a class="range{" current" if r.name == span.name else ""}" '
-        f'href="{_link(path, token, range=r.name)}">{r.name}</a>'
-        for r in RANGES.values()
-    )
-    head_counts = (
-        "<th>demand</th><th>requested</th><th>idle</th><th>running</th><th>held</th>"
-        "<th>black hole</th>"
-    )
     acc = _ACCOUNTING_HEAD if row.accounting is not None else ""
     summary = (
-        f'<table id="entry"><thead><tr><th>entry</th><th>health</th>{head_counts}'
+        f'<table id="entry"><thead><tr><th>entry</th><th>health</th>{_HEAD_COUNTS}'
         f"<th>limited by</th><th>last submit</th><th>exits 1 h</th><th>exits 24 h</th>{acc}"
         f"<th></th></tr></thead><tbody>{_entry_row(row, token)}</tbody></table>"
     )
-    charts = "".join(
-        f'<figure class="chart-box">{svg}</figure>' for svg in _charts(samples, span, now)
-    )
-    body = (
-        f'<h2 id="entry-name">{escape(row.entry)}</h2>{summary}'
-        f'<p id="ranges">range: {ranges} <span class="meta">({len(samples)} points, one per '
-        f"{span.resolution // 60} min)</span></p>"
-        f'<div id="charts" data-range="{escape(span.name)}">{charts}</div>'
-    )
+    history = _history("/entries/" + quote(row.entry, safe=""), span, samples, now, token)
+    body = f'<h2 id="entry-name">{escape(row.entry)}</h2>{summary}{history}'
     return _page(f"entry {row.entry}", body, token)
+
+
+def total_html(
+    row: TotalRow,
+    factory_name: str,
+    span: HistoryRange,
+    samples: Sequence[HistorySample],
+    now: float,
+    token: str | None = None,
+) -> str:
+    """`/groups/NAME` or `/factory`: the totals row and its history charts over `span`."""
+    acc = _ACCOUNTING_HEAD if row.accounting is not None else ""
+    kind, name = ("group", row.name) if row.name else ("factory", factory_name)
+    summary = (
+        f'<table id="totals"><thead><tr><th>{kind}</th>{_HEAD_COUNTS}'
+        f"<th>exits 1 h</th><th>exits 24 h</th>{acc}</tr></thead>"
+        f"<tbody>{_total_row(row, token)}</tbody></table>"
+    )
+    note = (
+        '<p class="meta">demand: the idle jobs of the group, each once; glideins: the '
+        "group's at every entry.</p>"
+        if row.name
+        else '<p class="meta">demand: every idle job, each once; glideins: every entry\'s.</p>'
+    )
+    history = _history(total_path(row), span, samples, now, token)
+    body = f'<h2 id="total-name">{kind} {escape(name)}</h2>{summary}{note}{history}'
+    return _page(f"{kind} {name}", body, token)
 
 
 def error_html(status: int, message: str, token: str | None = None) -> str:
