@@ -16,6 +16,16 @@ ad() { # GLOBALJOBID OWNER START END [EXTRA LINES]
     printf '*** Offset = 0 ClusterId = 1 ProcId = 0 Owner = "%s" CompletionDate = %s\n' "$2" "$4"
 }
 
+# SHORT_AD: a shell function `ad GLOBALJOBID START END` for in_libs scripts.
+export SHORT_AD='ad() { printf "GlobalJobId = \"%s\"\nOwner = \"a\"\nJobCurrentStartDate = %s\nCompletionDate = %s\n*** x\n" "$@"; }'
+
+# recorded_jobs: `run` printing the job of every record logged, in order.
+recorded_jobs() {
+    run "$PYTHON" -c '
+import json, sys
+print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$BATS_TEST_TMPDIR/log/records.ndjson"
+}
+
 # in_libs SCRIPT: run SCRIPT with the pilot's libs sourced and a spool in the tmp dir.
 in_libs() {
     run bash -c '
@@ -94,14 +104,11 @@ for l in open(sys.argv[1]):
     } >"$HISTORY"
     in_libs '
         jobs_history_poll "$2/startd_history"
-        ad() { printf "GlobalJobId = \"%s\"\nOwner = \"a\"\nJobCurrentStartDate = %s\nCompletionDate = %s\n*** x\n" "$@"; }
+        eval "$SHORT_AD"
         { ad "vo#2.0#1" 100 170; ad "vo#3.0#1" 200 260; } >"$2/startd_history"
         jobs_history_poll "$2/startd_history"'
     [ "$status" -eq 0 ]
-    records=$BATS_TEST_TMPDIR/log/records.ndjson
-    run "$PYTHON" -c '
-import json, sys
-print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
+    recorded_jobs
     [ "$output" = "1.0@vo 2.0@vo 3.0@vo" ]
 }
 
@@ -109,7 +116,7 @@ print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
     ad "vo#1.0#1" alice 100 160 'ExitCode = 0\n' >"$HISTORY"
     in_libs '
         jobs_history_poll "$2/startd_history"
-        ad() { printf "GlobalJobId = \"%s\"\nOwner = \"a\"\nJobCurrentStartDate = %s\nCompletionDate = %s\n*** x\n" "$@"; }
+        eval "$SHORT_AD"
         ad "vo#2.0#1" 100 170 >>"$2/startd_history"
         mv "$2/startd_history" "$2/startd_history.20261207T100000"
         { ad "vo#3.0#1" 200 260; ad "vo#4.0#1" 200 270; ad "vo#5.0#1" 200 280; } >"$2/startd_history"
@@ -117,9 +124,6 @@ print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
         ad "vo#6.0#1" 300 360 >>"$2/startd_history"
         jobs_history_poll "$2/startd_history"'
     [ "$status" -eq 0 ]
-    records=$BATS_TEST_TMPDIR/log/records.ndjson
-    run "$PYTHON" -c '
-import json, sys
-print(" ".join(json.loads(l)["job"] for l in open(sys.argv[1])))' "$records"
+    recorded_jobs
     [ "$output" = "1.0@vo 2.0@vo 3.0@vo 4.0@vo 5.0@vo 6.0@vo" ]
 }
