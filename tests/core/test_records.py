@@ -169,6 +169,27 @@ def test_valid_records_round_trip(records: list[dict[str, object]]) -> None:
     assert batch.seqs == [r["seq"] for r in records]
 
 
+# lines at the edges of what a clean batch is: escapes, odd values, several objects
+_ODD_LINES = [
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","x":null}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","x":[1]}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","x":{"y":1}}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","x":"\xff"}',
+    '{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","x":"é"}'.encode(),
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","x":"{[null]}"}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","gl\\u0069dein":"g"}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","\\u0065ntry":"E"}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","":1}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","seq":4}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","msg":"a:b:c:d:e:f"}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","a":1,"b":2,"c":3}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","n":123456789012345678901}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","f":1e999}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e"},{"seq":4}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e"} {"seq":4}',
+    b'{"seq":3,"ts":"2026-01-01T00:00:00Z","level":"info","event":"e","t":true,"u":-0.5}',
+    b'{"seq":3, "ts" : "2026-01-01T00:00:00Z" ,"level":"info","event":"e"}',
+]
 _perturbations = st.sampled_from(
     [
         {},
@@ -202,6 +223,7 @@ _perturbations = st.sampled_from(
                 lambda t: line(**{"seq": t[0], **t[1]})
             ),
             st.sampled_from([b"", b"\r", b"not json", b"[1]", b" " + line(), line() + b"\r"]),
+            st.sampled_from(_ODD_LINES),
         ),
         max_size=12,
     ),
