@@ -4,10 +4,20 @@ message), and its lag (how long the oldest unindexed batch has waited)."""
 from __future__ import annotations
 
 import sqlite3
+import time
 
 import orjson
 
-from aglidein.store.indexer import LINE_BITS, Indexer, batch_msgs, fts_rows
+from aglidein.store.indexer import (
+    BURST_RECORDS_PER_S,
+    LINE_BITS,
+    RATE_WINDOW_S,
+    STEP_RECORDS,
+    Indexer,
+    Pending,
+    batch_msgs,
+    fts_rows,
+)
 from aglidein.store.schema import migrate
 
 
@@ -46,3 +56,15 @@ def test_no_lag_once_everything_is_indexed() -> None:
     indexer = Indexer(conn, indexed=1, committed=1, now=lambda: 300.0)
     indexer._update_lag()
     assert indexer.lag_s == 0.0
+
+
+def test_a_burst_of_ingest_defers_the_index_within_a_fraction_of_a_second() -> None:
+    conn = _store_with_batches([])
+    indexer = Indexer(conn, indexed=0, committed=0)
+    many = int(BURST_RECORDS_PER_S * RATE_WINDOW_S * 2)  # twice the burst rate
+    indexer.add(1, [Pending(1, time.time(), ["m"] * STEP_RECORDS)], STEP_RECORDS)
+    assert indexer._due(0.0, idle=False)  # a full step waits: index it, as usual
+    indexer.add(2, [Pending(2, time.time(), ["m"] * many)], many)
+    time.sleep(RATE_WINDOW_S * 1.2)
+    assert not indexer._due(0.5, idle=False)  # a burst: one step a second
+    assert indexer._due(1.0, idle=False)

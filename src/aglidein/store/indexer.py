@@ -2,8 +2,9 @@
 
 One FTS5 row per record (rowid = batch id << LINE_BITS | line), filled in steps of many
 records: FTS5 pays per commit (segment flushes, merges), so small frequent steps cost
-several times more per record. During a burst of ingest the index takes one small step
-a second and catches up afterwards; searches report how far behind it is.
+several times more per record. During a burst of ingest (seen within a quarter of a
+second) the index takes one small step a second and catches up afterwards; searches
+report how far behind it is.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ IDLE_S = 0.3  # ... or after this long when no request waits
 MERGE_IDLE_S = 5.0
 BURST_RECORDS_PER_S = 30_000  # above this ingest rate the index yields ...
 BURST_STEP = 5_000  # ... to one step of this many records a second
+RATE_WINDOW_S = 0.25  # the ingest rate is measured over this long: a burst is seen at once
 PENDING_MAX = 200_000  # records whose messages are kept in memory for the indexer
 
 
@@ -123,7 +125,7 @@ class Indexer:
     def _ingest_rate(self) -> float:
         now = time.monotonic()
         elapsed = now - self._rate_since
-        if elapsed >= 1.0:
+        if elapsed >= RATE_WINDOW_S:
             self._rate = self._rate_records / elapsed
             self._rate_records = 0
             self._rate_since = now
