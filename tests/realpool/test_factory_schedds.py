@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.realpool.factory import Factory, entry_yaml, start_factory, user_jobs, wait_for
@@ -73,6 +74,16 @@ def census(factory: Factory, names: tuple[str, str]) -> list[float]:
 
 def schedds_up(factory: Factory, names: tuple[str, str]) -> list[float]:
     return [factory.metric("aglidein_factory_schedd_up", schedd=s) for s in names]
+
+
+def failed_removals(factory: Factory) -> float:
+    """Every removal the factory sent that failed (aglidein_removals_total, all labels)."""
+    text = httpx.get(factory.url + "/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("aglidein_removals_total{") and 'result="failure"' in line
+    )
 
 
 def pool_rows(factory: Factory, names: tuple[str, str]) -> list[bool]:
@@ -292,17 +303,37 @@ def test_each_glidein_is_acted_on_at_its_own_schedd_and_a_stopped_one_is_frozen(
         check = factory.run_cli("status", "--check")
         assert check.returncode == 2, (check.stdout, check.stderr)
         assert f"factory schedd {fs2} unreachable" in check.stdout, check.stdout
-        # fs2 returns: its glideins are the ones it had, counted and acted on again
+        # the demand ends: fs1's idle glideins are removed as excess, fs2's are left alone
+        vo.run("condor_rm", "-constraint", f'AglideinTest == "{factory.name}"')
+        wait_for(
+            lambda: not queue(vo, factory, fs1),
+            180,
+            lambda: f"{fs1}'s glideins removed as excess: {queues(vo, factory, schedds)}",
+        )
+        # nothing was tried on fs2: the plan leaves a silent schedd's glideins alone
+        assert failed_removals(factory) == 0
+        wait_for(
+            lambda: census(factory, schedds) == [0, counts[1]],
+            60,
+            lambda: f"the census {census(factory, schedds)} to count fs2's last known only",
+        )
+        # fs2 returns with the glideins it had: counted, then removed as excess too
         vo.switch_schedd("fs2", on=True)
         wait_for(
             lambda: schedds_up(factory, schedds) == [1, 1], 120, f"the factory to see {fs2} up"
         )
-        assert sorted(queue(vo, factory, fs2)) == on_fs2
         assert pool_rows(factory, schedds) == [True, True]
-        cycles = len(factory.events("cycle.done"))
-        wait_for(lambda: len(factory.events("cycle.done")) >= cycles + 3, 60, "3 more cycles")
-        assert [len(queue(vo, factory, s)) for s in schedds] == counts
-        assert census(factory, schedds) == counts
+        wait_for(
+            lambda: not queue(vo, factory, fs2),
+            180,
+            lambda: f"{fs2}'s glideins removed as excess: {queues(vo, factory, schedds)}",
+        )
+        ended = vo.history(ours(factory), ["ClusterId", "ProcId", "RemoveReason"], schedd=fs2)
+        excess = {
+            f"{j['ClusterId']}.{j['ProcId']}" for j in ended if "excess" in str(j["RemoveReason"])
+        }
+        assert excess == set(on_fs2), ended
+        wait_for(lambda: census(factory, schedds) == [0, 0], 60, "the census to count none")
     finally:
         _fs2_up(vo, fs2)
         factory.cleanup(realpool)

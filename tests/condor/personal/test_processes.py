@@ -1,5 +1,6 @@
 """Finding and killing the processes of an instance by its directory (pids_of,
-kill_leftovers): by CONDOR_CONFIG in their environment or by working directory."""
+kill_leftovers): by CONDOR_CONFIG in their environment or by working directory; its
+daemons by program and local name (daemon_pids)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aglidein.condor.personal.processes import kill_leftovers, pids_of
+from aglidein.condor.personal.processes import daemon_pids, kill_leftovers, pids_of
 
 
 @pytest.fixture
@@ -55,3 +56,22 @@ def test_kill_leftovers_kills_only_the_instances_processes(
     assert sleepers[1].wait(5) < 0
     assert sleepers[2].poll() is None
     assert pids_of(tmp_path / "inst") == []
+
+
+def test_daemon_pids_tells_the_instances_own_daemon_from_one_with_a_local_name(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "inst"
+    base.mkdir()
+    env = {**os.environ, "CONDOR_CONFIG": f"{base}/condor_config"}
+    script = "sleep 30; true"  # not exec'd: the shell stays, with its argv
+    own = subprocess.Popen(["/bin/sh", "-c", script], env=env)
+    named = subprocess.Popen(["/bin/sh", "-c", script, "-local-name", "fs1"], env=env)
+    try:
+        assert daemon_pids(base, "sh") == [own.pid]
+        assert daemon_pids(base, "sh", "fs1") == [named.pid]
+        assert daemon_pids(base, "sh", "fs2") == []
+    finally:
+        kill_leftovers(base)
+        own.wait()
+        named.wait()

@@ -30,7 +30,7 @@ from aglidein.condor.personal.condor_config import (
     extra_schedds_config,
     schedd_subsystem,
 )
-from aglidein.condor.personal.processes import kill_leftovers, pids_of
+from aglidein.condor.personal.processes import daemon_pids, kill_leftovers, pids_of
 from aglidein.condor.personal.release import CondorRelease
 
 __all__ = [
@@ -287,14 +287,10 @@ class PoolInstance:
             raise PoolError(f"{local_name!r} is not an extra schedd of {self.spec.name}")
         self.run("condor_on" if on else "condor_off", "-daemon", schedd_subsystem(local_name))
 
-    def daemon_pids(self, program: str) -> list[int]:
-        """The pids of this instance's processes running `program` (e.g. condor_schedd)."""
-        found = []
-        for pid in pids_of(self.base):
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/comm").read_text().strip() == program[:15]:
-                    found.append(pid)
-        return found
+    def daemon_pids(self, program: str, local_name: str | None = None) -> list[int]:
+        """The pids of this instance's `program` (e.g. condor_schedd): its own daemon, or
+        the one started with `-local-name local_name` (`spec.extra_schedds`)."""
+        return daemon_pids(self.base, program, local_name)
 
     def mint_token(self, identity: str, *, lifetime: int | None = None) -> str:
         """An IDTOKEN signed by this pool's key for `identity` (user@domain)."""

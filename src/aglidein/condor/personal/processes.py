@@ -8,7 +8,7 @@ import os
 import signal
 from pathlib import Path
 
-__all__ = ["kill_leftovers", "pids_of"]
+__all__ = ["daemon_pids", "kill_leftovers", "pids_of"]
 
 
 def pids_of(base: Path) -> list[int]:
@@ -36,3 +36,23 @@ def kill_leftovers(base: Path) -> list[int]:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     return pids
+
+
+def daemon_pids(base: Path, program: str, local_name: str | None = None) -> list[int]:
+    """The pids of the instance's processes running `program` (e.g. condor_schedd) that
+    were started with `-local-name local_name` (None: without one, the instance's own)."""
+    found = []
+    for pid in pids_of(base):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/comm").read_text().strip() != program[:15]:
+                continue
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if _local_name(argv) == local_name:
+                found.append(pid)
+    return found
+
+
+def _local_name(argv: list[bytes]) -> str | None:
+    if b"-local-name" not in argv[:-1]:
+        return None
+    return argv[argv.index(b"-local-name") + 1].decode(errors="replace")
