@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tests.daemon_helpers import free_port
+from tests.realpool.pool import PoolError
 from tests.realpool.release import find_tarball
 from tests.realpool.topology import Topology
 
@@ -167,11 +168,17 @@ class Factory:
         self.stop()
         vo = topology.vo
         ours = f'AglideinFactory == "{self.name}"'
-        vo.run("condor_rm", "-constraint", ours, check=False)
+        for schedd in vo.schedd_names:
+            vo.run("condor_rm", "-name", schedd, "-constraint", ours, check=False)
         vo.run("condor_rm", "-constraint", f'AglideinTest == "{self.name}"', check=False)
-        with contextlib.suppress(AssertionError):
+
+        def gone() -> bool:
+            queues = (vo.jobs(ours, ["ClusterId"], schedd=s) for s in vo.schedd_names)
+            return not any(queues) and not vo.startds(ours)
+
+        with contextlib.suppress(AssertionError, PoolError):
             wait_for(
-                lambda: not vo.jobs(ours, ["ClusterId"]) and not vo.startds(ours),
+                gone,
                 90,
                 "this factory's glideins to leave",
             )
@@ -198,9 +205,11 @@ def start_factory(
     factory_extra: str = "",
     tail: str = "",
     start: bool = True,
+    factory_schedds: Sequence[str] = (),
 ) -> Factory:
     """Write a config for `entries` (YAML list items, then `tail`: more top-level
-    sections) and start `aglidein run` on it."""
+    sections) and start `aglidein run` on it. `factory_schedds`: schedd names for
+    `pool.factory_schedds` (default: the VO schedd, `factory_schedd: local`)."""
     tarball = find_tarball()
     assert tarball is not None, "the glidein needs an HTCondor tarball (--condor-tarball)"
     vo = topology.vo
@@ -210,6 +219,11 @@ def start_factory(
     state_dir = topology.base / name
     port = free_port()
     owner = f"  job_owner: {vo.user}\n" if os.geteuid() == 0 else ""
+    where = (
+        f"  factory_schedds: [{', '.join(factory_schedds)}]\n"
+        if factory_schedds
+        else "  factory_schedd: local\n"
+    )
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "aglidein.yaml"
     config.write_text(
@@ -229,7 +243,7 @@ def start_factory(
         f"  collector: {vo.collector}\n"
         f"  trust_domain: {vo.trust_domain}\n"
         f"  signing_key: {vo.signing_key}\n"
-        "  factory_schedd: local\n"
+        f"{where}"
         "http:\n"
         f"  listen: ['127.0.0.1:{port}']\n"
         "groups:\n"

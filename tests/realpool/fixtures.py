@@ -23,6 +23,9 @@ from tests.realpool.topology import Topology, start_topology
 __all__ = ["condor_release", "realpool", "site_pool", "vo_env", "vo_pool"]
 
 _SKIPPED = pytest.StashKey[int]()
+# local names of the VO pool's two more schedds (fs1@vo.aglidein.test, ...): factory
+# schedds for test_factory_schedds.py; idle otherwise
+VO_SCHEDDS = ("fs1", "fs2")
 POOL_FIXTURES = frozenset({"condor_release", "realpool", "site_pool", "vo_pool", "vo_env"})
 
 
@@ -78,7 +81,7 @@ def realpool(condor_release: CondorRelease) -> Iterator[Topology]:
     previous = signal.getsignal(signal.SIGTERM)
     if previous is signal.SIG_DFL:  # a killed session still runs its finalizers
         signal.signal(signal.SIGTERM, _interrupt)
-    topology = start_topology(condor_release)
+    topology = start_topology(condor_release, vo_schedds=VO_SCHEDDS)
     try:
         yield topology
     finally:
@@ -93,7 +96,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @pytest.fixture(scope="session")
 def vo_pool(realpool: Topology) -> PoolInstance:
-    """The VO pool: user jobs, glidein startds, aglidein's factory schedd."""
+    """The VO pool: user jobs, glidein startds, aglidein's factory schedd (and two more
+    schedds, `vo_pool.schedd_names[1:]`)."""
     return realpool.vo
 
 

@@ -17,7 +17,9 @@ def test_vo_pool_and_site_are_up(realpool: Topology) -> None:
     assert vo.collector != site.collector
     assert vo.trust_domain != site.trust_domain
     schedds = vo.query_json("condor_status", "-schedd")
-    assert [ad["Name"] for ad in schedds] == [vo.schedd_name]
+    # its own schedd and the two extra ones (fixtures.VO_SCHEDDS)
+    assert sorted(ad["Name"] for ad in schedds) == sorted(vo.schedd_names)
+    assert len(vo.schedd_names) == 3
     assert vo.startds("AglideinId =?= undefined") == []  # only glideins join the VO pool
     (slot,) = site.startds()
     assert slot["PartitionableSlot"] is True

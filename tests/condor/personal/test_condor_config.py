@@ -1,11 +1,18 @@
 """The personal instance's condor config template: its placeholders and what a filled
-copy says (paths, daemons, ports, security, fast intervals, extra knobs last)."""
+copy says (paths, daemons, ports, security, fast intervals, extra knobs last), and the
+knobs of extra schedds under the same master."""
 
 from __future__ import annotations
 
 import string
 
-from aglidein.condor.personal.condor_config import CONFIG_TEMPLATE
+import pytest
+
+from aglidein.condor.personal.condor_config import (
+    CONFIG_TEMPLATE,
+    extra_schedds_config,
+    schedd_subsystem,
+)
 
 FIELDS = {
     "release": "/opt/condor",
@@ -81,3 +88,32 @@ def test_extra_knobs_come_last_so_they_override() -> None:
 def test_no_ids_line_when_not_root() -> None:
     knobs = _knobs(CONFIG_TEMPLATE.format(**{**FIELDS, "ids": ""}))
     assert "CONDOR_IDS" not in knobs
+
+
+def test_each_extra_schedd_has_its_name_spool_and_logs_under_its_local_name() -> None:
+    knobs = _knobs(extra_schedds_config(["fs1", "fs2"]))
+    assert knobs["FS1"] == "$(SCHEDD)"
+    assert knobs["FS2_ARGS"] == "-local-name fs2"
+    assert knobs["fs2.SCHEDD_NAME"] == "fs2@$(TRUST_DOMAIN)"
+    # NAME.SPOOL (not SCHEDD.NAME.SPOOL): the job queue's default path follows it
+    assert knobs["fs1.SPOOL"] == "$(LOCAL_DIR)/spool.fs1"
+    assert knobs["fs2.SCHEDD_LOG"] == "$(LOG)/SchedLog.fs2"
+    assert knobs["fs2.SCHEDD_AUDIT_LOG"] == "$(LOG)/SchedAuditLog.fs2"
+    lines = extra_schedds_config(["fs1", "fs2"]).splitlines()
+    assert [ln for ln in lines if ln.startswith("DAEMON_LIST")] == [
+        "DAEMON_LIST = $(DAEMON_LIST) FS1",
+        "DAEMON_LIST = $(DAEMON_LIST) FS2",
+    ]
+    assert schedd_subsystem("fs1") == "FS1"
+    assert extra_schedds_config([]) == ""
+
+
+@pytest.mark.parametrize(
+    ("names", "taken"),
+    [(["FS1"], ()), (["fs-1"], ()), (["fs1", "fs1"], ()), (["vo"], ("vo",)), (["schedd"], ())],
+)
+def test_a_local_name_that_cannot_work_is_refused_by_name(
+    names: list[str], taken: tuple[str, ...]
+) -> None:
+    with pytest.raises(ValueError, match=f"extra schedd {names[-1]!r}: want a unique lowercase"):
+        extra_schedds_config(names, taken)

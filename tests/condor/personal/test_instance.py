@@ -1,13 +1,11 @@
 """A personal HTCondor instance without starting one: free_port, wait_until, the pool
-user, endpoints and env, the rendered config, master_pid, and finding/killing the
-processes under an instance directory (pids_of, kill_leftovers)."""
+user, endpoints and env, the rendered config (extra schedds too), master_pid."""
 
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,6 @@ from aglidein.condor.personal.instance import (
     PoolInstance,
     PoolSpec,
     free_port,
-    kill_leftovers,
-    pids_of,
     wait_until,
 )
 from aglidein.condor.personal.release import CondorRelease
@@ -187,45 +183,38 @@ def test_stop_without_a_master_runs_no_tool(
     assert ran == [("condor_off", "-fast", "-master")]
 
 
-@pytest.fixture
-def sleepers(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Two processes of an instance under tmp_path/inst (one by its CONDOR_CONFIG, one by
-    its working directory) and one elsewhere."""
-    base = tmp_path / "inst"
-    (base / "jobs").mkdir(parents=True)
-    other = tmp_path / "other"
-    other.mkdir()
-    env = {**os.environ, "CONDOR_CONFIG": f"{base}/condor_config"}
-    procs = [
-        subprocess.Popen(["sleep", "30"], env=env, cwd=other),
-        subprocess.Popen(["sleep", "30"], cwd=base / "jobs"),
-        subprocess.Popen(["sleep", "30"], cwd=other),
+def test_extra_schedds_are_named_configured_and_switched_by_local_name(
+    as_nobody: None, release: CondorRelease, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = PoolSpec(
+        name="vo", daemons=("SCHEDD",), trust_domain="vo.test", extra_schedds=("fs1", "fs2")
+    )
+    pool = PoolInstance(spec, release, tmp_path / "vo")
+    assert pool.schedd_names == ("vo@vo.test", "fs1@vo.test", "fs2@vo.test")
+    text = pool._config_text()
+    assert "FS2_ARGS = -local-name fs2" in text
+    assert text.index("DAEMON_LIST = MASTER SCHEDD") < text.index(
+        "DAEMON_LIST = $(DAEMON_LIST) FS1"
+    )
+    ran: list[tuple[str, ...]] = []
+    monkeypatch.setattr(pool, "run", lambda *argv, **kwargs: ran.append(argv))
+    pool.switch_schedd("fs2", on=False)
+    pool.switch_schedd("fs2", on=True)
+    assert ran == [("condor_off", "-daemon", "FS2"), ("condor_on", "-daemon", "FS2")]
+    with pytest.raises(PoolError, match="'vo' is not an extra schedd of vo"):
+        pool.switch_schedd("vo", on=False)
+
+
+def test_queries_name_the_schedd_they_ask(
+    as_nobody: None, release: CondorRelease, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = PoolInstance(SPEC, release, tmp_path / "vo")
+    asked: list[tuple[str, ...]] = []
+    monkeypatch.setattr(pool, "query_json", lambda *argv, **kwargs: asked.append(argv) or [])
+    pool.jobs("true", ["ClusterId"], schedd="fs1@vo.test")
+    pool.history("X == 1")
+    condor_q = ("condor_q", "-allusers", "-name", "fs1@vo.test", "-constraint", "true")
+    assert asked == [
+        (*condor_q, "-attributes", "ClusterId"),
+        ("condor_history", "-constraint", "X == 1"),
     ]
-    yield procs
-    for proc in procs:
-        proc.kill()
-        proc.wait()
-
-
-def test_pids_of_finds_an_instances_processes_by_config_or_directory(
-    sleepers: list[subprocess.Popen[bytes]], tmp_path: Path
-) -> None:
-    by_config, by_cwd, elsewhere = (p.pid for p in sleepers)
-    found = pids_of(tmp_path / "inst")
-    assert by_config in found
-    assert by_cwd in found
-    assert elsewhere not in found
-    assert os.getpid() not in found
-    # a sibling whose name starts the same is another instance
-    assert not {by_config, by_cwd} & set(pids_of(tmp_path / "ins"))
-
-
-def test_kill_leftovers_kills_only_the_instances_processes(
-    sleepers: list[subprocess.Popen[bytes]], tmp_path: Path
-) -> None:
-    killed = kill_leftovers(tmp_path / "inst")
-    assert sorted(killed) == sorted(p.pid for p in sleepers[:2])
-    assert sleepers[0].wait(5) < 0
-    assert sleepers[1].wait(5) < 0
-    assert sleepers[2].poll() is None
-    assert pids_of(tmp_path / "inst") == []

@@ -6,7 +6,14 @@ gridmanager of a VO schedd needs to follow glideins at a site promptly.
 
 from __future__ import annotations
 
-__all__ = ["CONFIG_TEMPLATE"]
+import re
+from collections.abc import Sequence
+
+__all__ = ["CONFIG_TEMPLATE", "extra_schedds_config", "schedd_subsystem"]
+
+# a local name is also a config prefix (NAME.SPOOL) and a DAEMON_LIST entry
+_LOCAL_NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
+_DAEMONS = ("master", "collector", "negotiator", "schedd", "startd", "gridmanager", "shadow")
 
 CONFIG_TEMPLATE = """\
 # Written by aglidein (aglidein.condor.personal). Extra knobs: config.d/
@@ -92,3 +99,38 @@ C_GAHP_WORKER_THREAD_LOCK = $(LOCK)/CGAHPWorkerLock.$(USERNAME)
 ARC_GAHP_LOG = $(LOG)/ArcGahpLog.$(USERNAME)
 {extra}
 """
+
+
+def schedd_subsystem(local_name: str) -> str:
+    """The DAEMON_LIST entry of an extra schedd (`condor_off -daemon` takes it)."""
+    return local_name.upper()
+
+
+def extra_schedds_config(local_names: Sequence[str], taken: Sequence[str] = ()) -> str:
+    """Config for more condor_schedds under the same master, each started with
+    `-local-name NAME`: named `NAME@<trust domain>`, with its own spool (job queue, job
+    ids numbered from 1, history), SchedLog.NAME and SchedAuditLog.NAME.
+
+    Knobs are set as `NAME.KNOB`: unlike `SCHEDD.NAME.KNOB`, HTCondor expands the
+    default `$(SPOOL)/job_queue.log` and friends with it, so two schedds never share a
+    job queue. ValueError names a local name that is not usable or is used twice
+    (`taken`: names already in use, e.g. the instance's own schedd)."""
+    lines = []
+    seen = {*_DAEMONS, *(name.lower() for name in taken)}
+    for name in local_names:
+        if not _LOCAL_NAME.fullmatch(name) or name in seen:
+            raise ValueError(
+                f"extra schedd {name!r}: want a unique lowercase name ([a-z][a-z0-9_]*)"
+            )
+        seen.add(name)
+        sub = schedd_subsystem(name)
+        lines += [
+            f"{sub} = $(SCHEDD)",
+            f"{sub}_ARGS = -local-name {name}",
+            f"{name}.SCHEDD_NAME = {name}@$(TRUST_DOMAIN)",
+            f"{name}.SPOOL = $(LOCAL_DIR)/spool.{name}",
+            f"{name}.SCHEDD_LOG = $(LOG)/SchedLog.{name}",
+            f"{name}.SCHEDD_AUDIT_LOG = $(LOG)/SchedAuditLog.{name}",
+            f"DAEMON_LIST = $(DAEMON_LIST) {sub}",
+        ]
+    return "\n".join(lines)

@@ -17,7 +17,6 @@ import json
 import os
 import pwd
 import secrets
-import signal
 import socket
 import subprocess
 import time
@@ -26,7 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from aglidein.condor.personal.condor_config import CONFIG_TEMPLATE
+from aglidein.condor.personal.condor_config import (
+    CONFIG_TEMPLATE,
+    extra_schedds_config,
+    schedd_subsystem,
+)
+from aglidein.condor.personal.processes import daemon_pids, kill_leftovers, pids_of
 from aglidein.condor.personal.release import CondorRelease
 
 __all__ = [
@@ -85,6 +89,8 @@ class PoolSpec:
     cpus: int = 4
     memory_mb: int = 4096
     extra_config: str = ""
+    # local names of more schedds under the same master, each named NAME@trust_domain
+    extra_schedds: tuple[str, ...] = ()
 
 
 def _run_user() -> str | None:
@@ -132,6 +138,12 @@ class PoolInstance:
     def schedd_name(self) -> str:
         """The schedd's Name (with '@', so it never needs a resolvable host name)."""
         return f"{self.spec.name}@{self.spec.trust_domain}"
+
+    @property
+    def schedd_names(self) -> tuple[str, ...]:
+        """Every schedd's Name: this instance's own, then those of `spec.extra_schedds`."""
+        extra = (f"{n}@{self.spec.trust_domain}" for n in self.spec.extra_schedds)
+        return (self.schedd_name, *extra)
 
     @property
     def trust_domain(self) -> str:
@@ -209,15 +221,21 @@ class PoolInstance:
         out = self.run(*argv, "-json", timeout=timeout).stdout.strip()
         return list(json.loads(out)) if out else []
 
-    def jobs(self, constraint: str = "true", attrs: Iterable[str] = ()) -> list[dict[str, Any]]:
-        """Job ads in this instance's schedd queue."""
-        projection = ["-attributes", ",".join(attrs)] if attrs else []
-        return self.query_json("condor_q", "-allusers", "-constraint", constraint, *projection)
+    def jobs(
+        self, constraint: str = "true", attrs: Iterable[str] = (), *, schedd: str = ""
+    ) -> list[dict[str, Any]]:
+        """Job ads in the queue of this instance's schedd (or of the one named `schedd`)."""
+        projection = [*(("-name", schedd) if schedd else ()), "-constraint", constraint]
+        projection += ["-attributes", ",".join(attrs)] if attrs else []
+        return self.query_json("condor_q", "-allusers", *projection)
 
-    def history(self, constraint: str = "true", attrs: Iterable[str] = ()) -> list[dict[str, Any]]:
-        """Job ads of finished jobs (condor_history)."""
-        projection = ["-attributes", ",".join(attrs)] if attrs else []
-        return self.query_json("condor_history", "-constraint", constraint, *projection)
+    def history(
+        self, constraint: str = "true", attrs: Iterable[str] = (), *, schedd: str = ""
+    ) -> list[dict[str, Any]]:
+        """Job ads of finished jobs (condor_history; of the schedd named `schedd`)."""
+        projection = [*(("-name", schedd) if schedd else ()), "-constraint", constraint]
+        projection += ["-attributes", ",".join(attrs)] if attrs else []
+        return self.query_json("condor_history", *projection)
 
     def startds(self, constraint: str = "true") -> list[dict[str, Any]]:
         """Slot ads in this instance's collector."""
@@ -263,14 +281,16 @@ class PoolInstance:
             diagnose=lambda: self.log_tail("MasterLog", "SchedLog"),
         )
 
-    def daemon_pids(self, program: str) -> list[int]:
-        """The pids of this instance's processes running `program` (e.g. condor_schedd)."""
-        found = []
-        for pid in pids_of(self.base):
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{pid}/comm").read_text().strip() == program[:15]:
-                    found.append(pid)
-        return found
+    def switch_schedd(self, local_name: str, *, on: bool) -> None:
+        """Stop (condor_off) or start again (condor_on) one of `spec.extra_schedds`."""
+        if local_name not in self.spec.extra_schedds:
+            raise PoolError(f"{local_name!r} is not an extra schedd of {self.spec.name}")
+        self.run("condor_on" if on else "condor_off", "-daemon", schedd_subsystem(local_name))
+
+    def daemon_pids(self, program: str, local_name: str | None = None) -> list[int]:
+        """The pids of this instance's `program` (e.g. condor_schedd): its own daemon, or
+        the one started with `-local-name local_name` (`spec.extra_schedds`)."""
+        return daemon_pids(self.base, program, local_name)
 
     def mint_token(self, identity: str, *, lifetime: int | None = None) -> str:
         """An IDTOKEN signed by this pool's key for `identity` (user@domain)."""
@@ -310,7 +330,8 @@ class PoolInstance:
 
     def start(self) -> None:
         """Write config and keys, then start condor_master (returns before it is ready)."""
-        for sub in ("log", "spool", "execute", "lock", "run", "cred", "config.d", "jobs"):
+        spools = tuple(f"spool.{name}" for name in self.spec.extra_schedds)
+        for sub in ("log", "spool", "execute", "lock", "run", "cred", "config.d", "jobs", *spools):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
         for secret in ("passwords.d", "tokens.d", "tokens.root.d"):
             (self.base / secret).mkdir(mode=0o700, exist_ok=True)
@@ -318,7 +339,7 @@ class PoolInstance:
         (self.base / "jobs").chmod(0o1777)
         self.config_path.write_text(self._config_text())
         if self._as_user:
-            for sub in ("log", "spool", "execute", "lock", "run", "cred", "passwords.d"):
+            for sub in ("log", "spool", "execute", "lock", "run", "cred", "passwords.d", *spools):
                 _chown_tree(self.base / sub, self.user)
             _chown_tree(self.base / "tokens.d", self.user)
             os.chown(self.base / "jobs", *_ids(self.user))
@@ -349,6 +370,8 @@ class PoolInstance:
                     argv.insert(1, kind)
                 done = self.run(*argv, check=False, timeout=20)
                 if done.returncode != 0 or not done.stdout.strip():
+                    return False
+                if kind == "-schedd" and set(self.schedd_names) - set(done.stdout.split()):
                     return False
             return True
 
@@ -407,7 +430,7 @@ class PoolInstance:
             cpus=spec.cpus,
             memory=spec.memory_mb,
             ids="CONDOR_IDS = {}.{}".format(*_ids(self.user)) if self._as_user else "",
-            extra=spec.extra_config,
+            extra=extra_schedds_config(spec.extra_schedds, (spec.name,)) + "\n" + spec.extra_config,
         )
 
 
@@ -421,30 +444,3 @@ def _chown_tree(root: Path, user: str) -> None:
     os.chown(root, uid, gid)
     for path in root.rglob("*"):
         os.chown(path, uid, gid)
-
-
-def pids_of(base: Path) -> list[int]:
-    """Processes that belong to the instance under `base`: CONDOR_CONFIG below it in their
-    environment, or their working directory below it (job sandboxes)."""
-    marker = f"CONDOR_CONFIG={base}/".encode()
-    prefix = str(base) + "/"
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if marker in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-                continue
-            if (os.readlink(entry / "cwd") + "/").startswith(prefix):
-                found.append(int(entry.name))
-    return found
-
-
-def kill_leftovers(base: Path) -> list[int]:
-    """SIGKILL every process of the instance under `base` (by pid); the pids killed."""
-    pids = pids_of(base)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return pids

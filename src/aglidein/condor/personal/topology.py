@@ -2,7 +2,8 @@
 
 - **vo**: collector + negotiator + schedd. User jobs wait in its schedd; its POOL key is
   aglidein's `pool.signing_key`; glidein startds join its collector; the same schedd is
-  aglidein's factory schedd, whose gridmanager sends glideins to the site.
+  aglidein's factory schedd, whose gridmanager sends glideins to the site. `vo_schedds`
+  adds more schedds to it (`PoolSpec.extra_schedds`), e.g. as `pool.factory_schedds`.
 - **site**: collector + negotiator + schedd + startd (one partitionable slot): the CE and
   batch system an entry with `gridtype: condor` points at (`grid_resource`).
 """
@@ -17,7 +18,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aglidein.condor.personal.instance import PoolInstance, PoolSpec, kill_leftovers
+from aglidein.condor.personal.instance import PoolInstance, PoolSpec
+from aglidein.condor.personal.processes import kill_leftovers
 from aglidein.condor.personal.release import CondorRelease
 
 __all__ = ["Topology", "start_topology", "sweep_stale"]
@@ -69,9 +71,14 @@ class Topology:
 
 
 def start_topology(
-    release: CondorRelease, *, timeout: float = 120, keep: bool | None = None
+    release: CondorRelease,
+    *,
+    timeout: float = 120,
+    keep: bool | None = None,
+    vo_schedds: tuple[str, ...] = (),
 ) -> Topology:
-    """Start the VO pool and the site under a fresh /tmp/agp-* directory and wait for both.
+    """Start the VO pool (with `vo_schedds`: local names of more schedds) and the site
+    under a fresh /tmp/agp-* directory and wait for both.
 
     On any failure everything started is stopped before the error propagates; an atexit
     hook stops the topology too if the caller never does. `keep`: as `Topology.stop`."""
@@ -80,7 +87,12 @@ def start_topology(
     base.chmod(0o755)
     (base / "owner.pid").write_text(f"{os.getpid()}\n")
     vo = PoolInstance(
-        PoolSpec(name="vo", daemons=("COLLECTOR", "NEGOTIATOR", "SCHEDD"), trust_domain=VO_TRUST),
+        PoolSpec(
+            name="vo",
+            daemons=("COLLECTOR", "NEGOTIATOR", "SCHEDD"),
+            trust_domain=VO_TRUST,
+            extra_schedds=vo_schedds,
+        ),
         release,
         base / "vo",
     )
