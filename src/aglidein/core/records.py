@@ -12,7 +12,8 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import add, itemgetter
+from itertools import repeat
+from operator import add, itemgetter, lt
 from typing import cast
 
 import msgspec
@@ -225,31 +226,35 @@ def _parse_clean(raws: list[bytes], max_fields: int, max_bytes: int) -> ParsedBa
     """The batch when every line is a valid record that needs no rewriting (no
     reserved key), checked a column at a time; None when any line might not be."""
     count = len(raws) - (1 if not raws[-1] else 0)
-    if count == 0 or any(not r or r[0] != 123 or len(r) > max_bytes for r in raws[:count]):
-        return None  # 123 = "{"; blank lines, other values and long lines go line by line
+    lines = raws[:count]
+    if count == 0 or not all(map(bytes.startswith, lines, repeat(b"{"))):
+        return None  # blank lines and other values go line by line
+    if max(map(len, lines)) > max_bytes:
+        return None  # so do long lines
     try:
-        objs = _FLAT_BATCH.decode(b"[" + b",".join(raws[:count]) + b"]")
+        objs = _FLAT_BATCH.decode(b"[" + b",".join(lines) + b"]")
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     if len(objs) != count or max(map(len, objs)) > max_fields + 4:
         return None
     if any("glidein" in o or "entry" in o or "" in o for o in objs):
         return None
-    seqs = [o.get("seq") for o in objs]
+    get = dict.get
+    seqs = list(map(get, objs, repeat("seq")))
     if set(map(type, seqs)) != _INT_ONLY:
         return None
     ints = cast(list[int], seqs)
     if min(ints) < 0 or max(ints) >= SEQ_LIMIT:
         return None
-    stamps = [o.get("ts") for o in objs]
-    msgs = [o.get("msg", "") for o in objs]
-    events = [o.get("event") for o in objs]
+    stamps = list(map(get, objs, repeat("ts")))
+    msgs = list(map(get, objs, repeat("msg"), repeat("")))
+    events = list(map(get, objs, repeat("event")))
     if set(map(type, stamps)) != _STR_ONLY or set(map(type, msgs)) != _STR_ONLY:
         return None
     for event in set(events):
         if type(event) is not str or len(event) > EVENT_MAX or not _EVENT_RE.match(event):
             return None
-    levels = [LEVEL_INDEX.get(o.get("level")) for o in objs]  # type: ignore[arg-type]
+    levels = list(map(LEVEL_INDEX.get, map(get, objs, repeat("level"))))  # type: ignore[arg-type]
     if None in levels:
         return None
     try:
@@ -262,8 +267,8 @@ def _parse_clean(raws: list[bytes], max_fields: int, max_bytes: int) -> ParsedBa
         levels=cast(list[int], levels),
         events=cast(list[str], events),
         msgs=cast(list[str], msgs),
-        lines=raws[:count],
-        increasing=all(a < b for a, b in itertools.pairwise(ints)),
+        lines=lines,
+        increasing=all(map(lt, ints, ints[1:])),
     )
 
 
