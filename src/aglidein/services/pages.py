@@ -141,19 +141,18 @@ class StatusPages:
         except ValueError as exc:
             return _error(html, 400, str(exc), token)
         page = await self.page()
-        name = request.path_params.get("name")
-        target: _Target | None
-        if path.startswith(("/entries/", "/api/v1/entries/")):
+        name = str(request.path_params.get("name"))
+        scope = _scope(path)
+        row: EntryRow | TotalRow | None
+        if scope == "entry":
             row = next((r for r in page.entries if r.entry == name), None)
-            target = _Target("entry", str(name), "entry", str(name), row) if row else None
-        elif path.startswith(("/groups/", "/api/v1/groups/")):
-            total = next((g for g in page.groups if g.name == name), None)
-            target = _Target("group", str(name), "group", str(name), total) if total else None
+        elif scope == "group":
+            row = next((g for g in page.groups if g.name == name), None)
         else:
-            target = _Target("factory", FACTORY, "factory", page.factory_name, page.factory)
-        if target is None:
-            kind = "entry" if path.startswith(("/entries/", "/api/v1/entries/")) else "group"
-            return _error(html, 404, f"no {kind} named {name!r}", token)
+            name, row = page.factory_name, page.factory
+        if row is None:
+            return _error(html, 404, f"no {scope} named {name!r}", token)
+        target = _Target(scope, FACTORY if scope == "factory" else name, name, row)
         return target, span
 
     async def _entries_page(self, request: Request) -> Response:
@@ -184,18 +183,24 @@ class StatusPages:
         target, span = found
         now = self.runtime.clock.now()
         samples = await self.recorder.store.series(target.scope, target.series, span, now)
-        return json_response(history_json(target.key, target.label, span, samples, now))
+        return json_response(history_json(target.scope, target.label, span, samples, now))
 
 
 @dataclass(frozen=True, slots=True)
 class _Target:
     """What a history page or route shows: its series and its row."""
 
-    scope: str  # the history's scope: entry, group or factory
+    scope: str  # the history's scope (entry, group or factory), also its JSON key
     series: str  # the series' name in it
-    key: str  # the JSON key naming it
     label: str  # its name
     row: EntryRow | TotalRow
+
+
+def _scope(path: str) -> str:
+    """What a page or history route shows: an entry, a group or the factory."""
+    if path.startswith(("/entries/", "/api/v1/entries/")):
+        return "entry"
+    return "group" if path.startswith(("/groups/", "/api/v1/groups/")) else "factory"
 
 
 def _history_openapi(kind: str, *, named: bool) -> dict[str, Any]:
