@@ -3,6 +3,7 @@ heard from first) while the store is over its size; counts follow what is delete
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,10 @@ class Store:
     def __post_init__(self) -> None:
         self.indexer = Indexer(self.conn, self.fts_indexed, 0)
 
-    def add(self, name: str, received: list[float], size: int = 100) -> None:
+    def add(
+        self, name: str, received: list[float], size: int = 100, stored: int | None = None
+    ) -> None:
+        """Batches of `size` record bytes, each kept in `stored` bytes (compressed)."""
         state = self.glideins.get(name)
         if state is None:
             state = self.glideins[name] = Glidein(len(self.glideins) + 1, name, 0.0)
@@ -47,7 +51,9 @@ class Store:
                 " bytes) VALUES (?, ?, 0, 0, 1, 'a.b', 2, ?)",
                 (state.id, when, size),
             )
-            self.conn.execute("INSERT INTO batch_data VALUES (?, ?)", (cur.lastrowid, b"x" * size))
+            self.conn.execute(
+                "INSERT INTO batch_data VALUES (?, ?)", (cur.lastrowid, os.urandom(stored or size))
+            )
             state.record_count += 2
             state.bytes += size
             state.last_received = max(state.last_received, when)
@@ -87,6 +93,18 @@ def test_over_size_the_least_recently_heard_glideins_go_whole(store: Store) -> N
     assert deleted == 40
     assert set(store.glideins) == {"busy"}
     assert {g for g, _ in _batches(store)} == {2}
+
+
+def test_over_size_compressed_glideins_free_their_share_of_the_store(store: Store) -> None:
+    # Records kept in a tenth of their bytes: a glidein frees a tenth of its record
+    # bytes, so one pass must delete as many glideins as the store is over by.
+    for i in range(6):
+        store.add(f"g{i}", [100.0 + i] * 200, size=4000, stored=400)
+    limit = used_bytes(store.conn) * 6 // 10
+    enforce(store, now=1000.0, retention_s=1e9, max_bytes=limit)
+    assert used_bytes(store.conn) <= limit
+    assert set(store.glideins) == {f"g{i}" for i in range(6 - len(store.glideins), 6)}
+    assert len(store.glideins) >= 2
 
 
 @pytest.mark.parametrize(

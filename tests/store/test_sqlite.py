@@ -195,6 +195,22 @@ async def test_size_retention_drops_least_recent_glideins_first(tmp_path: Path) 
     assert names == [f"g{i}" for i in range(6 - len(names), 6)]
 
 
+async def test_batches_are_stored_compressed_and_read_back_as_sent(tmp_path: Path) -> None:
+    sent = batch(list(range(200)), msg="validate.cvmfs: /cvmfs/cms.cern.ch mounted ({seq} ms)")
+    async with open_store(tmp_path) as store:
+        await store.ingest("g", "E", sent)
+        page = await store.search(LogQuery(glidein="g", limit=1000))
+    conn = sqlite3.connect(tmp_path / "logs.db")
+    (stored,) = conn.execute("SELECT lines FROM batch_data").fetchone()
+    (size,) = conn.execute("SELECT bytes FROM batches").fetchone()
+    conn.close()
+    assert size == len(b"\n".join(sent.lines))  # the records' size, as sent
+    assert len(stored) * 3 < size
+    assert [
+        {k: v for k, v in r.items() if k not in ("glidein", "entry")} for r in page.records
+    ] == [orjson.loads(line) for line in sent.lines]
+
+
 async def test_full_disk_is_a_store_full_error_not_corruption(tmp_path: Path) -> None:
     async with open_store(tmp_path) as store:
         await store.ingest("g", "E", batch(list(range(10))))

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import orjson
 import structlog
 
+from aglidein.store.blobs import unpack_lines
+
 __all__ = ["LINE_BITS", "Indexer", "Pending", "batch_msgs", "fts_rows"]
 
 log = structlog.get_logger()
@@ -45,8 +47,8 @@ class Pending:
 
 
 def batch_msgs(data: bytes) -> list[str]:
-    """The messages of a stored batch, one per record."""
-    return [str(orjson.loads(line).get("msg", "")) for line in data.split(b"\n")]
+    """The messages of a stored batch (`batch_data.lines`), one per record."""
+    return [str(orjson.loads(line).get("msg", "")) for line in unpack_lines(data).split(b"\n")]
 
 
 def fts_rows(batch_id: int, msgs: list[str]) -> list[tuple[int, str]]:

@@ -23,6 +23,7 @@ from aglidein.store.api import (
     LogPage,
     LogQuery,
 )
+from aglidein.store.blobs import unpack_lines
 from aglidein.store.indexer import LINE_BITS
 from aglidein.store.userjobs import UserJob, glidein_jobs, job_filter_sql
 
@@ -216,7 +217,7 @@ def _matching(
     cursor = query.cursor
     levels = query.levels
     for batch_id, glidein, entry, data, wanted in rows:
-        lines = data.split(b"\n")
+        lines = unpack_lines(data).split(b"\n")
         indexes: Any = wanted if wanted is not None else range(len(lines))
         if query.descending and wanted is None:
             indexes = reversed(indexes)
@@ -294,7 +295,7 @@ def glidein_details(
             )
             last: dict[str, Any] | None = None
             if data:
-                lines = [line for line in bytes(data).split(b"\n") if line.strip()]
+                lines = [line for line in unpack_lines(data).split(b"\n") if line.strip()]
                 if lines:
                     last = orjson.loads(lines[-1])
             out[name] = GlideinDetail(summary, last)

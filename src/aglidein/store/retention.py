@@ -73,14 +73,19 @@ def enforce(writer: RetentionTarget[G], *, now: float, retention_s: float, max_b
     for state in [g for g in writer.glideins.values() if g.last_received < cutoff]:
         if state.record_count <= 0:
             _delete_glidein(writer, state.name)
-    over = used_bytes(writer.conn) - max_bytes
+    used = used_bytes(writer.conn)
+    over = used - max_bytes
     if over > 0:
         target = over + max_bytes // 10
+        # A glidein frees about its share of the store: its records' bytes times what
+        # the store keeps a record byte in (lines are stored compressed: blobs)
+        record_bytes = sum(g.bytes for g in writer.glideins.values())
+        scale = min(1.0, used / record_bytes) if record_bytes else 1.0
         freed = 0
         for state in sorted(writer.glideins.values(), key=lambda g: g.last_received):
             if freed >= target:
                 break
-            freed += state.bytes + 200 * max(1, state.record_count // 100)
+            freed += int(state.bytes * scale) + 200 * max(1, state.record_count // 100)
             deleted += _delete_glidein(writer, state.name)
         log.warning("logs.size_retention", deleted_records=deleted, max_bytes=max_bytes)
     if deleted:

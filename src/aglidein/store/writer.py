@@ -27,6 +27,7 @@ import structlog
 from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import GlideinUsage, IngestResult
+from aglidein.store.blobs import pack_lines
 from aglidein.store.indexer import Indexer, Pending
 from aglidein.store.ranges import SeenSet
 from aglidein.store.retention import used_bytes
@@ -303,6 +304,8 @@ class Writer:
         received: float,
         notes: UsageNotes,
     ) -> tuple[tuple[object, ...], bytes, list[str]]:
+        """The batch's `batches` row (its size is that of the records), its stored lines
+        (`blobs.pack_lines`) and its messages; the glidein's state is brought up to date."""
         seqs, tss, levels, events, lines, msgs = (
             batch.seqs,
             batch.ts,
@@ -354,7 +357,7 @@ class Writer:
             len(chosen_lines),
             len(data),
         )
-        return row, data, chosen_msgs
+        return row, pack_lines(data), chosen_msgs
 
     def _undo(self, undo: dict[str, GlideinState | None]) -> None:
         for name, saved in undo.items():
