@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-from aglidein.daemon import GC_THRESHOLDS, tune_gc
+from aglidein.gctune import GC_THRESHOLDS
 from tests.daemon_helpers import RunningDaemon
 from tests.tools import need
 
@@ -102,14 +101,3 @@ def test_the_daemon_runs_with_the_collector_tuned(daemon: RunningDaemon) -> None
         time.sleep(0.05)
     ready = next(line for line in daemon.log().splitlines() if "daemon.ready" in line)
     assert json.loads(ready)["gc_thresholds"] == list(GC_THRESHOLDS), ready
-
-
-def test_tune_gc_freezes_what_lives_and_raises_the_thresholds() -> None:
-    saved = gc.get_threshold()
-    try:
-        tune_gc()
-        assert gc.get_threshold() == GC_THRESHOLDS
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*saved)

@@ -5,7 +5,8 @@ rounds (ours, reference, then reference, ours, ...; every round's seqs new to th
 so that a change of load on a shared machine hits both alike (after each of the daemon's
 rounds its index catches up before the next round starts); each server's best round is
 compared. Prints records/s, p50/p99 latency, peak RSS, index lag, CPU time per 1,000
-records (all threads of the server, during the load) and both ratios. Never asserts.
+records (every thread of the server and of its log writer process, during the load) and
+both ratios. Never asserts.
 
     .venv/bin/python bench/ingest/run.py [--duration 10] [--rounds 2] [--glideins 1000]
 """
@@ -62,31 +63,47 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
     raise SystemExit(f"{url} never answered")
 
 
+def family(pid: int) -> list[int]:
+    """A process and its children (the daemon's log writer process)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return [pid, *children]
+
+
 class PeakRss:
-    """Samples VmHWM/VmRSS of a process (peak resident memory)."""
+    """Samples the resident memory of a process and its children together (their peak)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak_kib = 0
 
     def sample(self) -> None:
-        try:
-            text = Path(f"/proc/{self.pid}/status").read_text()
-        except OSError:
-            return
-        for key in ("VmHWM", "VmRSS"):
-            match = re.search(rf"{key}:\s+(\d+)", text)
-            if match:
-                self.peak_kib = max(self.peak_kib, int(match.group(1)))
+        total = 0
+        for pid in family(self.pid):
+            try:
+                text = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            match = re.search(r"VmRSS:\s+(\d+)", text)
+            total += int(match.group(1)) if match else 0
+        self.peak_kib = max(self.peak_kib, total)
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process (all its threads) has used so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its children (all their threads) have used."""
+    total = 0
+    for member in family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def run_wrk(url: str, tokens: Path, args: argparse.Namespace, base: int) -> dict[str, float]:

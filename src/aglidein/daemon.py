@@ -27,6 +27,7 @@ from aglidein import __version__
 from aglidein.clock import Clock, SystemClock, wall_clock
 from aglidein.config import Config, LoadedConfig, expand_path
 from aglidein.errors import AglideinError
+from aglidein.gctune import tune_gc
 from aglidein.logkeys import read_private_file
 from aglidein.ownership import resolve_job_owner, unreachable_dir
 from aglidein.sdnotify import Notifier
@@ -65,21 +66,6 @@ class Subsystems:
 
 
 ServiceFactory = Callable[[Runtime], Subsystems]
-
-
-# CPython collects its youngest generation every 700 net allocations of container
-# objects. Ingest allocates a dict per record, and at 700 the collections took about 7 %
-# of the daemon's CPU under load (bench/ingest/run.py). `aglidein run` raises the
-# thresholds and freezes what starting allocated (config, modules, the store's state), which
-# later collections then never scan.
-GC_THRESHOLDS = (20_000, 20, 20)
-
-
-def tune_gc() -> None:
-    """Collect once, freeze the survivors out of later collections, raise the thresholds."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def preflight(loaded: LoadedConfig) -> None:

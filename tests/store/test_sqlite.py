@@ -16,7 +16,7 @@ from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import LogQuery
 from aglidein.store.indexer import MAX_AGE_S
-from aglidein.store.sqlite import SqliteLogStore
+from aglidein.store.sqlite import INLINE_PARSE_MAX, SqliteLogStore
 from aglidein.store.writer import Job
 
 TS0 = 1767225600.0  # 2026-01-01T00:00:00Z
@@ -68,10 +68,8 @@ async def fill(store: SqliteLogStore) -> None:
 
 
 async def wait_indexed(store: SqliteLogStore) -> None:
-    writer = store._writer
-    assert writer is not None
     for _ in range(200):
-        if writer.fts_indexed >= store.last_batch:
+        if store.fts_indexed >= store.last_batch:
             return
         await anyio.sleep(0.05)
     raise AssertionError("the full-text index never caught up")
@@ -337,3 +335,13 @@ async def test_databases_are_created_private(tmp_path: Path) -> None:
     finally:
         store.close()
         state.close()
+
+
+async def test_an_ndjson_body_is_parsed_and_its_refused_lines_named(tmp_path: Path) -> None:
+    lines = b"\n".join(batch(list(range(2000)), msg="m" * 60 + " {seq}").lines)  # > 128 KiB
+    body = lines + b'\n{"seq": -1}\n'
+    async with open_store(tmp_path) as store:
+        result, refused = await store.ingest_lines("g", "E", body, max_fields=64, max_bytes=16384)
+        assert (result.accepted, result.duplicates) == (2000, 0)
+        assert [e.line for e in refused] == [2001]
+        assert len(body) > INLINE_PARSE_MAX  # parsed on a worker thread

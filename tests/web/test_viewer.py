@@ -45,11 +45,7 @@ async def test_search_filter_and_follow_live(tmp_path: Path) -> None:
         await post(server, "glidein-b", ndjson(range(5), msg="startd ready {seq}"))
         store = server.logs.store
         await eventually(
-            lambda: (
-                store.stats().index_lag_s == 0
-                and store._writer is not None
-                and store._writer.fts_indexed >= store.last_batch
-            )
+            lambda: store.stats().index_lag_s == 0 and store.fts_indexed >= store.last_batch
         )
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=need("chromium"), args=ARGS)

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import anyio
 
-from aglidein.core.records import ParsedBatch
+from aglidein.core.records import LineError, ParsedBatch
 from aglidein.store.userjobs import JobRef, JobRun, UserJob
 
 __all__ = [
@@ -161,6 +161,13 @@ class LogStore(Protocol):
 
         Raises StoreFull when out of space and StoreError when storage fails.
         """
+        ...
+
+    async def ingest_lines(
+        self, glidein: str, entry: str, body: bytes, *, max_fields: int, max_bytes: int
+    ) -> tuple[IngestResult, list[LineError]]:
+        """`ingest` of the valid records of an NDJSON body (`records.parse_batch`); the
+        refused lines besides. Raises as `ingest` does."""
         ...
 
     async def search(self, query: LogQuery) -> LogPage:

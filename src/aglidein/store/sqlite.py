@@ -28,7 +28,7 @@ import anyio.to_thread
 import structlog
 
 from aglidein.config import LogsConfig
-from aglidein.core.records import ParsedBatch
+from aglidein.core.records import LineError, ParsedBatch, parse_batch
 from aglidein.errors import StoreError
 from aglidein.logkeys import private_database
 from aglidein.store import retention
@@ -52,6 +52,7 @@ __all__ = ["DB_FILE", "SqliteLogStore"]
 
 log = structlog.get_logger()
 DB_FILE = "logs.db"
+INLINE_PARSE_MAX = 128 * 1024  # larger bodies are parsed on a worker thread
 T = TypeVar("T")
 
 
@@ -140,6 +141,17 @@ class SqliteLogStore:
             batches=next_batch - 1,
         )
 
+    def open_writer(self) -> Writer:
+        """`open`, and the writer made (the writer process runs it itself)."""
+        self.open()
+        assert self._writer is not None
+        return self._writer
+
+    @property
+    def fts_indexed(self) -> int:
+        """The newest batch in the full-text index."""
+        return self._writer.fts_indexed if self._writer is not None else 0
+
     def close(self) -> None:
         """Close every connection (after the writer thread ended, if it ran)."""
         if self._writer is None:
@@ -164,7 +176,8 @@ class SqliteLogStore:
             job = writer.jobs.get_nowait()
             if job is not None:
                 job.result = closing
-                job.done.set()
+                if job.done is not None:
+                    job.done.set()
 
     async def run(
         self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -209,10 +222,24 @@ class SqliteLogStore:
             raise StoreError("log store is not open")
         if not batch.seqs:
             return IngestResult(0, 0)
-        job = Job(glidein, entry, batch)
+        done = anyio.Event()
+        job = Job(glidein, entry, batch, done=done)
         writer.jobs.put(job)
-        await job.done.wait()
+        await done.wait()
         return job.outcome()
+
+    async def ingest_lines(
+        self, glidein: str, entry: str, body: bytes, *, max_fields: int, max_bytes: int
+    ) -> tuple[IngestResult, list[LineError]]:
+        """Parse an NDJSON body (`records.parse_batch`; a large one on a worker thread),
+        store its valid records; what was stored, and the refused lines."""
+        if len(body) <= INLINE_PARSE_MAX:
+            batch = parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
+        else:
+            batch = await anyio.to_thread.run_sync(
+                lambda: parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
+            )
+        return await self.ingest(glidein, entry, batch), batch.errors
 
     async def search(self, query: LogQuery) -> LogPage:
         """Records matching `query` (see `store.query.search`)."""
@@ -330,7 +357,8 @@ class SqliteLogStore:
 
     def _wake(self, jobs: list[Job], committed: bool, usage: list[GlideinUsage]) -> None:
         for job in jobs:
-            job.done.set()
+            if job.done is not None:
+                job.done.set()
         if committed:
             event, self.changed = self.changed, anyio.Event()
             event.set()

@@ -28,6 +28,7 @@ from aglidein.core.records import END_EVENTS, LEVEL_BITS, ParsedBatch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import GlideinUsage, IngestResult
 from aglidein.store.blobs import pack_lines
+from aglidein.store.bulk import insert_rows
 from aglidein.store.indexer import Indexer, Pending
 from aglidein.store.ranges import SeenSet
 from aglidein.store.retention import used_bytes
@@ -91,13 +92,18 @@ class GlideinState:
 @dataclass
 class Job:
     """One request's batch waiting for the writer; `done` is set (on the event loop)
-    once `result` holds what happened to it."""
+    once `result` holds what happened to it. In the writer process (`writer_child`) a
+    job has no event: `key` names the daemon's request, and `packed` may hold the whole
+    batch as stored (`blobs.pack_lines`, done off the writer thread), which the writer
+    stores as it is when every record is new."""
 
     glidein: str
     entry: str
     batch: ParsedBatch
-    done: anyio.Event = field(default_factory=anyio.Event)
+    done: anyio.Event | None = None
+    key: int = 0
     result: IngestResult | BaseException | None = None
+    packed: bytes | None = None
 
     def outcome(self) -> IngestResult:
         """The result once `done`; the store's error is raised."""
@@ -216,14 +222,14 @@ class Writer:
             batch_rows, data_rows = self._prepare(group, undo, pending, notes)
             self._apply_sync()
             self.conn.execute("BEGIN")
-            self.conn.executemany(
-                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", batch_rows
-            )
-            self.conn.executemany("INSERT INTO batch_data VALUES (?, ?)", data_rows)
+            insert_rows(self.conn, "batches", batch_rows)
+            insert_rows(self.conn, "batch_data", data_rows)
             usage = notes.write(self.conn)
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO glideins VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            insert_rows(
+                self.conn,
+                "glideins",
                 [self.glideins[name].row() for name in undo],
+                verb="INSERT OR REPLACE",
             )
             self.conn.execute("COMMIT")
         except Exception as exc:
@@ -268,7 +274,7 @@ class Writer:
                 continue
             batch_id = self.next_batch
             self.next_batch += 1
-            row, data, msgs = self._batch_row(batch_id, state, job.batch, new, received, notes)
+            row, data, msgs = self._batch_row(batch_id, state, job, new, received, notes)
             batch_rows.append(row)
             data_rows.append((batch_id, data))
             pending.append(Pending(batch_id, received, msgs))
@@ -299,13 +305,15 @@ class Writer:
         self,
         batch_id: int,
         state: GlideinState,
-        batch: ParsedBatch,
+        job: Job,
         new: range | list[int],
         received: float,
         notes: UsageNotes,
     ) -> tuple[tuple[object, ...], bytes, list[str]]:
         """The batch's `batches` row (its size is that of the records), its stored lines
         (`blobs.pack_lines`) and its messages; the glidein's state is brought up to date."""
+        batch = job.batch
+        packed = job.packed
         seqs, tss, levels, events, lines, msgs = (
             batch.seqs,
             batch.ts,
@@ -323,6 +331,7 @@ class Writer:
             chosen_levels = [levels[i] for i in new]
             chosen_events = [events[i] for i in new]
             chosen_msgs = [msgs[i] for i in new]
+            packed = None  # packed whole: some records were stored before
         level_bits = 0
         for level in set(chosen_levels):
             level_bits |= 1 << level
@@ -357,7 +366,7 @@ class Writer:
             len(chosen_lines),
             len(data),
         )
-        return row, pack_lines(data), chosen_msgs
+        return row, packed or pack_lines(data), chosen_msgs
 
     def _undo(self, undo: dict[str, GlideinState | None]) -> None:
         for name, saved in undo.items():

@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from aglidein.config import LogsConfig
-from aglidein.core.records import ParsedBatch
+from aglidein.core.records import LineError, ParsedBatch, parse_batch
 from aglidein.errors import StoreFull
 from aglidein.logkeys import KEY_FILE, LogKeyring, LogTokenError
 from aglidein.services.glidein_logs.ingest import (
@@ -133,6 +133,12 @@ class FakeStore:
             raise self.error
         self.batches.append((glidein, entry, batch))
         return IngestResult(accepted=batch.line_count - len(batch.errors), duplicates=0)
+
+    async def ingest_lines(
+        self, glidein: str, entry: str, body: bytes, *, max_fields: int, max_bytes: int
+    ) -> tuple[IngestResult, list[LineError]]:
+        batch = parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
+        return await self.ingest(glidein, entry, batch), batch.errors
 
 
 class Harness:

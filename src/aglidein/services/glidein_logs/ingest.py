@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import orjson
 import structlog
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from aglidein.config import LogsConfig
-from aglidein.core.records import ParsedBatch, parse_batch
 from aglidein.errors import CredentialError, StoreError, StoreFull
 from aglidein.logkeys import KEY_FILE, PREV_KEY_FILE, LogClaims, LogKeyring, LogTokenError
 from aglidein.services.http import RawResponse
@@ -42,7 +40,6 @@ log = structlog.get_logger()
 
 MAX_BODY = 1024 * 1024
 MAX_DECOMPRESSED = 8 * 1024 * 1024
-INLINE_PARSE_MAX = 128 * 1024  # larger bodies are parsed on a worker thread
 STORE_RETRY_AFTER_S = 5
 MAX_ERRORS_LISTED = 100  # a 400 lists the first refused lines and counts the rest
 
@@ -227,40 +224,37 @@ class Ingest:
             return self._reject(
                 "rate_limited", 429, "rate limit exceeded for this glidein", int(retry)
             )
-        batch = await self._parse(body)
+        settings = self._settings()
         try:
-            result = await self._store().ingest(claims.glidein, claims.entry, batch)
+            result, errors = await self._store().ingest_lines(
+                claims.glidein,
+                claims.entry,
+                body,
+                max_fields=settings.record_max_fields,
+                max_bytes=int(settings.record_max_bytes),
+            )
         except StoreError as exc:
             reason = "store_full" if isinstance(exc, StoreFull) else "store_failed"
-            self._metrics.log_rejected.labels(reason=reason).inc(batch.line_count)
+            self._metrics.log_rejected.labels(reason=reason).inc(lines)
             return _json(503, {"error": str(exc)}, STORE_RETRY_AFTER_S)
         metrics = self._metrics
         metrics.log_records.inc(result.accepted)
         if result.duplicates:
             metrics.log_duplicates.inc(result.duplicates)
-        if batch.errors:
-            metrics.log_rejected.labels(reason="invalid").inc(len(batch.errors))
+        if errors:
+            metrics.log_rejected.labels(reason="invalid").inc(len(errors))
         metrics.ingest_duration.observe(time.perf_counter() - started)
         body_out: dict[str, object] = {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
         }
-        if batch.errors:
-            shown = batch.errors[:MAX_ERRORS_LISTED]
+        if errors:
+            shown = errors[:MAX_ERRORS_LISTED]
             body_out["errors"] = [{"line": e.line, "error": e.error} for e in shown]
-            if len(batch.errors) > len(shown):
-                body_out["errors_omitted"] = len(batch.errors) - len(shown)
+            if len(errors) > len(shown):
+                body_out["errors_omitted"] = len(errors) - len(shown)
             return _json(400, body_out)
         return _json(200, body_out)
-
-    async def _parse(self, body: bytes) -> ParsedBatch:
-        settings = self._settings()
-        max_fields, max_bytes = settings.record_max_fields, int(settings.record_max_bytes)
-        if len(body) <= INLINE_PARSE_MAX:
-            return parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
-        return await anyio.to_thread.run_sync(
-            lambda: parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
-        )
 
 
 _WANTED = frozenset({"authorization", "content-type", "content-encoding", "content-length"})

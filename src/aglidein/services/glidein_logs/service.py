@@ -17,6 +17,7 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from aglidein.clock import SystemClock
 from aglidein.config import LogsConfig
 from aglidein.errors import StoreError
 from aglidein.services.accounting import Accounting
@@ -39,6 +40,7 @@ from aglidein.services.glidein_logs.tail import TailHub
 from aglidein.services.http import ApiRoute, json_response
 from aglidein.services.runtime import Runtime
 from aglidein.store.api import Cursor, LogQuery
+from aglidein.store.process_store import ProcessLogStore
 from aglidein.store.sqlite import DB_FILE, SqliteLogStore
 from aglidein.store.userjobs import user_job_json
 
@@ -78,11 +80,19 @@ class LogService:
         self.runtime = runtime
         self.closer = closer or StreamCloser()
         self.accounting = Accounting(runtime, lambda: self.store)
-        self.store = SqliteLogStore(
-            runtime.state_dir / DB_FILE,
-            self._settings,
-            now=runtime.clock.now,
-            on_usage=self.accounting.record,
+        # On the wall clock the writer gets a process of its own (both cores under load);
+        # a test's clock stays in charge of an in-process writer.
+        self.store: SqliteLogStore = (
+            ProcessLogStore(
+                runtime.state_dir / DB_FILE, self._settings, on_usage=self.accounting.record
+            )
+            if isinstance(runtime.clock, SystemClock)
+            else SqliteLogStore(
+                runtime.state_dir / DB_FILE,
+                self._settings,
+                now=runtime.clock.now,
+                on_usage=self.accounting.record,
+            )
         )
         self.view = GlideinView(
             runtime.roster,

@@ -1,0 +1,274 @@
+"""The log store's writer process (`ProcessLogStore`): the same `Writer` as in-process,
+fed over a socket by the daemon, so that storing records never holds the daemon's GIL.
+
+    python -m aglidein.store.writer_child FD DB_PATH MAX_PAGE_COUNT
+
+FD is this end of a socket pair. Messages are length-prefixed pickles (`send_frame`,
+`read_frame`), from the daemon:
+
+    ("settings", logs_config)                     first, and whenever it changes
+    ("ingest", key, glidein, entry, batch)        a ParsedBatch to store
+    ("lines", key, glidein, entry, body, max_fields, max_bytes)   NDJSON to parse, store
+    ("maintain", token)                           run retention now
+    ("stop",)                                     commit what is queued, close, exit
+
+and to it: ("ready", state), ("settled", results, committed, usage, state, posted,
+ended), ("state", state, removed), ("maintained", tokens, state, removed), ("log",
+event_dict), ("failed", error) and ("closed",); `state` is `StateTuple`. The end of the
+socket (the daemon gone) is a stop. SIGINT, SIGTERM and SIGHUP are the daemon's to
+handle: this process ends when the daemon says so, after its last commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import structlog
+
+from aglidein.config import LogsConfig
+from aglidein.core.records import ParsedBatch, parse_batch
+from aglidein.errors import StoreError, StoreFull
+from aglidein.gctune import tune_gc
+from aglidein.store.api import GlideinUsage, IngestResult
+from aglidein.store.blobs import pack_lines
+from aglidein.store.sqlite import SqliteLogStore
+from aglidein.store.writer import Job, Writer
+
+__all__ = ["StateTuple", "encode_frame", "frames_in", "main", "read_frame", "send_frame"]
+
+_LENGTH = struct.Struct("!I")
+STATE_EVERY_S = 0.25  # the daemon's view of index lag and size is this fresh
+# size_bytes, index_lag_s, last_error, last_committed, fts_indexed
+StateTuple = tuple[int, float, str | None, int, int]
+
+
+def encode_frame(message: object) -> bytes:
+    """One message as sent: its length, then its pickle."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def send_frame(sock: socket.socket, message: object) -> None:
+    """Send one message (blocking)."""
+    sock.sendall(encode_frame(message))
+
+
+def read_frame(stream: BinaryIO) -> Any:
+    """The next message; EOFError at the end of the stream."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError
+    (size,) = _LENGTH.unpack(head)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError
+    return pickle.loads(payload)
+
+
+def frames_in(buffer: bytearray) -> list[Any]:
+    """Every whole message at the start of `buffer`, taken out of it."""
+    out: list[Any] = []
+    start = 0
+    while len(buffer) - start >= _LENGTH.size:
+        (size,) = _LENGTH.unpack_from(buffer, start)
+        end = start + _LENGTH.size + size
+        if len(buffer) < end:
+            break
+        out.append(pickle.loads(memoryview(buffer)[start + _LENGTH.size : end]))
+        start = end
+    del buffer[:start]
+    return out
+
+
+class _Child:
+    """The writer process: a reader thread turning messages into jobs, the writer's
+    loop on the main thread, and a thread reporting index lag and size as they change."""
+
+    def __init__(self, sock: socket.socket, path: Path, max_page_count: int | None) -> None:
+        self.sock = sock
+        self.stream = sock.makefile("rb")
+        self.send_lock = threading.Lock()
+        self.settings = LogsConfig()
+        self.store = SqliteLogStore(
+            path, lambda: self.settings, now=time.time, max_page_count=max_page_count
+        )
+        self.tokens: list[int] = []
+        self.tokens_lock = threading.Lock()
+        self.posted: set[str] = set()
+        self.ended: set[str] = set()
+        self.done = threading.Event()
+
+    def send(self, message: object) -> None:
+        with self.send_lock, contextlib.suppress(OSError):
+            send_frame(self.sock, message)
+
+    def _apply(self, message: tuple[Any, ...]) -> None:
+        self.settings = message[1]
+
+    def run(self) -> int:
+        """Open the store, serve until told to stop (or the daemon is gone), close."""
+        first = read_frame(self.stream)
+        self._apply(first)
+        try:
+            writer = self.store.open_writer()
+        except StoreError as exc:
+            self.send(("failed", str(exc)))
+            return 1
+        self.posted = set(writer.glideins)
+        self.ended = {name for name, g in writer.glideins.items() if g.ended}
+        writer.notify = self._settled(writer)
+        maintain = writer.maintenance
+        writer.maintenance = lambda w: self._maintain(w, maintain)
+        tune_gc()  # what opening loaded (every glidein's seqs) is never scanned again
+        self.send(("ready", (_state(writer), sorted(self.posted), sorted(self.ended))))
+        threading.Thread(target=self._read, args=(writer,), name="writer-reader").start()
+        threading.Thread(target=self._report, args=(writer,), name="writer-state").start()
+        try:
+            writer.run()
+        finally:
+            self.done.set()
+            self.store.close()
+            self.send(("closed",))
+        return 0
+
+    def _read(self, writer: Writer) -> None:
+        try:
+            while True:
+                message = read_frame(self.stream)
+                kind = message[0]
+                if kind == "ingest":
+                    _, key, glidein, entry, batch = message
+                    self._store(writer, _job(key, glidein, entry, batch))
+                elif kind == "lines":
+                    _, key, glidein, entry, body, max_fields, max_bytes = message
+                    batch = parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
+                    self._store(writer, _job(key, glidein, entry, batch))
+                elif kind == "settings":
+                    self._apply(message)
+                elif kind == "maintain":
+                    with self.tokens_lock:
+                        self.tokens.append(message[1])
+                    writer.maintain_now.set()
+                elif kind == "stop":
+                    break
+        except (EOFError, OSError):
+            pass  # the daemon is gone: commit what came, then end
+        writer.jobs.put(None)
+
+    def _store(self, writer: Writer, job: Job) -> None:
+        """Queue the job for the writer; one without a valid record is answered now (a
+        glidein that never sent one has not posted)."""
+        if job.batch.seqs:
+            writer.jobs.put(job)
+            return
+        job.result = IngestResult(0, 0)
+        self.send(("settled", [_result(job)], False, [], _state(writer), [], []))
+
+    def _report(self, writer: Writer) -> None:
+        last = _state(writer)
+        while not self.done.wait(STATE_EVERY_S):
+            state = _state(writer)
+            if state != last:
+                last = state
+                self.send(("state", state, []))
+
+    def _settled(self, writer: Writer) -> Callable[[list[Job], bool, list[GlideinUsage]], None]:
+        def settled(jobs: list[Job], committed: bool, usage: list[GlideinUsage]) -> None:
+            results = [_result(job) for job in jobs]
+            posted, ended = [], []
+            for name in {job.glidein for job in jobs}:
+                state = writer.glideins.get(name)
+                if state is None:
+                    continue
+                if name not in self.posted:
+                    self.posted.add(name)
+                    posted.append(name)
+                if state.ended and name not in self.ended:
+                    self.ended.add(name)
+                    ended.append(name)
+            self.send(("settled", results, committed, usage, _state(writer), posted, ended))
+
+        return settled
+
+    def _maintain(self, writer: Writer, maintain: Callable[[Writer], None]) -> None:
+        with self.tokens_lock:
+            tokens, self.tokens = self.tokens, []
+        try:
+            maintain(writer)
+        finally:
+            removed = self.posted - set(writer.glideins)
+            self.posted -= removed
+            self.ended -= removed
+            self.send(("maintained", tokens, _state(writer), sorted(removed)))
+
+
+def _job(key: int, glidein: str, entry: str, batch: ParsedBatch) -> Job:
+    """A job for the writer, its batch packed here (the reader thread): zstd lets go of
+    the GIL, so packing runs beside the writer's work instead of in its turn."""
+    packed = pack_lines(b"\n".join(batch.lines)) if batch.lines else None
+    return Job(glidein, entry, batch, key=key, packed=packed)
+
+
+def _state(writer: Writer) -> StateTuple:
+    return (
+        writer.size_bytes,
+        writer.index_lag_s,
+        writer.last_error,
+        writer.last_committed,
+        writer.fts_indexed,
+    )
+
+
+def _result(job: Job) -> tuple[int, int, int, str | None, str, list[tuple[int, str]]]:
+    """(key, accepted, duplicates, error kind, error, refused lines) of a settled job."""
+    result = job.result
+    if isinstance(result, IngestResult):
+        refused = [(e.line, e.error) for e in job.batch.errors]
+        return job.key, result.accepted, result.duplicates, None, "", refused
+    kind = "full" if isinstance(result, StoreFull) else "error"
+    return job.key, 0, 0, kind, str(result or "log store lost a batch"), []
+
+
+def _forward_logs(child: _Child) -> None:
+    """structlog events go to the daemon, which logs them as its own."""
+
+    def forward(_: Any, method: str, event_dict: Any) -> Any:
+        child.send(("log", method, dict(event_dict)))
+        raise structlog.DropEvent
+
+    structlog.configure(
+        processors=[structlog.processors.format_exc_info, forward],
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`writer_child FD DB_PATH MAX_PAGE_COUNT` (0: no page limit)."""
+    fd, path, pages = (argv if argv is not None else sys.argv[1:])[:3]
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    sock = socket.socket(fileno=int(fd))
+    child = _Child(sock, Path(path), int(pages) or None)
+    _forward_logs(child)
+    try:
+        return child.run()
+    except EOFError:
+        return 0  # the daemon went away before the store opened
+    finally:
+        child.stream.close()
+        sock.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
