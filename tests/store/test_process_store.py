@@ -21,6 +21,7 @@ from aglidein.errors import StoreError
 from aglidein.store.api import LogQuery
 from aglidein.store.process_store import ProcessLogStore
 from aglidein.store.schema import SCHEMA_VERSION
+from tests.store_helpers import running
 
 from .test_sqlite import batch
 
@@ -48,13 +49,8 @@ async def open_process_store(
     path: Path, settings: dict[str, LogsConfig] | None = None
 ) -> AsyncIterator[ProcessLogStore]:
     holder = settings or {"logs": LogsConfig()}
-    store = ProcessLogStore(path / "logs.db", lambda: holder["logs"])
-    async with anyio.create_task_group() as tg:
-        await tg.start(store.run)
-        try:
-            yield store
-        finally:
-            await store.stop()
+    async with running(ProcessLogStore(path / "logs.db", lambda: holder["logs"])) as store:
+        yield store
 
 
 async def until(condition: Callable[[], bool]) -> None:

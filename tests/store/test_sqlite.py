@@ -18,6 +18,7 @@ from aglidein.store.api import LogQuery
 from aglidein.store.indexer import MAX_AGE_S
 from aglidein.store.sqlite import INLINE_PARSE_MAX, SqliteLogStore
 from aglidein.store.writer import Job
+from tests.store_helpers import running
 
 TS0 = 1767225600.0  # 2026-01-01T00:00:00Z
 
@@ -54,12 +55,8 @@ async def open_store(
         now=now or (lambda: TS0),
         **kw,  # type: ignore[arg-type]
     )
-    async with anyio.create_task_group() as tg:
-        await tg.start(store.run)
-        try:
-            yield store
-        finally:
-            await store.stop()
+    async with running(store):
+        yield store
 
 
 async def fill(store: SqliteLogStore) -> None:

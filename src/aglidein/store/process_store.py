@@ -252,13 +252,6 @@ class ProcessLogStore(SqliteLogStore):
         elif kind == "closed":
             self._child_closed.set()
 
-    def _committed(self, committed: bool, usage: list[GlideinUsage]) -> None:
-        if committed:
-            event, self.changed = self.changed, anyio.Event()
-            event.set()
-        if usage and self._on_usage is not None:
-            self._on_usage(usage)
-
     def _fail_waiting(self, error: StoreError) -> None:
         waiting, self._waiting = self._waiting, {}
         for event, holder in waiting.values():

@@ -359,6 +359,10 @@ class SqliteLogStore:
         for job in jobs:
             if job.done is not None:
                 job.done.set()
+        self._committed(committed, usage)
+
+    def _committed(self, committed: bool, usage: list[GlideinUsage]) -> None:
+        """After a transaction: wake the tails when it stored records, tell the usage."""
         if committed:
             event, self.changed = self.changed, anyio.Event()
             event.set()

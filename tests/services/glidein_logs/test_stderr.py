@@ -26,19 +26,15 @@ from aglidein.store.api import LogQuery
 from aglidein.store.sqlite import SqliteLogStore
 from tests.adapter_helpers import make_config, make_runtime, placeholder_pilot
 from tests.services.glidein_logs.helpers import ndjson
+from tests.store_helpers import running
 
 DAY = 86400.0
 
 
 @asynccontextmanager
 async def running_store(path: Path) -> AsyncIterator[SqliteLogStore]:
-    store = SqliteLogStore(path / "logs.db", LogsConfig)
-    async with anyio.create_task_group() as tg:
-        await tg.start(store.run)
-        try:
-            yield store
-        finally:
-            await store.stop()
+    async with running(SqliteLogStore(path / "logs.db", LogsConfig)) as store:
+        yield store
 
 
 @asynccontextmanager
