@@ -29,9 +29,11 @@ def test_user_jobs_complete_on_glideins_that_then_retire(
     # SITE_SLOW's glideins never start at the site (remote Requirements false): they stay
     # idle there and are the excess aglidein removes once the demand is gone
     # the pilot looks at its startd's jobs every 2 s, so the 10 s user jobs are seen
-    # running (job.start) as well as ended (job.end, from the startd's history)
+    # running (job.start) as well as ended (job.end, from the startd's history); they
+    # retire 12 s idle, well before aglidein removes unused running glideins as excess
+    # (10 cycles of 5 s without idle jobs): at 20 s a loaded machine once lost that race
     entries = entry_yaml(
-        "SITE_A", realpool, max_idle_s=20, attrs=", GLIDEIN_JOBS_POLL_SECONDS: 2"
+        "SITE_A", realpool, max_idle_s=12, attrs=", GLIDEIN_JOBS_POLL_SECONDS: 2"
     ) + entry_yaml("SITE_SLOW", realpool, extra="    submit_attrs: {+remote_Requirements: false}\n")
     factory = start_factory(tmp_path, realpool, entries, cycle="5s")
     try:

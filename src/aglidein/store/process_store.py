@@ -72,7 +72,7 @@ class ProcessLogStore(SqliteLogStore):
         self._failed: str | None = None  # why the writer process could not open the store
         self._died: str | None = None  # why the writer process ended unasked
         self._child_closed = anyio.Event()
-        self._serving = anyio.CancelScope()
+        self._serving: anyio.CancelScope | None = None  # while a writer process serves
         self._maintained: dict[int, anyio.Event] = {}
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -209,7 +209,8 @@ class ProcessLogStore(SqliteLogStore):
         self._fail_waiting(StoreError(error))
         if self._opened.is_set():
             self._died = error
-            self._serving.cancel()
+            if self._serving is not None:
+                self._serving.cancel()
         else:
             self._failed = error
             self._opened.set()
