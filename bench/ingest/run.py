@@ -63,16 +63,19 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
     raise SystemExit(f"{url} never answered")
 
 
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...); [] when
+    the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def family(pid: int) -> list[int]:
     """A process and its children (the daemon's log writer process)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(stat.parent.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return [pid, *children]
+    pids = [int(path.name) for path in Path("/proc").glob("[0-9]*")]
+    return [pid, *(child for child in pids if stat_fields(child)[1:2] == [str(pid)])]
 
 
 class PeakRss:
@@ -98,11 +101,9 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process and its children (all their threads) have used."""
     total = 0
     for member in family(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
+        fields = stat_fields(member)
+        if fields:
+            total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 
 

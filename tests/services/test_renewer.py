@@ -25,6 +25,7 @@ from aglidein.services.renewer import Renewer
 from aglidein.services.runtime import ConfigHolder, Runtime, StatusBoard
 from aglidein.state import StateDB
 from tests.credential_helpers import config_text, proxy_file, scitoken, write_private
+from tests.service_helpers import running
 
 HOUR = 3600.0
 
@@ -58,12 +59,8 @@ def _runtime(tmp_path: Path, credentials: str, entries: str = "") -> Runtime:
 @asynccontextmanager
 async def _running(renewer: Renewer) -> AsyncIterator[Renewer]:
     with anyio.fail_after(60):
-        async with anyio.create_task_group() as tg:
-            await tg.start(renewer.run)
-            try:
-                yield renewer
-            finally:
-                await renewer.stop()
+        async with running(renewer):
+            yield renewer
 
 
 async def _until(condition: Callable[[], bool], seconds: float = 30) -> None:

@@ -21,7 +21,7 @@ from aglidein.errors import StoreError
 from aglidein.store.api import LogQuery
 from aglidein.store.process_store import ProcessLogStore
 from aglidein.store.schema import SCHEMA_VERSION
-from tests.store_helpers import running
+from tests.service_helpers import running
 
 from .test_sqlite import batch
 

@@ -18,7 +18,7 @@ from aglidein.store.api import LogQuery
 from aglidein.store.indexer import MAX_AGE_S
 from aglidein.store.sqlite import INLINE_PARSE_MAX, SqliteLogStore
 from aglidein.store.writer import Job
-from tests.store_helpers import running
+from tests.service_helpers import running
 
 TS0 = 1767225600.0  # 2026-01-01T00:00:00Z
 

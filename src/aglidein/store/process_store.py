@@ -3,16 +3,18 @@
 In-process, the writer thread and the event loop took turns on one GIL: under load
 each commit waited for the loop to let go (HTTP, parsing) and every request waited
 for the commit, so neither core was busy (bench/ingest/run.py). Here the daemon
-parses and authenticates, sends each batch over a socket pair, and the child stores it
-with the very `Writer` of the in-process store (group commit, deduplication,
-compression, full-text indexing, retention) and answers per request once committed.
+authenticates and sends each NDJSON body (or a parsed batch) over a socket pair; the
+child parses it and stores it with the very `Writer` of the in-process store (group
+commit, deduplication, compression, full-text indexing, retention) and answers per
+request once committed, with the refused lines.
 Reads stay in the daemon on their own connections (WAL: they never wait for the
 writer); what the daemon reads without blocking (stats, posted and ended glideins, the
 newest batch) is a copy the child keeps up to date with every answer.
 
 The child ends when told (after committing what it was sent) or when the daemon is
-gone; the daemon's signals are not its own. A child that dies unexpectedly fails every
-waiting request (503, Retry-After) and ends `run` with a StoreError.
+gone; the daemon's signals are not its own. A child that cannot open the store ends
+`run` with its StoreError; one that dies later fails every waiting request (503,
+Retry-After) and is started again.
 """
 
 from __future__ import annotations
@@ -160,10 +162,7 @@ class ProcessLogStore(SqliteLogStore):
 
     def close(self) -> None:
         """Close the read connections (the child closes the writing one)."""
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
+        self._close_readers()
 
     # --- messages ------------------------------------------------------------------------
 

@@ -160,12 +160,15 @@ class SqliteLogStore:
         with contextlib.suppress(sqlite3.Error):
             self._writer.conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self._writer.conn.close()
+        self._close_readers()
+        self._writer = None
+        log.info("logs.store_closed", path=str(self.path))
+
+    def _close_readers(self) -> None:
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
             self._readers.clear()
-        self._writer = None
-        log.info("logs.store_closed", path=str(self.path))
 
     @staticmethod
     def _fail_stragglers(writer: Writer) -> None:

@@ -13,7 +13,7 @@ FD is this end of a socket pair. Messages are length-prefixed pickles (`send_fra
     ("stop",)                                     commit what is queued, close, exit
 
 and to it: ("ready", state), ("settled", results, committed, usage, state, posted,
-ended), ("state", state, removed), ("maintained", tokens, state, removed), ("log",
+ended), ("state", state), ("maintained", tokens, state, removed), ("log",
 event_dict), ("failed", error) and ("closed",); `state` is `StateTuple`. The end of the
 socket (the daemon gone) is a stop. SIGINT, SIGTERM and SIGHUP are the daemon's to
 handle: this process ends when the daemon says so, after its last commit.
@@ -180,7 +180,7 @@ class _Child:
             state = _state(writer)
             if state != last:
                 last = state
-                self.send(("state", state, []))
+                self.send(("state", state))
 
     def _settled(self, writer: Writer) -> Callable[[list[Job], bool, list[GlideinUsage]], None]:
         def settled(jobs: list[Job], committed: bool, usage: list[GlideinUsage]) -> None:

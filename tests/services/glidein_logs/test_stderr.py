@@ -25,8 +25,8 @@ from aglidein.services.glidein_logs.stderr import OutputFiles
 from aglidein.store.api import LogQuery
 from aglidein.store.sqlite import SqliteLogStore
 from tests.adapter_helpers import make_config, make_runtime, placeholder_pilot
+from tests.service_helpers import running
 from tests.services.glidein_logs.helpers import ndjson
-from tests.store_helpers import running
 
 DAY = 86400.0
 
