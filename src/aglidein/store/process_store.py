@@ -35,8 +35,9 @@ from aglidein.config import LogsConfig
 from aglidein.core.records import LineError, ParsedBatch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.store.api import GlideinUsage, IngestResult, StoreStats
+from aglidein.store.framepipe import FramePipe
 from aglidein.store.sqlite import SqliteLogStore
-from aglidein.store.writer_child import StateTuple, encode_frame, frames_in
+from aglidein.store.writer_child import StateTuple
 
 __all__ = ["ProcessLogStore"]
 
@@ -62,8 +63,7 @@ class ProcessLogStore(SqliteLogStore):
         on_usage: Callable[[list[GlideinUsage]], None] | None = None,
     ) -> None:
         super().__init__(path, settings, max_page_count=max_page_count, on_usage=on_usage)
-        self._stream: anyio.abc.SocketStream | None = None
-        self._send_lock = anyio.Lock()
+        self._pipe: FramePipe | None = None
         self._waiting: dict[int, tuple[anyio.Event, list[Any]]] = {}
         self._next_key = 0
         self._state = _NOT_OPEN
@@ -115,11 +115,12 @@ class ProcessLogStore(SqliteLogStore):
         self._opened, self._child_closed = anyio.Event(), anyio.Event()
         self._failed = self._died = None
         self._sent_settings = None
-        process, self._stream = await _start_child(self.path, self._max_page_count)
+        process, self._pipe = await _start_child(self.path, self._max_page_count)
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._receive, process)
-                await self._send_settings()
+                tg.start_soon(self._pipe.flush)
+                self._send_settings()
                 with anyio.fail_after(OPEN_TIMEOUT_S):
                     await self._opened.wait()
                 if self._failed is None:
@@ -143,15 +144,15 @@ class ProcessLogStore(SqliteLogStore):
     async def _close_child(self) -> None:
         """Tell the child to stop and wait until it committed and closed."""
         self._closed = True
-        with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
-            await self._send(("stop",))
+        with contextlib.suppress(OSError, anyio.ClosedResourceError):
+            self._send(("stop",))
         with anyio.move_on_after(CLOSE_TIMEOUT_S):
             await self._child_closed.wait()
 
     async def _end(self, process: anyio.abc.Process) -> None:
-        if self._stream is not None:
-            await self._stream.aclose()
-            self._stream = None
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
         with anyio.move_on_after(10):
             await process.wait()
         if process.returncode is None:
@@ -166,34 +167,31 @@ class ProcessLogStore(SqliteLogStore):
 
     # --- messages ------------------------------------------------------------------------
 
-    async def _send(self, message: object) -> None:
-        stream = self._stream
-        if stream is None:
+    def _send(self, message: object) -> None:
+        """Send at once, without yielding to the event loop (`FramePipe`)."""
+        pipe = self._pipe
+        if pipe is None:
             raise StoreError("log store is not open")
-        frame = encode_frame(message)
-        async with self._send_lock:
-            await stream.send(frame)
+        pipe.send(message)
 
-    async def _send_settings(self) -> None:
+    def _send_settings(self) -> None:
         settings = self._settings()
         if settings is not self._sent_settings:
             self._sent_settings = settings
-            await self._send(("settings", settings))
+            self._send(("settings", settings))
 
     async def _watch_settings(self) -> None:
         """A reloaded configuration reaches the child (fsync, retention, size)."""
         while True:
             await anyio.sleep(SETTINGS_EVERY_S)
-            await self._send_settings()
+            self._send_settings()
 
     async def _receive(self, process: anyio.abc.Process) -> None:
-        stream = self._stream
-        assert stream is not None
-        buffer = bytearray()
+        pipe = self._pipe
+        assert pipe is not None
         try:
             while True:
-                buffer += await stream.receive(1 << 20)
-                for message in frames_in(buffer):
+                for message in await pipe.receive():
                     self._dispatch(message)
         except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass
@@ -282,16 +280,16 @@ class ProcessLogStore(SqliteLogStore):
     async def _request(
         self, message: Callable[[int], tuple[object, ...]]
     ) -> tuple[IngestResult, list[LineError]]:
-        if self._closed or self._stream is None:
+        if self._closed or self._pipe is None:
             raise StoreError(self._failed or "log store is not open")
         key = self._next_key = self._next_key + 1
         done = anyio.Event()
         holder: list[Any] = []
         self._waiting[key] = (done, holder)
         try:
-            await self._send(message(key))
+            self._send(message(key))
             await done.wait()
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+        except (OSError, anyio.ClosedResourceError) as exc:
             raise StoreError(f"log store writer process unreachable: {exc}") from None
         finally:
             self._waiting.pop(key, None)
@@ -307,8 +305,12 @@ class ProcessLogStore(SqliteLogStore):
             raise StoreError(self._failed or "log store is not open")
         key = self._next_key = self._next_key + 1
         done = self._maintained[key] = anyio.Event()
-        await self._send_settings()
-        await self._send(("maintain", key))
+        try:
+            self._send_settings()
+            self._send(("maintain", key))
+        except (OSError, anyio.ClosedResourceError) as exc:
+            self._maintained.pop(key, None)
+            raise StoreError(f"log store writer process unreachable: {exc}") from None
         with anyio.move_on_after(MAINTAIN_TIMEOUT_S):
             await done.wait()
         if not done.is_set() or self._closed:
@@ -350,7 +352,7 @@ def _outcome(
 
 async def _start_child(
     path: Path, max_page_count: int | None
-) -> tuple[anyio.abc.Process, anyio.abc.SocketStream]:
+) -> tuple[anyio.abc.Process, FramePipe]:
     """`python -m aglidein.store.writer_child` with its end of a socket pair."""
     ours, theirs = socket.socketpair()
     try:
@@ -373,10 +375,4 @@ async def _start_child(
         raise
     finally:
         theirs.close()
-    try:
-        return process, await anyio.abc.SocketStream.from_socket(ours)
-    except BaseException:
-        ours.close()
-        process.kill()
-        await process.aclose()
-        raise
+    return process, FramePipe(ours)
