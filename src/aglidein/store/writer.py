@@ -34,7 +34,7 @@ from aglidein.store.ranges import SeenSet
 from aglidein.store.retention import used_bytes
 from aglidein.store.usage import USAGE_EVENTS, UsageNotes
 
-__all__ = ["GlideinState", "Job", "Writer", "store_error"]
+__all__ = ["MAX_GROUP_RECORDS", "GlideinState", "Job", "Writer", "store_error"]
 
 log = structlog.get_logger()
 
@@ -141,6 +141,8 @@ class Writer:
     size_bytes: int = 0
     maintain_now: threading.Event = field(default_factory=threading.Event)
     maintained: threading.Event = field(default_factory=threading.Event)
+    _last_maintenance: float = field(default_factory=time.monotonic)
+    _last_size: float = field(default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self._glidein_seq = max((g.id for g in self.glideins.values()), default=0)
@@ -160,28 +162,36 @@ class Writer:
 
     def run(self) -> None:
         """Take jobs until a None arrives; commit them in groups; index and maintain."""
-        last_maintenance = last_size = time.monotonic()
         while True:
-            busy = self.indexer.behind or self.maintain_now.is_set()
-            group, stop = self._take(timeout=0.05 if busy else 1.0)
-            if group:
-                self._commit_group(group)
-            self.indexer.tick(idle=self.jobs.empty())
-            now = time.monotonic()
-            if now - last_maintenance >= MAINTENANCE_EVERY or self.maintain_now.is_set():
-                last_maintenance = now
-                self.maintain_now.clear()
-                try:
-                    self._maintain()
-                finally:
-                    self.maintained.set()
-            if now - last_size >= SIZE_EVERY:
-                last_size = now
-                with contextlib.suppress(sqlite3.Error):
-                    self.size_bytes = used_bytes(self.conn)
+            group, stop = self._take(timeout=self.wait_s())
+            self.cycle(group, idle=self.jobs.empty())
             if stop:
                 break
         self.indexer.drain()
+
+    def wait_s(self) -> float:
+        """How long to wait for work before the next `cycle`: briefly while the index
+        trails or maintenance is asked for."""
+        return 0.05 if self.indexer.behind or self.maintain_now.is_set() else 1.0
+
+    def cycle(self, group: list[Job], *, idle: bool) -> None:
+        """Commit a group of jobs (in one transaction), then take an index step and run
+        maintenance if due (`idle`: no other job waits)."""
+        if group:
+            self._commit_group(group)
+        self.indexer.tick(idle=idle)
+        now = time.monotonic()
+        if now - self._last_maintenance >= MAINTENANCE_EVERY or self.maintain_now.is_set():
+            self._last_maintenance = now
+            self.maintain_now.clear()
+            try:
+                self._maintain()
+            finally:
+                self.maintained.set()
+        if now - self._last_size >= SIZE_EVERY:
+            self._last_size = now
+            with contextlib.suppress(sqlite3.Error):
+                self.size_bytes = used_bytes(self.conn)
 
     def _take(self, timeout: float) -> tuple[list[Job], bool]:
         """Every queued job (up to MAX_GROUP_RECORDS records) and whether None was seen."""

@@ -1,6 +1,13 @@
 """The log store's writer process (`ProcessLogStore`): the same `Writer` as in-process,
 fed over a socket by the daemon, so that storing records never holds the daemon's GIL.
 
+One thread reads, parses and stores: each turn takes every message the socket holds,
+parses the bodies and commits their batches as one group, then answers. A reader
+thread beside the writer's took turns with it on the GIL: each of the writer's SQLite
+calls gave the GIL up and waited for the parse in hand to end, and each body waited for
+the reader, which was never idle though neither thread used a core (a request spent 3 of
+its 6.6 ms waiting to be read; bench/ingest/run.py).
+
     python -m aglidein.store.writer_child FD DB_PATH MAX_PAGE_COUNT
 
 FD is this end of a socket pair. Messages are length-prefixed pickles (`send_frame`,
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import select
 import signal
 import socket
 import struct
@@ -42,12 +50,13 @@ from aglidein.gctune import tune_gc
 from aglidein.store.api import GlideinUsage, IngestResult
 from aglidein.store.blobs import pack_lines
 from aglidein.store.sqlite import SqliteLogStore
-from aglidein.store.writer import Job, Writer
+from aglidein.store.writer import MAX_GROUP_RECORDS, Job, Writer
 
 __all__ = ["StateTuple", "encode_frame", "frames_in", "main", "read_frame", "send_frame"]
 
 _LENGTH = struct.Struct("!I")
 STATE_EVERY_S = 0.25  # the daemon's view of index lag and size is this fresh
+RECEIVE_BYTES = 1 << 20
 # size_bytes, index_lag_s, last_error, last_committed, fts_indexed
 StateTuple = tuple[int, float, str | None, int, int]
 
@@ -91,19 +100,18 @@ def frames_in(buffer: bytearray) -> list[Any]:
 
 
 class _Child:
-    """The writer process: a reader thread turning messages into jobs, the writer's
-    loop on the main thread, and a thread reporting index lag and size as they change."""
+    """The writer process: the main thread serving messages and storing them, and a
+    thread reporting index lag and size as they change."""
 
     def __init__(self, sock: socket.socket, path: Path, max_page_count: int | None) -> None:
         self.sock = sock
-        self.stream = sock.makefile("rb")
+        self.inbox = bytearray()
         self.send_lock = threading.Lock()
         self.settings = LogsConfig()
         self.store = SqliteLogStore(
             path, lambda: self.settings, now=time.time, max_page_count=max_page_count
         )
         self.tokens: list[int] = []
-        self.tokens_lock = threading.Lock()
         self.posted: set[str] = set()
         self.ended: set[str] = set()
         self.done = threading.Event()
@@ -117,8 +125,15 @@ class _Child:
 
     def run(self) -> int:
         """Open the store, serve until told to stop (or the daemon is gone), close."""
-        first = read_frame(self.stream)
-        self._apply(first)
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        first: list[Any] = []
+        while not first:
+            poller.poll()
+            if self._receive():
+                return 0  # the daemon went away before the store opened
+            first = frames_in(self.inbox)
+        self._apply(first[0])
         try:
             writer = self.store.open_writer()
         except StoreError as exc:
@@ -131,45 +146,72 @@ class _Child:
         writer.maintenance = lambda w: self._maintain(w, maintain)
         tune_gc()  # what opening loaded (every glidein's seqs) is never scanned again
         self.send(("ready", (_state(writer), sorted(self.posted), sorted(self.ended))))
-        threading.Thread(target=self._read, args=(writer,), name="writer-reader").start()
         threading.Thread(target=self._report, args=(writer,), name="writer-state").start()
         try:
-            writer.run()
+            self._serve(writer, poller, first[1:])
         finally:
             self.done.set()
             self.store.close()
             self.send(("closed",))
         return 0
 
-    def _read(self, writer: Writer) -> None:
-        try:
-            while True:
-                message = read_frame(self.stream)
-                kind = message[0]
-                if kind == "ingest":
-                    _, key, glidein, entry, batch = message
-                    self._store(writer, _job(key, glidein, entry, batch))
-                elif kind == "lines":
-                    _, key, glidein, entry, body, max_fields, max_bytes = message
-                    batch = parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
-                    self._store(writer, _job(key, glidein, entry, batch))
-                elif kind == "settings":
-                    self._apply(message)
-                elif kind == "maintain":
-                    with self.tokens_lock:
-                        self.tokens.append(message[1])
-                    writer.maintain_now.set()
-                elif kind == "stop":
-                    break
-        except (EOFError, OSError):
-            pass  # the daemon is gone: commit what came, then end
-        writer.jobs.put(None)
+    def _serve(self, writer: Writer, poller: select.poll, messages: list[Any]) -> None:
+        """Turn after turn: wait for messages (no longer than the writer's next index step
+        or maintenance allows), store the batches of all that came as one group; until
+        told to stop or the daemon is gone, then index what is left."""
+        end = False
+        while True:
+            group: list[Job] = []
+            for message in messages:
+                end = self._handle(writer, message, group) or end
+            for part in _parts(group):
+                writer.cycle(part, idle=False)
+            if not group:
+                writer.cycle([], idle=True)
+            if end:
+                break
+            if poller.poll(int(writer.wait_s() * 1000)):
+                end = self._receive()
+            messages = frames_in(self.inbox)
+        writer.indexer.drain()
 
-    def _store(self, writer: Writer, job: Job) -> None:
-        """Queue the job for the writer; one without a valid record is answered now (a
+    def _receive(self) -> bool:
+        """Add what the socket holds to the inbox, without waiting; True at its end."""
+        while True:
+            try:
+                data = self.sock.recv(RECEIVE_BYTES, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+            self.inbox += data
+            if len(data) < RECEIVE_BYTES:
+                return False
+
+    def _handle(self, writer: Writer, message: tuple[Any, ...], group: list[Job]) -> bool:
+        """Act on one message from the daemon (batches join `group`); True for "stop"."""
+        kind: str = message[0]
+        if kind == "lines":
+            _, key, glidein, entry, body, max_fields, max_bytes = message
+            batch = parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
+            self._store(writer, _job(key, glidein, entry, batch), group)
+        elif kind == "ingest":
+            _, key, glidein, entry, batch = message
+            self._store(writer, _job(key, glidein, entry, batch), group)
+        elif kind == "settings":
+            self._apply(message)
+        elif kind == "maintain":
+            self.tokens.append(message[1])
+            writer.maintain_now.set()
+        return kind == "stop"
+
+    def _store(self, writer: Writer, job: Job, group: list[Job]) -> None:
+        """Add the job to the group; one without a valid record is answered now (a
         glidein that never sent one has not posted)."""
         if job.batch.seqs:
-            writer.jobs.put(job)
+            group.append(job)
             return
         job.result = IngestResult(0, 0)
         self.send(("settled", [_result(job)], False, [], _state(writer), [], []))
@@ -201,8 +243,7 @@ class _Child:
         return settled
 
     def _maintain(self, writer: Writer, maintain: Callable[[Writer], None]) -> None:
-        with self.tokens_lock:
-            tokens, self.tokens = self.tokens, []
+        tokens, self.tokens = self.tokens, []
         try:
             maintain(writer)
         finally:
@@ -213,10 +254,22 @@ class _Child:
 
 
 def _job(key: int, glidein: str, entry: str, batch: ParsedBatch) -> Job:
-    """A job for the writer, its batch packed here (the reader thread): zstd lets go of
-    the GIL, so packing runs beside the writer's work instead of in its turn."""
+    """A job for the writer, its batch packed (`blobs.pack_lines`)."""
     packed = pack_lines(b"\n".join(batch.lines)) if batch.lines else None
     return Job(glidein, entry, batch, key=key, packed=packed)
+
+
+def _parts(group: list[Job]) -> list[list[Job]]:
+    """The group in transactions of about MAX_GROUP_RECORDS records at most."""
+    parts: list[list[Job]] = []
+    records = MAX_GROUP_RECORDS
+    for job in group:
+        if records >= MAX_GROUP_RECORDS:
+            parts.append([])
+            records = 0
+        parts[-1].append(job)
+        records += len(job.batch)
+    return parts
 
 
 def _state(writer: Writer) -> StateTuple:
@@ -263,10 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     _forward_logs(child)
     try:
         return child.run()
-    except EOFError:
-        return 0  # the daemon went away before the store opened
     finally:
-        child.stream.close()
         sock.close()
 
 
