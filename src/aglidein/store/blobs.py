@@ -5,8 +5,8 @@ before compression, which stay readable as they are).
 A record's bytes are what the glidein sent; compression is the store's business only.
 Committing a batch writes its pages to the WAL and, at a checkpoint, to the database
 again: a few times fewer pages is most of the writer's time (bench/ingest/run.py).
-Compressing runs off the event loop (on the writer thread, or on the writer process's
-reader thread: `writer_child`), and zstd releases the GIL while it works.
+Compressing runs off the event loop (on the writer thread, or in the writer process:
+`writer_child`), and zstd releases the GIL while it works.
 """
 
 from __future__ import annotations

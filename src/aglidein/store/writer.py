@@ -7,7 +7,8 @@ transaction, and hands the whole group back through `notify` only after COMMIT
 returned — one call per transaction, which the store turns into one task on the event
 loop that wakes every waiting request (`SqliteLogStore`, which runs this thread in its
 task group). With WAL and `synchronous=NORMAL` a committed transaction survives a
-crash of the process; with `FULL` also a power loss.
+crash of the process; with `FULL` also a power loss. The writer process (`writer_child`)
+drives the same writer without the queue: each of its turns hands `cycle` the group.
 """
 
 from __future__ import annotations
