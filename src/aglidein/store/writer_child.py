@@ -166,8 +166,8 @@ class _Child:
                 end = self._handle(writer, message, group) or end
             for part in _parts(group):
                 writer.cycle(part, idle=False)
-            if not group:
-                writer.cycle([], idle=True)
+            if not group:  # idle unless part of a message came
+                writer.cycle([], idle=not self.inbox)
             if end:
                 break
             if poller.poll(int(writer.wait_s() * 1000)):
