@@ -77,6 +77,7 @@ def test_one_turn_stores_every_body_that_came_as_one_group(tmp_path: Path) -> No
         while not replies or replies[-1] != ("closed",):
             replies.append(read_frame(stream))
     thread.join(30)
+    theirs.close()  # the process's main() closes its end
     settled = [m for m in replies if m[0] == "settled"]
     refused = [m for m in settled if m[1][0][0] == 21]
     assert refused[0][1][0][1:3] == (0, 0)  # answered at once, nothing stored
