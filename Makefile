@@ -46,8 +46,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict src
 
+# Two workers: one runs the real-pool tests (one xdist group, one pool), both the rest.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP)
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 shell: $(STAMP)
 	find glidein scripts systemd -name '*.sh' -print0 | xargs -0 -r $(BIN)/shellcheck -x

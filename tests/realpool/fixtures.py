@@ -35,9 +35,13 @@ def pool_required() -> bool:
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
-    """Mark every test that uses a real-pool fixture with `pool` (before `-m` selects)."""
+    """Mark every test that uses a real-pool fixture with `pool` (before `-m` selects),
+    and put every `pool` test in one xdist group: `make test` runs two workers
+    (`--dist loadgroup`), one of which gets all of them and so starts the pool once."""
     if POOL_FIXTURES & set(getattr(item, "fixturenames", ())):
         item.add_marker(pytest.mark.pool)
+    if item.get_closest_marker("pool"):
+        item.add_marker(pytest.mark.xdist_group("pool"))
 
 
 @pytest.hookimpl(trylast=True)
@@ -53,10 +57,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The one line that says the pool tests did not run, and how to run them."""
-    skipped = terminalreporter.config.stash.get(_SKIPPED, 0)
+    """The one line that says the pool tests did not run, and how to run them (under
+    xdist the workers collect, so the count is not known here)."""
+    config = terminalreporter.config
+    skipped = config.stash.get(_SKIPPED, 0)
     if skipped:
         terminalreporter.write_line(f"SKIPPED {skipped} pool tests: {HOW_TO_GET}", yellow=True)
+    elif _under_xdist(config) and not pool_required() and _release() is None:
+        terminalreporter.write_line(f"SKIPPED the pool tests: {HOW_TO_GET}", yellow=True)
+
+
+def _under_xdist(config: pytest.Config) -> bool:
+    """This is the controller of xdist workers (`-n`)."""
+    return bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
 @functools.cache
