@@ -17,11 +17,9 @@ from typing import Any
 
 import anyio
 
-from aglidein.store.writer_child import encode_frame, frames_in
+from aglidein.store.writer_child import RECEIVE_BYTES, encode_frame, frames_in
 
 __all__ = ["FramePipe"]
-
-RECEIVE_BYTES = 1 << 20
 
 
 class FramePipe:

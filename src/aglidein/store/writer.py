@@ -94,9 +94,7 @@ class GlideinState:
 class Job:
     """One request's batch waiting for the writer; `done` is set (on the event loop)
     once `result` holds what happened to it. In the writer process (`writer_child`) a
-    job has no event: `key` names the daemon's request, and `packed` may hold the whole
-    batch as stored (`blobs.pack_lines`, done off the writer thread), which the writer
-    stores as it is when every record is new."""
+    job has no event: `key` names the daemon's request."""
 
     glidein: str
     entry: str
@@ -104,7 +102,6 @@ class Job:
     done: anyio.Event | None = None
     key: int = 0
     result: IngestResult | BaseException | None = None
-    packed: bytes | None = None
 
     def outcome(self) -> IngestResult:
         """The result once `done`; the store's error is raised."""
@@ -285,7 +282,7 @@ class Writer:
                 continue
             batch_id = self.next_batch
             self.next_batch += 1
-            row, data, msgs = self._batch_row(batch_id, state, job, new, received, notes)
+            row, data, msgs = self._batch_row(batch_id, state, job.batch, new, received, notes)
             batch_rows.append(row)
             data_rows.append((batch_id, data))
             pending.append(Pending(batch_id, received, msgs))
@@ -316,15 +313,13 @@ class Writer:
         self,
         batch_id: int,
         state: GlideinState,
-        job: Job,
+        batch: ParsedBatch,
         new: range | list[int],
         received: float,
         notes: UsageNotes,
     ) -> tuple[tuple[object, ...], bytes, list[str]]:
         """The batch's `batches` row (its size is that of the records), its stored lines
         (`blobs.pack_lines`) and its messages; the glidein's state is brought up to date."""
-        batch = job.batch
-        packed = job.packed
         seqs, tss, levels, events, lines, msgs = (
             batch.seqs,
             batch.ts,
@@ -342,7 +337,6 @@ class Writer:
             chosen_levels = [levels[i] for i in new]
             chosen_events = [events[i] for i in new]
             chosen_msgs = [msgs[i] for i in new]
-            packed = None  # packed whole: some records were stored before
         level_bits = 0
         for level in set(chosen_levels):
             level_bits |= 1 << level
@@ -377,7 +371,7 @@ class Writer:
             len(chosen_lines),
             len(data),
         )
-        return row, packed or pack_lines(data), chosen_msgs
+        return row, pack_lines(data), chosen_msgs
 
     def _undo(self, undo: dict[str, GlideinState | None]) -> None:
         for name, saved in undo.items():

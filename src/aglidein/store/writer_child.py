@@ -44,15 +44,22 @@ from typing import Any, BinaryIO
 import structlog
 
 from aglidein.config import LogsConfig
-from aglidein.core.records import ParsedBatch, parse_batch
+from aglidein.core.records import parse_batch
 from aglidein.errors import StoreError, StoreFull
 from aglidein.gctune import tune_gc
 from aglidein.store.api import GlideinUsage, IngestResult
-from aglidein.store.blobs import pack_lines
 from aglidein.store.sqlite import SqliteLogStore
 from aglidein.store.writer import MAX_GROUP_RECORDS, Job, Writer
 
-__all__ = ["StateTuple", "encode_frame", "frames_in", "main", "read_frame", "send_frame"]
+__all__ = [
+    "RECEIVE_BYTES",
+    "StateTuple",
+    "encode_frame",
+    "frames_in",
+    "main",
+    "read_frame",
+    "send_frame",
+]
 
 _LENGTH = struct.Struct("!I")
 STATE_EVERY_S = 0.25  # the daemon's view of index lag and size is this fresh
@@ -196,10 +203,10 @@ class _Child:
         if kind == "lines":
             _, key, glidein, entry, body, max_fields, max_bytes = message
             batch = parse_batch(body, max_fields=max_fields, max_bytes=max_bytes)
-            self._store(writer, _job(key, glidein, entry, batch), group)
+            self._store(writer, Job(glidein, entry, batch, key=key), group)
         elif kind == "ingest":
             _, key, glidein, entry, batch = message
-            self._store(writer, _job(key, glidein, entry, batch), group)
+            self._store(writer, Job(glidein, entry, batch, key=key), group)
         elif kind == "settings":
             self._apply(message)
         elif kind == "maintain":
@@ -251,12 +258,6 @@ class _Child:
             self.posted -= removed
             self.ended -= removed
             self.send(("maintained", tokens, _state(writer), sorted(removed)))
-
-
-def _job(key: int, glidein: str, entry: str, batch: ParsedBatch) -> Job:
-    """A job for the writer, its batch packed (`blobs.pack_lines`)."""
-    packed = pack_lines(b"\n".join(batch.lines)) if batch.lines else None
-    return Job(glidein, entry, batch, key=key, packed=packed)
 
 
 def _parts(group: list[Job]) -> list[list[Job]]:
