@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,3 +76,25 @@ def test_daemon_pids_tells_the_instances_own_daemon_from_one_with_a_local_name(
         kill_leftovers(base)
         own.wait()
         named.wait()
+
+
+def test_a_fork_of_a_daemon_is_not_another_daemon(tmp_path: Path) -> None:
+    base = tmp_path / "inst"
+    base.mkdir()
+    env = {**os.environ, "CONDOR_CONFIG": f"{base}/condor_config"}
+    # a process whose child runs on as the same program with the same arguments, as a
+    # daemon's fork does before it runs its own program
+    script = (
+        "import os, sys, time; os.fork(); sys.stdout.write('x'); sys.stdout.flush(); time.sleep(30)"
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script, "-local-name", "fs1"], env=env, stdout=subprocess.PIPE
+    ) as daemon:
+        try:
+            assert daemon.stdout is not None
+            assert daemon.stdout.read(2) == b"xx"  # both the process and its fork run
+            program = Path(f"/proc/{daemon.pid}/comm").read_text().strip()
+            assert len(pids_of(base)) == 2
+            assert daemon_pids(base, program, "fs1") == [daemon.pid]
+        finally:
+            kill_leftovers(base)

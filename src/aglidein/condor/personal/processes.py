@@ -40,16 +40,20 @@ def kill_leftovers(base: Path) -> list[int]:
 
 def daemon_pids(base: Path, program: str, local_name: str | None = None) -> list[int]:
     """The pids of the instance's processes running `program` (e.g. condor_schedd) that
-    were started with `-local-name local_name` (None: without one, the instance's own)."""
-    found = []
+    were started with `-local-name local_name` (None: without one, the instance's own).
+    A child of such a process with the same program and arguments is the daemon's fork
+    (a schedd's query worker, or any child before it runs its own program), not a
+    daemon."""
+    found: dict[int, int] = {}  # pid: parent pid
     for pid in pids_of(base):
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, IndexError):
             if Path(f"/proc/{pid}/comm").read_text().strip() != program[:15]:
                 continue
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
             if _local_name(argv) == local_name:
-                found.append(pid)
-    return found
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                found[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+    return [pid for pid, parent in found.items() if parent not in found]
 
 
 def _local_name(argv: list[bytes]) -> str | None:
